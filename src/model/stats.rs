@@ -1,0 +1,85 @@
+//! Summary numbers, the ones `ab` prints plus the event loop's.
+
+use super::report::{RequestRecord, Stall};
+use serde::{Deserialize, Serialize};
+
+/// Latency percentiles, nearest-rank (the smallest latency with at least p % of the
+/// requests at or below it), in ms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// When the last response was sent.
+    pub makespan_ms: f64,
+    /// Requests per second over the makespan.
+    pub throughput_rps: f64,
+    pub latency_ms: Latency,
+    pub loop_stall_total_ms: f64,
+    pub loop_stall_max_ms: f64,
+    /// End of the last background task; `None` when the variant has none.
+    pub background_done_ms: Option<f64>,
+}
+
+/// The nearest-rank percentile of an ascending, non-empty slice.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl Stats {
+    pub fn compute(requests: &[RequestRecord], stalls: &[Stall]) -> Stats {
+        let mut latencies: Vec<f64> = requests.iter().map(|r| r.latency_ms).collect();
+        latencies.sort_by(f64::total_cmp);
+        let makespan_ms = requests.iter().map(|r| r.responded_ms).fold(0.0, f64::max);
+        let (p50, p95, p99, max) = if latencies.is_empty() {
+            (0.0, 0.0, 0.0, 0.0)
+        } else {
+            (
+                percentile(&latencies, 50.0),
+                percentile(&latencies, 95.0),
+                percentile(&latencies, 99.0),
+                latencies[latencies.len() - 1],
+            )
+        };
+        let stall_lengths = stalls.iter().map(|s| s.end_ms - s.start_ms);
+        Stats {
+            makespan_ms,
+            throughput_rps: if makespan_ms > 0.0 {
+                requests.len() as f64 * 1000.0 / makespan_ms
+            } else {
+                0.0
+            },
+            latency_ms: Latency { p50, p95, p99, max },
+            // fold from +0.0: an empty f64 `sum()` is -0.0
+            loop_stall_total_ms: stall_lengths.clone().fold(0.0, |a, b| a + b),
+            loop_stall_max_ms: stall_lengths.fold(0.0, f64::max),
+            background_done_ms: requests
+                .iter()
+                .filter_map(|r| r.background_done_ms)
+                .reduce(f64::max),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 5.0);
+        assert_eq!(percentile(&v, 95.0), 10.0);
+        assert_eq!(percentile(&v, 10.0), 1.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&hundred, 95.0), 95.0);
+        assert_eq!(percentile(&hundred, 99.0), 99.0);
+    }
+}

@@ -1,0 +1,453 @@
+//! The virtual-time runtime: a deterministic, single-threaded executor on a virtual
+//! clock that runs the real endpoint code ([`crate::flows`]) and predicts exactly what
+//! a FastAPI server would do.
+//!
+//! How it keeps time, like asyncio's loop:
+//! - Each loop iteration moves the events that are due (timers, finished pool jobs,
+//!   arriving requests) onto the ready queue, then runs the tasks that were ready at
+//!   the start of the iteration, in order.
+//! - Polling a task takes no virtual time, except `block` (a `time.sleep` on the loop),
+//!   which moves the clock on. Everything that came due meanwhile fires late: that
+//!   lateness is the stall. No request is accepted during a block.
+//! - A threadpool job, once it has a token, runs on its own virtual thread starting
+//!   now; its end is an event that resumes the awaiting task when the loop is free.
+//!   The token is released when that task resumes (anyio's `async with limiter:`
+//!   spans the whole `run_sync`).
+//! - Clients follow `ab`: `concurrency` requests go out at 0; each response sends the
+//!   next request, until `requests` have been sent.
+
+pub mod limiter;
+
+use crate::flows::{handle_request, Durations, EventLoop, SyncCall, SyncReturn, Thread};
+use crate::model::{
+    Config, ConfigError, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder, Report,
+    Source, Stall,
+};
+use limiter::Limiter;
+use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Predicts the run `config` describes. Fails only on an invalid config.
+pub fn simulate(config: &Config) -> Result<Report, ConfigError> {
+    config.validate()?;
+    Ok(Sim::new(config.clone()).run())
+}
+
+/// A one-shot flag a task can await; an event sets it.
+#[derive(Default)]
+struct Signal {
+    fired: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Signal {
+    fn fire(&self) {
+        self.fired.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+struct Wait(Rc<Signal>);
+
+impl Future for Wait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.fired.get() {
+            Poll::Ready(())
+        } else {
+            *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+enum Action {
+    Fire(Rc<Signal>),
+    Arrive(u64),
+}
+
+struct Event {
+    t: f64,
+    seq: u64,
+    action: Action,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Event {
+    /// Reversed, so the max-heap pops the earliest (then first scheduled) event.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.t.total_cmp(&self.t).then(other.seq.cmp(&self.seq))
+    }
+}
+
+/// The coroutine step being run now, and what it has blocked on so far.
+struct Step {
+    request: u64,
+    start: f64,
+    blocked_in: Vec<&'static str>,
+}
+
+/// Everything the handlers share, behind one `RefCell`; never borrowed across a poll.
+struct World {
+    now: f64,
+    seq: u64,
+    events: BinaryHeap<Event>,
+    rec: Recorder,
+    step: Option<Step>,
+    next_request: u64,
+    total_requests: u64,
+}
+
+impl World {
+    fn schedule(&mut self, t: f64, action: Action) {
+        self.seq += 1;
+        self.events.push(Event {
+            t,
+            seq: self.seq,
+            action,
+        });
+    }
+
+    /// Request `id` leaves its client at time `t`.
+    fn send(&mut self, t: f64) {
+        let id = self.next_request;
+        self.next_request += 1;
+        self.rec.sent(id, PredictionRequest::for_index(id), t);
+        self.schedule(t, Action::Arrive(id));
+    }
+
+    fn timer(&mut self, t: f64) -> Wait {
+        let signal = Rc::new(Signal::default());
+        self.schedule(t, Action::Fire(signal.clone()));
+        Wait(signal)
+    }
+}
+
+/// A request's view of the runtime while on the event loop.
+#[derive(Clone)]
+struct LoopHandle {
+    world: Rc<RefCell<World>>,
+    limiter: Limiter,
+    durations: Durations,
+    request: u64,
+}
+
+/// A pool worker thread running one job, with its own clock.
+struct PoolThread<'a> {
+    world: &'a RefCell<World>,
+    durations: Durations,
+    request: u64,
+    clock: Cell<f64>,
+}
+
+impl Thread for PoolThread<'_> {
+    fn now(&self) -> f64 {
+        self.clock.get()
+    }
+    fn print(&self, text: &str) {
+        self.world
+            .borrow_mut()
+            .rec
+            .print(self.request, self.clock.get(), text);
+    }
+    fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
+        let start = self.clock.get();
+        self.clock.set(start + ms);
+        self.world.borrow_mut().rec.phase(
+            self.request,
+            Phase {
+                kind,
+                start_ms: start,
+                end_ms: start + ms,
+                on: Place::Pool,
+                blocking: true,
+            },
+        );
+    }
+    fn durations(&self) -> Durations {
+        self.durations
+    }
+}
+
+impl Thread for LoopHandle {
+    fn now(&self) -> f64 {
+        self.world.borrow().now
+    }
+    fn print(&self, text: &str) {
+        let mut w = self.world.borrow_mut();
+        let now = w.now;
+        w.rec.print(self.request, now, text);
+    }
+    fn block(&self, kind: PhaseKind, function: &'static str, ms: f64) {
+        let mut w = self.world.borrow_mut();
+        let start = w.now;
+        w.now += ms;
+        let step = w.step.as_mut().expect("block() runs inside a task step");
+        debug_assert_eq!(step.request, self.request);
+        step.blocked_in.push(function);
+        w.rec.phase(
+            self.request,
+            Phase {
+                kind,
+                start_ms: start,
+                end_ms: start + ms,
+                on: Place::Loop,
+                blocking: true,
+            },
+        );
+    }
+    fn durations(&self) -> Durations {
+        self.durations
+    }
+}
+
+impl EventLoop for LoopHandle {
+    fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()> {
+        let (start, fired) = {
+            let mut w = self.world.borrow_mut();
+            let start = w.now;
+            (start, w.timer(start + ms))
+        };
+        async move {
+            fired.await;
+            let mut w = self.world.borrow_mut();
+            let resumed = w.now;
+            w.rec.phase(
+                self.request,
+                Phase {
+                    kind,
+                    start_ms: start,
+                    end_ms: start + ms,
+                    on: Place::Loop,
+                    blocking: false,
+                },
+            );
+            w.rec.wait(self.request, Place::Loop, start + ms, resumed);
+        }
+    }
+
+    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = SyncReturn> {
+        let asked = self.now();
+        async move {
+            let token = self.limiter.acquire().await;
+            let granted = self.now();
+            self.world
+                .borrow_mut()
+                .rec
+                .wait(self.request, Place::Pool, asked, granted);
+            let thread = PoolThread {
+                world: &self.world,
+                durations: self.durations,
+                request: self.request,
+                clock: Cell::new(granted),
+            };
+            let result = call.call(&thread);
+            let done = thread.clock.get();
+            let finished = self.world.borrow_mut().timer(done);
+            finished.await;
+            let resumed = self.now();
+            self.world
+                .borrow_mut()
+                .rec
+                .wait(self.request, Place::Loop, done, resumed);
+            drop(token);
+            result
+        }
+    }
+
+    fn respond(&self, response: &PredictionResponse) {
+        let mut w = self.world.borrow_mut();
+        let now = w.now;
+        w.rec.responded(self.request, now, response.clone());
+        if w.next_request < w.total_requests {
+            w.send(now); // this client's next request
+        }
+    }
+
+    fn background_done(&self) {
+        let mut w = self.world.borrow_mut();
+        let now = w.now;
+        w.rec.background_done(self.request, now);
+    }
+}
+
+/// Wakes a task by putting its id on the ready queue.
+struct TaskWaker {
+    task: usize,
+    ready: Arc<Mutex<VecDeque<usize>>>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.lock().expect("ready queue").push_back(self.task);
+    }
+}
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+struct Sim {
+    config: Config,
+    world: Rc<RefCell<World>>,
+    limiter: Limiter,
+    tasks: Vec<Option<(u64, Task)>>,
+    ready: Arc<Mutex<VecDeque<usize>>>,
+}
+
+impl Sim {
+    fn new(config: Config) -> Sim {
+        let world = World {
+            now: 0.0,
+            seq: 0,
+            events: BinaryHeap::new(),
+            rec: Recorder::new(config.clone()),
+            step: None,
+            next_request: 0,
+            total_requests: config.requests,
+        };
+        Sim {
+            limiter: Limiter::new(config.tokens),
+            world: Rc::new(RefCell::new(world)),
+            tasks: Vec::new(),
+            ready: Arc::default(),
+            config,
+        }
+    }
+
+    fn spawn(&mut self, request: u64) {
+        let handle = LoopHandle {
+            world: self.world.clone(),
+            limiter: self.limiter.clone(),
+            durations: Durations {
+                io_ms: self.config.io_ms,
+                cpu_ms: self.config.cpu_ms,
+                bg_ms: self.config.bg_ms,
+            },
+            request,
+        };
+        let variant = self.config.variant;
+        let body = PredictionRequest::for_index(request);
+        let task: Task = Box::pin(async move { handle_request(&handle, variant, body).await });
+        self.tasks.push(Some((request, task)));
+        self.ready
+            .lock()
+            .expect("ready queue")
+            .push_back(self.tasks.len() - 1);
+    }
+
+    /// Fires every event due by now; returns the requests that arrived.
+    fn fire_due(&mut self) -> Vec<u64> {
+        let mut arrived = Vec::new();
+        loop {
+            let action = {
+                let mut w = self.world.borrow_mut();
+                match w.events.peek() {
+                    Some(e) if e.t <= w.now => w.events.pop().map(|e| e.action),
+                    _ => None,
+                }
+            };
+            match action {
+                Some(Action::Fire(signal)) => signal.fire(),
+                Some(Action::Arrive(id)) => arrived.push(id),
+                None => return arrived,
+            }
+        }
+    }
+
+    fn poll_task(&mut self, index: usize) {
+        let Some((request, task)) = self.tasks[index].as_mut() else {
+            return; // finished, woken again
+        };
+        let request = *request;
+        {
+            let mut w = self.world.borrow_mut();
+            let start = w.now;
+            w.step = Some(Step {
+                request,
+                start,
+                blocked_in: Vec::new(),
+            });
+        }
+        let waker = Waker::from(Arc::new(TaskWaker {
+            task: index,
+            ready: self.ready.clone(),
+        }));
+        let done = task.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        if done {
+            self.tasks[index] = None;
+        }
+        let mut w = self.world.borrow_mut();
+        let step = w.step.take().expect("step survives the poll");
+        if !step.blocked_in.is_empty() {
+            let end = w.now;
+            w.rec.stall(Stall {
+                start_ms: step.start,
+                end_ms: end,
+                request,
+                cause: step.blocked_in.join(", "),
+            });
+        }
+    }
+
+    fn run(mut self) -> Report {
+        {
+            let mut w = self.world.borrow_mut();
+            for _ in 0..self.config.concurrency {
+                w.send(0.0);
+            }
+        }
+        loop {
+            for request in self.fire_due() {
+                let mut w = self.world.borrow_mut();
+                let now = w.now;
+                w.rec.accepted(request, now);
+                drop(w);
+                self.spawn(request);
+            }
+            let batch: Vec<usize> = self.ready.lock().expect("ready queue").drain(..).collect();
+            if batch.is_empty() {
+                let mut w = self.world.borrow_mut();
+                match w.events.peek().map(|e| e.t) {
+                    Some(t) => w.now = w.now.max(t),
+                    None => break,
+                }
+                continue;
+            }
+            for index in batch {
+                self.poll_task(index);
+            }
+        }
+        assert!(
+            self.tasks.iter().all(Option::is_none),
+            "every request ran to completion"
+        );
+        let world = Rc::try_unwrap(self.world)
+            .ok()
+            .expect("no handle outlives the run")
+            .into_inner();
+        world
+            .rec
+            .finish(Source::Predicted)
+            .expect("the virtual runtime answers every request")
+    }
+}
