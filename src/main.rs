@@ -126,6 +126,7 @@ mod cli {
     }
 
     fn serve(host: &str, port: u16, dir: PathBuf) -> ExitCode {
+        let dir = dir.canonicalize().unwrap_or(dir);
         if !dir.join("index.html").is_file() {
             return usage_error(&format!(
                 "{} has no index.html: run from the repository root",

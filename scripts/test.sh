@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every check and test loopscope has; what `make test` and CI run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+bash scripts/setup.sh test
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy, native"
+cargo clippy --all-targets -- -D warnings
+step "clippy, wasm32"
+cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+step "native tests"
+cargo test
+step "browser tests (wasm-bindgen-test in headless Chromium)"
+wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)"

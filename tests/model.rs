@@ -1,0 +1,329 @@
+//! The virtual model against FASTAPI_SEMANTICS.md: closed forms where they exist,
+//! hand-worked timelines where they don't.
+#![cfg(not(target_arch = "wasm32"))]
+
+use loopscope::model::{Config, PhaseKind, Place, Report, Variant, Work};
+use loopscope::simulate;
+
+fn cfg(variant: Variant, requests: u64, concurrency: u64, tokens: u64, io: f64, cpu: f64, bg: f64) -> Config {
+    Config {
+        variant,
+        requests,
+        concurrency,
+        io_ms: io,
+        cpu_ms: cpu,
+        bg_ms: bg,
+        tokens,
+        work: Work::Sleep,
+    }
+}
+
+fn run(c: &Config) -> Report {
+    simulate(c).expect("valid config")
+}
+
+fn ceil_div(a: u64, b: u64) -> f64 {
+    a.div_ceil(b) as f64
+}
+
+/// The closed forms for N requests sent at once (FASTAPI_SEMANTICS.md, last table):
+/// (makespan, loop blocked in total, longest stall).
+fn closed_form(c: &Config) -> (f64, f64, f64) {
+    let (n, t, io, cpu) = (c.requests, c.tokens, c.io_ms, c.cpu_ms);
+    match c.variant {
+        Variant::SyncDef => (ceil_div(n, t) * (io + cpu), 0.0, 0.0),
+        Variant::Blocking => (n as f64 * (io + cpu), n as f64 * (io + cpu), io + cpu),
+        Variant::AsyncIo => (io + n as f64 * cpu, n as f64 * cpu, cpu),
+        Variant::FullAsync | Variant::Background => (io + ceil_div(n, t) * cpu, 0.0, 0.0),
+    }
+}
+
+#[test]
+fn closed_forms_hold_for_every_variant() {
+    let combos: [(u64, u64, f64, f64, f64); 7] = [
+        (10, 40, 500.0, 1000.0, 200.0), // the tutorial
+        (1, 40, 500.0, 1000.0, 200.0),
+        (41, 40, 500.0, 1000.0, 200.0), // one past the default pool
+        (10, 3, 500.0, 1000.0, 200.0),
+        (7, 1, 40.0, 80.0, 20.0),
+        (25, 4, 120.0, 30.0, 5.0),
+        (100, 40, 13.0, 7.0, 3.0),
+    ];
+    for (n, t, io, cpu, bg) in combos {
+        for v in Variant::ALL {
+            let c = cfg(v, n, n, t, io, cpu, bg);
+            let r = run(&c);
+            let (makespan, blocked, longest) = closed_form(&c);
+            let s = &r.stats;
+            let what = format!("{v} n={n} tokens={t} io={io} cpu={cpu}");
+            assert_eq!(s.makespan_ms, makespan, "makespan, {what}");
+            assert_eq!(s.loop_stall_total_ms, blocked, "loop blocked, {what}");
+            assert_eq!(s.loop_stall_max_ms, longest, "longest stall, {what}");
+            assert_eq!(r.requests.len() as u64, n);
+            if v != Variant::Background {
+                assert_eq!(s.background_done_ms, None, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_tutorials_numbers() {
+    let base = Config::default();
+    let got: Vec<f64> = Variant::ALL
+        .iter()
+        .map(|v| run(&base.with_variant(*v)).stats.makespan_ms)
+        .collect();
+    assert_eq!(got, [1500.0, 15000.0, 10500.0, 1500.0, 1500.0]);
+    // Ten logs start at 1.5 s with 40 tokens free: all end at 1.7 s.
+    let bg = run(&base.with_variant(Variant::Background));
+    assert_eq!(bg.stats.background_done_ms, Some(1700.0));
+}
+
+#[test]
+fn background_logs_end_bg_after_the_last_response_when_tokens_are_plenty() {
+    for (n, bg) in [(10, 200.0), (40, 50.0), (3, 900.0)] {
+        let r = run(&cfg(Variant::Background, n, n, 40, 500.0, 1000.0, bg));
+        assert_eq!(r.stats.background_done_ms, Some(1500.0 + bg));
+    }
+}
+
+/// Hand-worked: one token, two requests at once. Both fetch 0–500. Request 0 takes
+/// the token 500–1500 and responds; its log queues behind request 1, which waited
+/// since 500. Request 1 predicts 1500–2500; then log 0 runs 2500–2700, log 1 2700–2900.
+#[test]
+fn background_tasks_queue_for_tokens_behind_predictions() {
+    let r = run(&cfg(Variant::Background, 2, 2, 1, 500.0, 1000.0, 200.0));
+    let (a, b) = (&r.requests[0], &r.requests[1]);
+    assert_eq!((a.responded_ms, b.responded_ms), (1500.0, 2500.0));
+    assert_eq!(
+        (a.background_done_ms, b.background_done_ms),
+        (Some(2700.0), Some(2900.0))
+    );
+    assert_eq!(r.stats.background_done_ms, Some(2900.0));
+    let spans = |req: &loopscope::model::RequestRecord, kind, on| -> Vec<(f64, f64)> {
+        req.phases
+            .iter()
+            .filter(|p| p.kind == kind && p.on == on)
+            .map(|p| (p.start_ms, p.end_ms))
+            .collect()
+    };
+    assert_eq!(
+        spans(b, PhaseKind::Queued, Place::Pool),
+        [(500.0, 1500.0), (2500.0, 2700.0)]
+    );
+    assert_eq!(spans(a, PhaseKind::Queued, Place::Pool), [(1500.0, 2500.0)]);
+    assert_eq!(spans(a, PhaseKind::Background, Place::Pool), [(2500.0, 2700.0)]);
+    assert_eq!(spans(b, PhaseKind::Cpu, Place::Pool), [(1500.0, 2500.0)]);
+}
+
+/// Hand-worked, one client (ab -c 1) and a log longer than the fetch: request 1 is
+/// sent at 1500, fetches 1500–2000, then waits for the token log 0 holds until 2300.
+/// So a background task delays the next prediction: 3300, not full_async's 3000.
+#[test]
+fn a_long_background_task_delays_the_next_clients_prediction() {
+    let r = run(&cfg(Variant::Background, 2, 1, 1, 500.0, 1000.0, 800.0));
+    let b = &r.requests[1];
+    assert_eq!(b.sent_ms, 1500.0);
+    assert_eq!(b.accepted_ms, 1500.0);
+    assert_eq!(b.responded_ms, 3300.0);
+    assert_eq!(b.latency_ms, 1800.0);
+    assert_eq!(r.stats.makespan_ms, 3300.0);
+    assert_eq!(r.stats.background_done_ms, Some(4100.0));
+    let full = run(&cfg(Variant::FullAsync, 2, 1, 1, 500.0, 1000.0, 800.0));
+    assert_eq!(full.stats.makespan_ms, 3000.0);
+}
+
+/// Hand-worked, two clients for four requests on async_io. Requests 0 and 1 fetch
+/// 0–500, then predict on the loop back to back: 500–1500, 1500–2500. Request 2 is
+/// sent at 1500 but the loop is blocked by request 1 until 2500, so it is accepted
+/// then, with request 3 (sent at 2500). Both fetch 2500–3000, predict 3000–4000–5000.
+#[test]
+fn fewer_clients_than_requests_on_async_io() {
+    let r = run(&cfg(Variant::AsyncIo, 4, 2, 40, 500.0, 1000.0, 200.0));
+    let times: Vec<(f64, f64, f64)> = r
+        .requests
+        .iter()
+        .map(|q| (q.sent_ms, q.accepted_ms, q.responded_ms))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            (0.0, 0.0, 1500.0),
+            (0.0, 0.0, 2500.0),
+            (1500.0, 2500.0, 4000.0),
+            (2500.0, 2500.0, 5000.0)
+        ]
+    );
+    let queued: Vec<_> = r.requests[2]
+        .phases
+        .iter()
+        .filter(|p| p.kind == PhaseKind::Queued)
+        .map(|p| (p.start_ms, p.end_ms, p.on))
+        .collect();
+    assert_eq!(queued, [(1500.0, 2500.0, Place::Loop)]);
+    assert_eq!(r.stats.loop_stall_total_ms, 4000.0);
+    assert_eq!(r.stats.latency_ms.max, 2500.0);
+}
+
+/// ab -c 1: every variant serialises into n × (io + cpu) (+ nothing for background,
+/// whose log runs while the next request fetches).
+#[test]
+fn a_single_client_sees_no_concurrency() {
+    for v in Variant::ALL {
+        let r = run(&cfg(v, 5, 1, 40, 100.0, 300.0, 50.0));
+        assert_eq!(r.stats.makespan_ms, 2000.0, "{v}");
+        assert!(r.requests.iter().all(|q| q.latency_ms == 400.0), "{v}");
+    }
+}
+
+#[test]
+fn the_limiter_serves_predictions_first_come_first_served() {
+    // One token: predictions run strictly in the order their fetches finished.
+    let r = run(&cfg(Variant::FullAsync, 6, 6, 1, 100.0, 50.0, 10.0));
+    let starts: Vec<f64> = r
+        .requests
+        .iter()
+        .map(|q| {
+            q.phases
+                .iter()
+                .find(|p| p.kind == PhaseKind::Cpu)
+                .unwrap()
+                .start_ms
+        })
+        .collect();
+    assert_eq!(starts, [100.0, 150.0, 200.0, 250.0, 300.0, 350.0]);
+    // Two tokens on def endpoints: pairs.
+    let r = run(&cfg(Variant::SyncDef, 6, 6, 2, 100.0, 50.0, 10.0));
+    let responded: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
+    assert_eq!(responded, [150.0, 150.0, 300.0, 300.0, 450.0, 450.0]);
+}
+
+#[test]
+fn background_tasks_start_only_after_their_response() {
+    for tokens in [1, 2, 40] {
+        let r = run(&cfg(Variant::Background, 12, 12, tokens, 30.0, 70.0, 40.0));
+        for q in &r.requests {
+            let bg: Vec<_> = q
+                .phases
+                .iter()
+                .filter(|p| p.kind == PhaseKind::Background)
+                .collect();
+            assert_eq!(bg.len(), 1);
+            assert!(
+                bg[0].start_ms >= q.responded_ms,
+                "request {} tokens {tokens}",
+                q.id
+            );
+            assert_eq!(q.background_done_ms, Some(bg[0].end_ms));
+        }
+    }
+}
+
+#[test]
+fn a_background_requests_console_lines_come_in_the_tutorials_order() {
+    let r = run(&cfg(Variant::Background, 1, 1, 40, 500.0, 1000.0, 200.0));
+    let lines: Vec<(f64, &str)> = r.console.iter().map(|l| (l.t_ms, l.line.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            (0.0, "Received prediction request with background task."),
+            (0.0, "Fetching external data async for item 123..."),
+            (500.0, "Finished fetching external data async."),
+            (500.0, "Starting model prediction (in thread pool)..."),
+            (1500.0, "Finished model prediction (in thread pool)."),
+            (1500.0, "Sending response (background task pending)."),
+            (1500.0, "--- Background Task Started ---"),
+            (1500.0, "Logging Request: {'item_id': 123, 'feature_value': 5.0}"),
+            (
+                1500.0,
+                "Logging Response: {'item_id': 123, 'metadata': 'some_fetched_value_async', 'prediction': 10.0}"
+            ),
+            (1700.0, "--- Background Task Finished ---"),
+        ]
+    );
+}
+
+#[test]
+fn each_variant_prints_its_endpoints_lines() {
+    let first = |v| run(&cfg(v, 1, 1, 40, 5.0, 10.0, 2.0)).console[0].line.clone();
+    assert_eq!(first(Variant::SyncDef), "Received prediction request.");
+    assert_eq!(first(Variant::Blocking), "Received prediction request.");
+    assert_eq!(first(Variant::AsyncIo), "Received async I/O prediction request.");
+    assert_eq!(
+        first(Variant::FullAsync),
+        "Received full async prediction request."
+    );
+    let sync = run(&cfg(Variant::SyncDef, 1, 1, 40, 5.0, 10.0, 2.0));
+    assert!(sync
+        .console
+        .iter()
+        .any(|l| l.line == "Fetching external data for item 123..."));
+    assert_eq!(sync.requests[0].response.metadata, "some_fetched_value");
+    let io = run(&cfg(Variant::AsyncIo, 1, 1, 40, 5.0, 10.0, 2.0));
+    assert_eq!(io.requests[0].response.metadata, "some_fetched_value_async");
+}
+
+#[test]
+fn stalls_name_the_blocking_functions_and_the_request() {
+    let r = run(&cfg(Variant::Blocking, 2, 2, 40, 500.0, 1000.0, 200.0));
+    assert_eq!(r.loop_stalls.len(), 2);
+    assert_eq!(
+        r.loop_stalls[0].cause,
+        "fetch_external_data, run_model_prediction"
+    );
+    assert_eq!((r.loop_stalls[1].start_ms, r.loop_stalls[1].request), (1500.0, 1));
+    let r = run(&cfg(Variant::AsyncIo, 2, 2, 40, 500.0, 1000.0, 200.0));
+    assert_eq!(r.loop_stalls[0].cause, "run_model_prediction");
+    // Request 1's timer fired at 500 but it waited for the loop until 1500.
+    let waited: Vec<_> = r.requests[1]
+        .phases
+        .iter()
+        .filter(|p| p.kind == PhaseKind::Queued && p.on == Place::Loop)
+        .map(|p| (p.start_ms, p.end_ms))
+        .collect();
+    assert_eq!(waited, [(500.0, 1500.0)]);
+}
+
+#[test]
+fn the_blocking_variant_accepts_nothing_while_blocked() {
+    // One client at a time would hide it; two clients, four requests: request 2 is
+    // sent at 1500 (request 0's response) while request 1 holds the loop until 3000.
+    let r = run(&cfg(Variant::Blocking, 4, 2, 40, 500.0, 1000.0, 200.0));
+    assert_eq!(
+        (r.requests[2].sent_ms, r.requests[2].accepted_ms),
+        (1500.0, 3000.0)
+    );
+    assert_eq!(r.stats.makespan_ms, 6000.0);
+}
+
+#[test]
+fn predictions_are_feature_value_times_two() {
+    for v in Variant::ALL {
+        let r = run(&cfg(v, 8, 4, 3, 10.0, 20.0, 5.0));
+        for q in &r.requests {
+            assert_eq!(q.response.prediction, q.request.feature_value * 2.0);
+            assert_eq!(q.response.item_id, q.request.item_id);
+        }
+    }
+}
+
+#[test]
+fn the_largest_allowed_run_finishes() {
+    let r = run(&cfg(
+        Variant::Background,
+        100_000,
+        100_000,
+        40,
+        500.0,
+        1000.0,
+        200.0,
+    ));
+    assert_eq!(r.stats.makespan_ms, 500.0 + 2500.0 * 1000.0);
+}
+
+#[test]
+fn invalid_configs_are_refused_not_run() {
+    let bad = cfg(Variant::AsyncIo, 0, 0, 40, 1.0, 1.0, 1.0);
+    assert_eq!(simulate(&bad).unwrap_err().field, "requests");
+}

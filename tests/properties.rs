@@ -1,0 +1,98 @@
+//! Invariants of the virtual model for random valid configs.
+#![cfg(not(target_arch = "wasm32"))]
+
+use loopscope::model::{Config, Place, Report, Variant, Work};
+use loopscope::simulate;
+use proptest::prelude::*;
+
+const EPS: f64 = 1e-6;
+
+fn variant() -> impl Strategy<Value = Variant> {
+    prop::sample::select(Variant::ALL.to_vec())
+}
+
+prop_compose! {
+    fn config()(variant in variant(), requests in 1u64..40, tokens in 1u64..8,
+                io in 0.5f64..2000.0, cpu in 0.5f64..2000.0, bg in 0.5f64..2000.0)
+               (concurrency in 1..=requests, variant in Just(variant), requests in Just(requests),
+                tokens in Just(tokens), io in Just(io), cpu in Just(cpu), bg in Just(bg)) -> Config {
+        Config { variant, requests, concurrency, io_ms: io, cpu_ms: cpu, bg_ms: bg, tokens, work: Work::Sleep }
+    }
+}
+
+/// The most intervals that overlap at any instant (touching ends do not overlap).
+fn max_overlap(spans: Vec<(f64, f64)>) -> usize {
+    let mut edges: Vec<(f64, i32)> = Vec::new();
+    for (s, e) in spans {
+        if e > s {
+            edges.push((s, 1));
+            edges.push((e, -1));
+        }
+    }
+    // Ends before starts at the same instant.
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// Every span a pool thread was busy. Each lies inside the token hold of its job, and a
+/// job's phases follow one another exactly (the thread's clock), so counting them with
+/// exact comparisons never counts one job twice.
+fn pool_busy(r: &Report) -> Vec<(f64, f64)> {
+    r.requests
+        .iter()
+        .flat_map(|q| q.phases.iter().filter(|p| p.on == Place::Pool && p.blocking))
+        .map(|p| (p.start_ms, p.end_ms))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn invariants(c in config()) {
+        let r = simulate(&c).unwrap();
+        prop_assert_eq!(r.requests.len() as u64, c.requests);
+        for q in &r.requests {
+            // No request responds before its own io + cpu.
+            prop_assert!(q.latency_ms >= c.io_ms + c.cpu_ms - EPS, "request {} latency {}", q.id, q.latency_ms);
+            prop_assert!(q.accepted_ms >= q.sent_ms && q.responded_ms >= q.accepted_ms);
+            prop_assert_eq!(q.response.prediction, q.request.feature_value * 2.0);
+            for p in &q.phases {
+                prop_assert!(p.end_ms >= p.start_ms && p.start_ms >= q.sent_ms - EPS);
+            }
+        }
+        // The loop never runs two things at once.
+        let on_loop: Vec<(f64, f64)> = r.requests.iter()
+            .flat_map(|q| q.phases.iter().filter(|p| p.on == Place::Loop && p.blocking).map(|p| (p.start_ms, p.end_ms)))
+            .collect();
+        prop_assert!(max_overlap(on_loop.clone()) <= 1);
+        let stalls: Vec<(f64, f64)> = r.loop_stalls.iter().map(|s| (s.start_ms, s.end_ms)).collect();
+        prop_assert!(max_overlap(stalls) <= 1);
+        // Ground-truth stall time is exactly the time blocking calls held the loop.
+        let blocked: f64 = on_loop.iter().map(|(s, e)| e - s).sum();
+        prop_assert!((blocked - r.stats.loop_stall_total_ms).abs() < 1e-6 * blocked.max(1.0));
+        // Tokens in use never exceed the limit.
+        prop_assert!(max_overlap(pool_busy(&r)) as u64 <= c.tokens);
+        // Console lines are in time order.
+        prop_assert!(r.console.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
+    }
+
+    #[test]
+    fn moving_the_prediction_off_the_loop_never_slows_the_server(c in config()) {
+        let full = simulate(&c.with_variant(Variant::FullAsync)).unwrap();
+        let io = simulate(&c.with_variant(Variant::AsyncIo)).unwrap();
+        prop_assert!(full.stats.makespan_ms <= io.stats.makespan_ms + EPS,
+            "full_async {} > async_io {}", full.stats.makespan_ms, io.stats.makespan_ms);
+        prop_assert_eq!(full.stats.loop_stall_total_ms, 0.0);
+    }
+
+    #[test]
+    fn the_model_is_deterministic(c in config()) {
+        prop_assert_eq!(simulate(&c).unwrap(), simulate(&c).unwrap());
+    }
+}
