@@ -17,3 +17,7 @@ step "native tests"
 cargo test
 step "browser tests (wasm-bindgen-test in headless Chromium)"
 wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)"
+step "page-level browser tests (the served page in Debian Chromium, via playwright-core)"
+cargo build --quiet   # the `loopscope serve` the tests start
+make --no-print-directory web
+(cd tests/e2e && node --test --test-concurrency=1 .)

@@ -17,6 +17,8 @@ pub mod summary;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm_api;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use model::{Config, ConfigError, Report, Variant};
 pub use sim::simulate;

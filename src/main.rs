@@ -137,6 +137,8 @@ mod cli {
             Ok(l) => l,
             Err(e) => return usage_error(&format!("cannot listen on {host}:{port}: {e}")),
         };
+        // With --port 0 the OS picks one: print the one we got.
+        let port = listener.local_addr().map_or(port, |a| a.port());
         let shown = if host == "0.0.0.0" { "127.0.0.1" } else { host };
         println!(
             "loopscope: serving {} — open http://{shown}:{port}/ in a browser (Ctrl-C stops)",

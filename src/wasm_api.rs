@@ -4,7 +4,7 @@ use crate::model::{Config, ConfigError};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     // json_compatible: None → null, maps → plain objects, so JSON.stringify round-trips.
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
@@ -13,7 +13,7 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
 
 /// A config object from JS (snake_case fields; missing ones take the tutorial's
 /// defaults), or the reason it is malformed.
-fn config_from_js(config: JsValue) -> Result<Config, JsError> {
+pub(crate) fn config_from_js(config: JsValue) -> Result<Config, JsError> {
     let config: Config = if config.is_undefined() || config.is_null() {
         Config::default()
     } else {

@@ -6,7 +6,7 @@ use std::future::Future;
 
 /// Step durations in ms: the numbers in the tutorial's `time.sleep` / `asyncio.sleep`
 /// calls, made configurable.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Durations {
     pub io_ms: f64,
     pub cpu_ms: f64,

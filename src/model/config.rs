@@ -109,6 +109,12 @@ pub mod limits {
     pub const MAX_TOKENS: u64 = 10_000;
     /// Longest single step, in ms (10 minutes).
     pub const MAX_DURATION_MS: f64 = 600_000.0;
+    /// Most requests in one browser run (each is a message and a task; the page draws each).
+    pub const BROWSER_MAX_REQUESTS: u64 = 2_000;
+    /// Most pool Web Workers one browser run starts (min(tokens, requests)).
+    pub const BROWSER_MAX_WORKERS: u64 = 64;
+    /// Shortest step a browser run can time: timers have millisecond resolution.
+    pub const BROWSER_MIN_DURATION_MS: f64 = 1.0;
 }
 
 /// The tutorial's numbers (FASTAPI_SEMANTICS.md rule 8) and anyio's default limiter.
@@ -209,6 +215,53 @@ impl Config {
         check_duration("cpu_ms", self.cpu_ms, &mut errors);
         check_duration("bg_ms", self.bg_ms, &mut errors);
         check_count("tokens", self.tokens, limits::MAX_TOKENS, &mut errors);
+        errors
+    }
+
+    /// Every problem with running this config for real in a browser: the core's, plus
+    /// the browser's own limits.
+    pub fn browser_problems(&self) -> Vec<ConfigError> {
+        let mut errors = self.problems();
+        if !errors.is_empty() {
+            return errors;
+        }
+        if self.requests > limits::BROWSER_MAX_REQUESTS {
+            errors.push(ConfigError {
+                field: "requests",
+                message: format!(
+                    "a browser run takes at most {} requests (the model alone takes up to {}), got {}",
+                    limits::BROWSER_MAX_REQUESTS,
+                    limits::MAX_REQUESTS,
+                    self.requests
+                ),
+            });
+        }
+        if self.tokens.min(self.requests) > limits::BROWSER_MAX_WORKERS {
+            errors.push(ConfigError {
+                field: "tokens",
+                message: format!(
+                    "a browser run starts one Web Worker per usable token, at most {}; got {} tokens for {} requests",
+                    limits::BROWSER_MAX_WORKERS,
+                    self.tokens,
+                    self.requests
+                ),
+            });
+        }
+        for (field, value) in [
+            ("io_ms", self.io_ms),
+            ("cpu_ms", self.cpu_ms),
+            ("bg_ms", self.bg_ms),
+        ] {
+            if value < limits::BROWSER_MIN_DURATION_MS {
+                errors.push(ConfigError {
+                    field,
+                    message: format!(
+                        "{field} must be at least {} ms in a browser run (timers have millisecond resolution), got {value}",
+                        limits::BROWSER_MIN_DURATION_MS
+                    ),
+                });
+            }
+        }
         errors
     }
 
@@ -338,6 +391,37 @@ mod tests {
         };
         let fields: Vec<_> = c.problems().iter().map(|e| e.field).collect();
         assert_eq!(fields, ["io_ms", "tokens"]);
+    }
+
+    #[test]
+    fn browser_runs_have_tighter_limits() {
+        assert!(Config::default().browser_problems().is_empty());
+        let many = Config {
+            requests: 5_000,
+            concurrency: 5_000,
+            ..Config::default()
+        };
+        assert_eq!(many.validate(), Ok(()));
+        assert_eq!(many.browser_problems()[0].field, "requests");
+        let workers = Config {
+            requests: 100,
+            concurrency: 100,
+            tokens: 100,
+            ..Config::default()
+        };
+        assert_eq!(workers.browser_problems()[0].field, "tokens");
+        // 100 tokens for 10 requests start only 10 workers.
+        assert!(Config {
+            tokens: 100,
+            ..Config::default()
+        }
+        .browser_problems()
+        .is_empty());
+        let short = Config {
+            cpu_ms: 0.5,
+            ..Config::default()
+        };
+        assert_eq!(short.browser_problems()[0].field, "cpu_ms");
     }
 
     #[test]

@@ -146,6 +146,7 @@ impl Recorder {
             loop_stalls,
             console,
             stats,
+            measurement: None,
         })
     }
 }

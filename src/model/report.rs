@@ -126,4 +126,45 @@ pub struct Report {
     /// In time order (ties keep the order printed).
     pub console: Vec<ConsoleLine>,
     pub stats: Stats,
+    /// How a measured run was measured; absent from predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement: Option<Measurement>,
+}
+
+/// A span the stall probe saw the loop unavailable: its heartbeat timer fired `lag_ms`
+/// late. The block began somewhere in the heartbeat period before; the span starts in
+/// the middle of that period, so its length is `lag_ms + period / 2`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeStall {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub lag_ms: f64,
+}
+
+/// How a browser run was measured, and what could make the measurement wrong.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// What the independent heartbeat on the server loop saw.
+    pub probe_stalls: Vec<ProbeStall>,
+    /// Every heartbeat: `[t_ms, lag_ms]`, for the lag sparkline.
+    pub probe_lag: Vec<[f64; 2]>,
+    /// The heartbeat's timer period.
+    pub probe_period_ms: f64,
+    /// A late heartbeat counts as a stall from this lag on.
+    pub probe_threshold_ms: f64,
+    /// Whether the page was cross-origin isolated (then `time.sleep` is `Atomics.wait`).
+    pub cross_origin_isolated: bool,
+    /// How `time.sleep` held a thread: `atomics_wait` or `spin`; `spin` for compute work.
+    pub loop_block_method: String,
+    pub pool_block_method: String,
+    /// `navigator.hardwareConcurrency`: the cores compute work contends for.
+    pub hardware_concurrency: u32,
+    /// Pool workers started for the run (min(tokens, requests)), and how long starting
+    /// them took (before the clock started, so not in any request's time).
+    pub pool_workers: u64,
+    pub pool_start_ms: f64,
+    /// Every pool worker was terminated when the run ended.
+    pub pool_workers_terminated: u64,
+    /// Anything that makes the numbers less trustworthy (hidden tab, throttled timers).
+    pub warnings: Vec<String>,
 }

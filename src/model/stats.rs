@@ -24,6 +24,11 @@ pub struct Stats {
     pub loop_stall_max_ms: f64,
     /// End of the last background task; `None` when the variant has none.
     pub background_done_ms: Option<f64>,
+    /// What the stall probe measured (measured reports only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_stall_total_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_stall_max_ms: Option<f64>,
 }
 
 /// The nearest-rank percentile of an ascending, non-empty slice.
@@ -63,7 +68,16 @@ impl Stats {
                 .iter()
                 .filter_map(|r| r.background_done_ms)
                 .reduce(f64::max),
+            probe_stall_total_ms: None,
+            probe_stall_max_ms: None,
         }
+    }
+
+    /// Adds the probe's totals.
+    pub fn set_probe(&mut self, stalls: &[super::report::ProbeStall]) {
+        let lengths = stalls.iter().map(|s| s.end_ms - s.start_ms);
+        self.probe_stall_total_ms = Some(lengths.clone().fold(0.0, |a, b| a + b));
+        self.probe_stall_max_ms = Some(lengths.fold(0.0, f64::max));
     }
 }
 

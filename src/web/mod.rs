@@ -1,0 +1,271 @@
+//! The browser runtime (wasm32 only): the same endpoint code on a real event loop.
+//!
+//! Three kinds of thread, each a JS realm running this same wasm module:
+//! - the **page** ([`page`]) is the load generator: it sends requests as messages and
+//!   sends each client's next one when a response comes back (ab's semantics);
+//! - the **server** worker ([`server`]) is one uvicorn process: its event loop runs the
+//!   handlers, `time.sleep` really holds it, a heartbeat probe ([`probe`]) measures its
+//!   lag, and a [`crate::sim::limiter::Limiter`] bounds the threadpool;
+//! - **pool** workers ([`pool`]) are the threadpool's threads: they run a
+//!   [`crate::flows::SyncCall`] with the same Rust function and post back what happened.
+//!
+//! Every timestamp crosses threads as absolute time (`performance.timeOrigin +
+//! performance.now()`), so all land on one timeline: ms since the first request.
+
+pub mod page;
+mod pool;
+mod probe;
+mod server;
+
+use crate::model::Work;
+use js_sys::{Array, Atomics, Int32Array, Reflect, SharedArrayBuffer};
+use serde::{de::DeserializeOwned, Serialize};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, MessageEvent, Performance, Url, Worker};
+
+thread_local! {
+    static PERFORMANCE: Performance = Reflect::get(&js_sys::global(), &"performance".into())
+        .expect("performance")
+        .unchecked_into();
+    /// A private cell to `Atomics.wait` on, when the realm may block on one.
+    static WAIT_CELL: Option<Int32Array> = cross_origin_isolated()
+        .then(|| Int32Array::new(&SharedArrayBuffer::new(4)));
+}
+
+/// Absolute time in ms, comparable across the page and its workers.
+pub(crate) fn now_abs() -> f64 {
+    PERFORMANCE.with(|p| p.time_origin() + p.now())
+}
+
+/// `crossOriginIsolated`: then `SharedArrayBuffer` exists and workers may `Atomics.wait`.
+pub(crate) fn cross_origin_isolated() -> bool {
+    Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// How [`hold`] holds a thread for `work`.
+pub(crate) fn block_method(work: Work) -> &'static str {
+    match work {
+        Work::Sleep if WAIT_CELL.with(Option::is_some) => "atomics_wait",
+        _ => "spin",
+    }
+}
+
+/// Really holds this thread for `ms`: `Atomics.wait` for `sleep` work where the realm
+/// allows it (no CPU burnt, like `time.sleep`), else a busy loop (which is what
+/// `compute` work is meant to be: it contends for cores).
+pub(crate) fn hold(ms: f64, work: Work) {
+    let deadline = now_abs() + ms;
+    if work == Work::Sleep {
+        let waited = WAIT_CELL.with(|cell| match cell {
+            Some(cell) => loop {
+                let left = deadline - now_abs();
+                if left <= 0.0 {
+                    break true;
+                }
+                // Nobody notifies this cell: it returns "timed-out" after `left` ms.
+                if Atomics::wait_with_timeout(cell, 0, 0, left).is_err() {
+                    break false;
+                }
+            },
+            None => false,
+        });
+        if waited {
+            return;
+        }
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while now_abs() < deadline {
+        for _ in 0..256 {
+            // xorshift: real arithmetic, so `compute` burns a core like inference would
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        std::hint::black_box(x);
+    }
+}
+
+/// The script every worker starts with: import the glue, say "boot", take the module
+/// from the start object the owner sends in reply, then hand over to Rust
+/// ([`worker_entry`]) with whatever string messages arrived before.
+fn bootstrap_script(glue_url: &str) -> String {
+    format!(
+        r#"import init, {{ worker_entry }} from {glue};
+const early = [];
+let started = false;
+self.onmessage = async (e) => {{
+  // Strings are the owner's messages, possibly sent before the start object: keep them.
+  if (started || typeof e.data === "string") {{ early.push(e.data); return; }}
+  started = true;
+  await init({{ module_or_path: e.data.module }});
+  worker_entry(e.data.role, e.data.glue, early);
+}};
+self.postMessage("boot");
+"#,
+        glue = serde_json::to_string(glue_url).expect("a string")
+    )
+}
+
+/// Messages to and from a worker arrive here; `next().await` takes them in order.
+#[derive(Clone, Default)]
+pub(crate) struct Inbox(Rc<RefCell<(VecDeque<String>, Option<Waker>)>>);
+
+impl Inbox {
+    pub(crate) fn push(&self, message: String) {
+        let mut inner = self.0.borrow_mut();
+        inner.0.push_back(message);
+        if let Some(w) = inner.1.take() {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn next(&self) -> NextMessage {
+        NextMessage(self.clone())
+    }
+}
+
+pub(crate) struct NextMessage(Inbox);
+
+impl Future for NextMessage {
+    type Output = String;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<String> {
+        let mut inner = (self.0).0.borrow_mut();
+        match inner.0.pop_front() {
+            Some(m) => Poll::Ready(m),
+            None => {
+                inner.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A worker running this module in `role`; terminated when dropped.
+pub(crate) struct Spawned {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::ErrorEvent)>,
+}
+
+impl Spawned {
+    pub(crate) fn post(&self, text: &str) {
+        let _ = self.worker.post_message(&JsValue::from_str(text));
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// Starts a module worker running this wasm module in `role`. Its messages (JSON
+/// strings) go to `on_message`, and so does an uncaught error in it, as
+/// `{"kind":"failed","message":...}`, so the owner has one place to listen.
+pub(crate) fn spawn_worker(
+    glue_url: &str,
+    role: &str,
+    name: &str,
+    on_message: impl FnMut(String) + 'static,
+) -> Result<Spawned, JsValue> {
+    let parts = Array::of1(&JsValue::from_str(&bootstrap_script(glue_url)));
+    let options = BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    let url = Url::create_object_url_with_blob(&blob)?;
+    let worker_options = web_sys::WorkerOptions::new();
+    worker_options.set_type(web_sys::WorkerType::Module);
+    worker_options.set_name(name);
+    let worker = Worker::new_with_options(&url, &worker_options)?;
+    Url::revoke_object_url(&url)?;
+
+    let start = js_sys::Object::new();
+    Reflect::set(&start, &"module".into(), &wasm_bindgen::module())?;
+    Reflect::set(&start, &"role".into(), &role.into())?;
+    Reflect::set(&start, &"glue".into(), &glue_url.into())?;
+    let sink: Rc<RefCell<dyn FnMut(String)>> = Rc::new(RefCell::new(on_message));
+    let (messages, errors) = (sink.clone(), sink);
+    let handshake = worker.clone();
+    let on_message =
+        Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match e.data().as_string() {
+            Some(boot) if boot == "boot" => {
+                let _ = handshake.post_message(&start);
+            }
+            Some(text) => (messages.borrow_mut())(text),
+            None => {}
+        });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    let on_error = Closure::<dyn FnMut(web_sys::ErrorEvent)>::new(move |e: web_sys::ErrorEvent| {
+        e.prevent_default();
+        let message = format!(
+            "a worker failed: {} ({}:{})",
+            e.message(),
+            e.filename(),
+            e.lineno()
+        );
+        (errors.borrow_mut())(serde_json::json!({ "kind": "failed", "message": message }).to_string());
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Ok(Spawned {
+        worker,
+        _on_message: on_message,
+        _on_error: on_error,
+    })
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("messages serialize")
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("bad message {text:?}: {e}"))
+}
+
+fn worker_scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// Posts a JSON message to whoever started this worker.
+pub(crate) fn post_to_parent(text: &str) {
+    let _ = worker_scope().post_message(&JsValue::from_str(text));
+}
+
+/// Called by the bootstrap once the module is initialised in a worker: installs the
+/// role's message handler and replays what arrived during start-up.
+#[wasm_bindgen]
+pub fn worker_entry(role: &str, glue_url: String, early: Array) {
+    let handler: Box<dyn FnMut(String)> = match role {
+        "server" => server::start(glue_url),
+        "pool" => pool::start_worker(),
+        other => {
+            post_to_parent(&format!(
+                r#"{{"kind":"failed","message":"unknown worker role {other}"}}"#
+            ));
+            return;
+        }
+    };
+    let handler = Rc::new(RefCell::new(handler));
+    let h = handler.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        if let Some(text) = e.data().as_string() {
+            (h.borrow_mut())(text);
+        }
+    });
+    worker_scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget(); // lives as long as the worker
+    for m in early.iter() {
+        if let Some(text) = m.as_string() {
+            (handler.borrow_mut())(text);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The page's side: `loopscope.run(config)`. The page is the load generator — it talks
+//! to the server worker the way clients talk HTTP: a request message in, a response
+//! message out, each client sending its next request when its response arrives.
+
+use super::server::{FromServer, ToServer};
+use super::{from_json, now_abs, spawn_worker, to_json, Inbox};
+use crate::model::{fidelity::fidelity, Config};
+use std::cell::Cell;
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
+    static LIVE_WORKERS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Server workers alive right now (each run starts one and terminates it; its pool
+/// workers are terminated by the server before it reports).
+#[wasm_bindgen]
+pub fn live_workers() -> u32 {
+    LIVE_WORKERS.with(Cell::get)
+}
+
+/// Whether a run is going.
+#[wasm_bindgen]
+pub fn is_running() -> bool {
+    RUNNING.with(Cell::get)
+}
+
+struct Running;
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(false));
+    }
+}
+
+struct Live(super::Spawned);
+impl Drop for Live {
+    fn drop(&mut self) {
+        LIVE_WORKERS.with(|n| n.set(n.get() - 1));
+    }
+}
+
+fn error(message: impl AsRef<str>) -> JsValue {
+    js_sys::Error::new(message.as_ref()).into()
+}
+
+fn page_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
+}
+
+/// `run(config, glue_url)`: runs `config` for real and resolves to
+/// `{ predicted, measured, fidelity }`. Rejects with the core's message for an invalid
+/// config, and while another run is going (runs would compete for the same cores, so
+/// loopscope runs one at a time rather than queueing silently).
+#[wasm_bindgen]
+pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let config: Config = crate::wasm_api::config_from_js(config).map_err(JsValue::from)?;
+        if let Some(problem) = config.browser_problems().into_iter().next() {
+            return Err(error(problem.message));
+        }
+        if RUNNING.with(|r| r.replace(true)) {
+            return Err(error(
+                "a run is already going: wait for it to finish (one run at a time, so runs do not compete for the cores)",
+            ));
+        }
+        let _running = Running;
+        let predicted = crate::simulate(&config).map_err(|e| error(e.message))?;
+        let mut measured = measure(&config, &glue_url, predicted.stats.makespan_ms).await?;
+        if let Some(m) = measured.measurement.as_mut() {
+            if page_hidden() {
+                m.warnings.push(
+                    "the page was hidden when the run ended: browsers throttle hidden tabs' timers"
+                        .to_string(),
+                );
+            }
+        }
+        let check = fidelity(&predicted, &measured);
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"predicted".into(), &crate::wasm_api::to_js(&predicted)?)?;
+        js_sys::Reflect::set(&out, &"measured".into(), &crate::wasm_api::to_js(&measured)?)?;
+        js_sys::Reflect::set(&out, &"fidelity".into(), &crate::wasm_api::to_js(&check)?)?;
+        Ok(out.into())
+    })
+}
+
+async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<crate::Report, JsValue> {
+    let inbox = Inbox::default();
+    let sink = inbox.clone();
+    let server = spawn_worker(
+        glue_url,
+        "server",
+        "loopscope server (one uvicorn worker)",
+        move |m| sink.push(m),
+    )?;
+    LIVE_WORKERS.with(|n| n.set(n.get() + 1));
+    let server = Live(server);
+    if page_hidden() {
+        return Err(error("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again"));
+    }
+    // A watchdog, so a wedged worker rejects the promise instead of hanging it.
+    let limit_ms = 30_000.0 + 3.0 * (predicted_ms + config.bg_ms * config.requests as f64);
+    let watchdog = inbox.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        gloo_timers::future::sleep(std::time::Duration::from_millis(limit_ms as u64)).await;
+        watchdog.push(to_json(&FromServer::Failed {
+            message: format!("the run did not finish within {:.0} s", limit_ms / 1000.0),
+        }));
+    });
+
+    server.0.post(&to_json(&ToServer::Setup {
+        config: config.clone(),
+    }));
+    let mut next = 0;
+    loop {
+        match from_json::<FromServer>(&inbox.next().await).map_err(error)? {
+            FromServer::Ready { .. } => break,
+            FromServer::Failed { message } => return Err(error(message)),
+            _ => {}
+        }
+    }
+    let t0 = now_abs();
+    server.0.post(&to_json(&ToServer::Go { t0_abs: t0 }));
+    let send = |id: u64| {
+        server.0.post(&to_json(&ToServer::Request {
+            id,
+            sent_abs: now_abs(),
+        }))
+    };
+    while next < config.concurrency {
+        send(next);
+        next += 1;
+    }
+    loop {
+        match from_json::<FromServer>(&inbox.next().await).map_err(error)? {
+            FromServer::Response { .. } if next < config.requests => {
+                send(next);
+                next += 1;
+            }
+            FromServer::Done { report } => return Ok(*report),
+            FromServer::Failed { message } => return Err(error(message)),
+            _ => {}
+        }
+    }
+}

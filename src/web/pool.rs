@@ -1,0 +1,246 @@
+//! The threadpool: Web Workers that run [`SyncCall`]s, and the server's handle on them.
+//!
+//! The server starts `min(tokens, requests)` workers before the run's clock starts (no
+//! run can have more jobs in flight: the limiter allows `tokens`, and each request has
+//! at most one job at a time), reuses them for every job, and terminates them all when
+//! the run ends.
+
+use super::{hold, now_abs, post_to_parent, spawn_worker, to_json, Spawned};
+use crate::flows::{Durations, SyncCall, SyncReturn, Thread};
+use crate::model::{Phase, PhaseKind, Place, Work};
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ToPool {
+    Job {
+        job: u64,
+        request: u64,
+        call: SyncCall,
+        durations: Durations,
+        work: Work,
+    },
+}
+
+/// What a job did, in absolute time (the server converts it to the run's timeline).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct JobDone {
+    pub job: u64,
+    pub request: u64,
+    pub result: SyncReturn,
+    pub phases: Vec<Phase>,
+    pub prints: Vec<(f64, String)>,
+    pub end_abs: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum FromPool {
+    Ready,
+    Done(JobDone),
+    Failed { message: String },
+}
+
+/// A pool worker thread running one job.
+struct WorkerThread {
+    durations: Durations,
+    work: Work,
+    phases: RefCell<Vec<Phase>>,
+    prints: RefCell<Vec<(f64, String)>>,
+}
+
+impl Thread for WorkerThread {
+    fn now(&self) -> f64 {
+        now_abs()
+    }
+    fn print(&self, text: &str) {
+        self.prints.borrow_mut().push((now_abs(), text.to_string()));
+    }
+    fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
+        let start_ms = now_abs();
+        hold(ms, self.work);
+        self.phases.borrow_mut().push(Phase {
+            kind,
+            start_ms,
+            end_ms: now_abs(),
+            on: Place::Pool,
+            blocking: true,
+        });
+    }
+    fn durations(&self) -> Durations {
+        self.durations
+    }
+}
+
+/// The pool worker's side: say ready, then run each job and post back what happened.
+pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
+    post_to_parent(&to_json(&FromPool::Ready));
+    Box::new(|text: String| {
+        let reply = match serde_json::from_str::<ToPool>(&text) {
+            Ok(ToPool::Job {
+                job,
+                request,
+                call,
+                durations,
+                work,
+            }) => {
+                let thread = WorkerThread {
+                    durations,
+                    work,
+                    phases: RefCell::default(),
+                    prints: RefCell::default(),
+                };
+                let result = call.call(&thread);
+                FromPool::Done(JobDone {
+                    job,
+                    request,
+                    result,
+                    phases: thread.phases.into_inner(),
+                    prints: thread.prints.into_inner(),
+                    end_abs: now_abs(),
+                })
+            }
+            Err(e) => FromPool::Failed {
+                message: format!("pool worker: bad job: {e}"),
+            },
+        };
+        post_to_parent(&to_json(&reply));
+    })
+}
+
+#[derive(Default)]
+struct Shared {
+    ready: Cell<usize>,
+    waker: RefCell<Option<Waker>>,
+    done: RefCell<HashMap<u64, JobDone>>,
+    waiting: RefCell<HashMap<u64, Waker>>,
+    failure: RefCell<Option<String>>,
+}
+
+impl Shared {
+    fn on_message(&self, text: &str) {
+        match serde_json::from_str::<FromPool>(text) {
+            Ok(FromPool::Ready) => {
+                self.ready.set(self.ready.get() + 1);
+                if let Some(w) = self.waker.borrow_mut().take() {
+                    w.wake();
+                }
+            }
+            Ok(FromPool::Done(done)) => {
+                let job = done.job;
+                self.done.borrow_mut().insert(job, done);
+                if let Some(w) = self.waiting.borrow_mut().remove(&job) {
+                    w.wake();
+                }
+            }
+            Ok(FromPool::Failed { message }) => self.fail(message),
+            Err(e) => self.fail(format!("pool worker sent {text:?}: {e}")),
+        }
+    }
+
+    fn fail(&self, message: String) {
+        self.failure.borrow_mut().get_or_insert(message);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+        for (_, w) in self.waiting.borrow_mut().drain() {
+            w.wake();
+        }
+    }
+}
+
+/// The server's handle on its pool workers.
+pub(crate) struct Pool {
+    workers: Vec<Spawned>,
+    idle: RefCell<Vec<usize>>,
+    shared: Rc<Shared>,
+    next_job: Cell<u64>,
+    durations: Durations,
+    work: Work,
+}
+
+impl Pool {
+    /// Starts `n` workers and waits until each has its module running.
+    pub(crate) async fn start(
+        glue_url: &str,
+        n: usize,
+        durations: Durations,
+        work: Work,
+    ) -> Result<Pool, String> {
+        let shared = Rc::new(Shared::default());
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            let s = shared.clone();
+            let name = format!("loopscope pool thread {i}");
+            let w = spawn_worker(glue_url, "pool", &name, move |text| s.on_message(&text))
+                .map_err(|e| format!("cannot start a pool worker: {e:?}"))?;
+            workers.push(w);
+        }
+        poll_fn(|cx| {
+            if let Some(f) = shared.failure.borrow().clone() {
+                return Poll::Ready(Err(f));
+            }
+            if shared.ready.get() >= n {
+                return Poll::Ready(Ok(()));
+            }
+            *shared.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await?;
+        Ok(Pool {
+            idle: RefCell::new((0..n).rev().collect()),
+            workers,
+            shared,
+            next_job: Cell::new(0),
+            durations,
+            work,
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Runs `call` on an idle worker. The caller holds a limiter token, so one is idle.
+    pub(crate) async fn run(&self, request: u64, call: SyncCall) -> Result<JobDone, String> {
+        let worker = self
+            .idle
+            .borrow_mut()
+            .pop()
+            .ok_or("no idle pool worker: more jobs in flight than workers")?;
+        let job = self.next_job.get();
+        self.next_job.set(job + 1);
+        self.workers[worker].post(&to_json(&ToPool::Job {
+            job,
+            request,
+            call,
+            durations: self.durations,
+            work: self.work,
+        }));
+        let result = poll_fn(|cx| {
+            if let Some(done) = self.shared.done.borrow_mut().remove(&job) {
+                return Poll::Ready(Ok(done));
+            }
+            if let Some(f) = self.shared.failure.borrow().clone() {
+                return Poll::Ready(Err(f));
+            }
+            self.shared.waiting.borrow_mut().insert(job, cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        self.idle.borrow_mut().push(worker);
+        result
+    }
+
+    /// Terminates every worker; returns how many.
+    pub(crate) fn terminate(self) -> usize {
+        let n = self.workers.len();
+        drop(self.workers); // Spawned::drop terminates
+        n
+    }
+}

@@ -1,0 +1,387 @@
+//! The server worker: one uvicorn process with one event loop, running the endpoint
+//! code of [`crate::flows`] for real.
+
+use super::pool::Pool;
+use super::probe::{self, Probe};
+use super::{block_method, cross_origin_isolated, from_json, hold, now_abs, post_to_parent, to_json};
+use crate::flows::{handle_request, Durations, EventLoop, SyncCall, SyncReturn, Thread};
+use crate::model::{
+    Config, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder, Report,
+    Source, Stall, Work,
+};
+use crate::sim::limiter::Limiter;
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum ToServer {
+    /// Start the pool and the probe for this run; answer `Ready`.
+    Setup { config: Config },
+    /// The clock starts: times are ms since `t0_abs`.
+    Go { t0_abs: f64 },
+    /// A request, sent by the page at `sent_abs`.
+    Request { id: u64, sent_abs: f64 },
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum FromServer {
+    Ready { pool_workers: u64, pool_start_ms: f64 },
+    Response { id: u64, t_abs: f64 },
+    Done { report: Box<Report> },
+    Failed { message: String },
+}
+
+fn fail(message: String) {
+    post_to_parent(&to_json(&FromServer::Failed { message }));
+}
+
+/// The coroutine step running now, and when it blocked.
+struct Step {
+    first: Option<f64>,
+    last: f64,
+    blocked_in: Vec<&'static str>,
+}
+
+struct Server {
+    config: Config,
+    durations: Durations,
+    t0_abs: Cell<f64>,
+    rec: RefCell<Recorder>,
+    limiter: Limiter,
+    pool: RefCell<Option<Rc<Pool>>>,
+    pool_start_ms: f64,
+    probe: RefCell<Option<Probe>>,
+    step: RefCell<Option<Step>>,
+    completed: Cell<u64>,
+    most_jobs_at_once: Cell<u64>,
+}
+
+impl Server {
+    fn now(&self) -> f64 {
+        now_abs() - self.t0_abs.get()
+    }
+
+    fn accept(self: &Rc<Self>, id: u64, sent_abs: f64) {
+        let accepted = self.now();
+        {
+            let mut rec = self.rec.borrow_mut();
+            rec.sent(id, PredictionRequest::for_index(id), sent_abs - self.t0_abs.get());
+            rec.accepted(id, accepted);
+        }
+        let handle = Handle {
+            server: self.clone(),
+            request: id,
+        };
+        let variant = self.config.variant;
+        let server = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let body = PredictionRequest::for_index(id);
+            Tracked {
+                server: server.clone(),
+                request: id,
+                inner: Box::pin(async move { handle_request(&handle, variant, body).await }),
+            }
+            .await;
+            server.completed.set(server.completed.get() + 1);
+            if server.completed.get() == server.config.requests {
+                // Let the probe see the end of a stall the last step caused: its timer
+                // is overdue, so it fires before this new one.
+                gloo_timers::future::TimeoutFuture::new(probe::PERIOD_MS).await;
+                server.finish();
+            }
+        });
+    }
+
+    fn finish(&self) {
+        let t0 = self.t0_abs.get();
+        let (probe_stalls, probe_lag) = self
+            .probe
+            .borrow_mut()
+            .take()
+            .map(|p| p.finish(t0))
+            .unwrap_or_default();
+        let pool = self.pool.borrow_mut().take();
+        let pool_workers = pool.as_ref().map_or(0, |p| p.len()) as u64;
+        // Every job has been awaited (every request finished), so this is the last Rc.
+        let terminated = pool
+            .and_then(|p| Rc::try_unwrap(p).ok())
+            .map_or(0, Pool::terminate) as u64;
+        let rec = self.rec.replace(Recorder::new(self.config.clone()));
+        let mut report = match rec.finish(Source::Measured) {
+            Ok(r) => r,
+            Err(e) => return fail(e.to_string()),
+        };
+        report.stats.set_probe(&probe_stalls);
+        let mut warnings = Vec::new();
+        let unexplained: f64 = probe_stalls
+            .iter()
+            .filter(|p| {
+                !report
+                    .loop_stalls
+                    .iter()
+                    .any(|s| s.start_ms < p.end_ms && p.start_ms < s.end_ms)
+            })
+            .map(|p| p.end_ms - p.start_ms)
+            .sum();
+        if unexplained > 50.0 {
+            warnings.push(format!(
+                "the heartbeat ran late for {unexplained:.0} ms while the server was not blocking: \
+                 timers were throttled (hidden tab?) or the machine was busy, so stalls may be overstated"
+            ));
+        }
+        let cores = hardware_concurrency();
+        if self.config.work == Work::Compute && self.most_jobs_at_once.get() > u64::from(cores) {
+            warnings.push(format!(
+                "compute work: up to {} pool jobs ran at once on {cores} cores, so they shared cores; \
+                 the model assumes a core each (work that releases the GIL, like NumPy)",
+                self.most_jobs_at_once.get()
+            ));
+        }
+        report.measurement = Some(Measurement {
+            probe_stalls,
+            probe_lag,
+            probe_period_ms: f64::from(probe::PERIOD_MS),
+            probe_threshold_ms: probe::THRESHOLD_MS,
+            cross_origin_isolated: cross_origin_isolated(),
+            loop_block_method: block_method(self.config.work).to_string(),
+            pool_block_method: block_method(self.config.work).to_string(),
+            hardware_concurrency: cores,
+            pool_workers,
+            pool_start_ms: self.pool_start_ms,
+            pool_workers_terminated: terminated,
+            warnings,
+        });
+        post_to_parent(&to_json(&FromServer::Done {
+            report: Box::new(report),
+        }));
+    }
+}
+
+pub(crate) fn hardware_concurrency() -> u32 {
+    js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| js_sys::Reflect::get(&n, &"hardwareConcurrency".into()))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .map_or(1, |n| n as u32)
+}
+
+/// Wraps a request's coroutine so each poll is one step: a step that blocked the loop
+/// is a ground-truth stall, from its first block's start to its last block's end.
+struct Tracked<F> {
+    server: Rc<Server>,
+    request: u64,
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future<Output = ()>> Future for Tracked<F> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        *self.server.step.borrow_mut() = Some(Step {
+            first: None,
+            last: 0.0,
+            blocked_in: Vec::new(),
+        });
+        let out = self.inner.as_mut().poll(cx);
+        let step = self.server.step.borrow_mut().take();
+        if let Some(Step {
+            first: Some(first),
+            last,
+            blocked_in,
+        }) = step
+        {
+            self.server.rec.borrow_mut().stall(Stall {
+                start_ms: first,
+                end_ms: last,
+                request: self.request,
+                cause: blocked_in.join(", "),
+            });
+        }
+        out
+    }
+}
+
+/// A request's view of the server while on its event loop.
+struct Handle {
+    server: Rc<Server>,
+    request: u64,
+}
+
+impl Thread for Handle {
+    fn now(&self) -> f64 {
+        self.server.now()
+    }
+    fn print(&self, text: &str) {
+        let t = self.now();
+        self.server.rec.borrow_mut().print(self.request, t, text);
+    }
+    fn block(&self, kind: PhaseKind, function: &'static str, ms: f64) {
+        let start = self.now();
+        hold(ms, self.server.config.work);
+        let end = self.now();
+        if let Some(step) = self.server.step.borrow_mut().as_mut() {
+            step.first.get_or_insert(start);
+            step.last = end;
+            step.blocked_in.push(function);
+        }
+        self.server.rec.borrow_mut().phase(
+            self.request,
+            Phase {
+                kind,
+                start_ms: start,
+                end_ms: end,
+                on: Place::Loop,
+                blocking: true,
+            },
+        );
+    }
+    fn durations(&self) -> Durations {
+        self.server.durations
+    }
+}
+
+impl EventLoop for Handle {
+    fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()> {
+        let start = self.now();
+        async move {
+            gloo_timers::future::TimeoutFuture::new(ms.round() as u32).await;
+            let resumed = self.now();
+            let due = start + ms;
+            let mut rec = self.server.rec.borrow_mut();
+            rec.phase(
+                self.request,
+                Phase {
+                    kind,
+                    start_ms: start,
+                    end_ms: due.min(resumed),
+                    on: Place::Loop,
+                    blocking: false,
+                },
+            );
+            rec.wait(self.request, Place::Loop, due, resumed);
+        }
+    }
+
+    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = SyncReturn> {
+        let asked = self.now();
+        async move {
+            let token = self.server.limiter.acquire().await;
+            let granted = self.now();
+            self.server
+                .rec
+                .borrow_mut()
+                .wait(self.request, Place::Pool, asked, granted);
+            let in_flight = self.server.limiter.in_use();
+            if in_flight > self.server.most_jobs_at_once.get() {
+                self.server.most_jobs_at_once.set(in_flight);
+            }
+            let pool = self.server.pool.borrow().clone();
+            let job = match pool {
+                Some(pool) => pool.run(self.request, call).await,
+                None => Err("the pool was stopped before the run ended".to_string()),
+            };
+            let done = match job {
+                Ok(done) => done,
+                Err(message) => {
+                    fail(message);
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+            };
+            let t0 = self.server.t0_abs.get();
+            let end = done.end_abs - t0;
+            {
+                let mut rec = self.server.rec.borrow_mut();
+                for mut p in done.phases {
+                    p.start_ms -= t0;
+                    p.end_ms -= t0;
+                    rec.phase(self.request, p);
+                }
+                for (t, text) in &done.prints {
+                    rec.print(self.request, t - t0, text);
+                }
+            }
+            let resumed = self.now();
+            self.server
+                .rec
+                .borrow_mut()
+                .wait(self.request, Place::Loop, end, resumed);
+            drop(token);
+            done.result
+        }
+    }
+
+    fn respond(&self, response: &PredictionResponse) {
+        let t = self.now();
+        self.server
+            .rec
+            .borrow_mut()
+            .responded(self.request, t, response.clone());
+        post_to_parent(&to_json(&FromServer::Response {
+            id: self.request,
+            t_abs: t + self.server.t0_abs.get(),
+        }));
+    }
+
+    fn background_done(&self) {
+        let t = self.now();
+        self.server.rec.borrow_mut().background_done(self.request, t);
+    }
+}
+
+/// The server worker's message handler.
+pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
+    let server: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
+    Box::new(move |text: String| match from_json::<ToServer>(&text) {
+        Ok(ToServer::Setup { config }) => {
+            let slot = server.clone();
+            let glue = glue_url.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let durations = Durations {
+                    io_ms: config.io_ms,
+                    cpu_ms: config.cpu_ms,
+                    bg_ms: config.bg_ms,
+                };
+                let started = now_abs();
+                let workers = config.tokens.min(config.requests) as usize;
+                let pool = match Pool::start(&glue, workers, durations, config.work).await {
+                    Ok(p) => p,
+                    Err(e) => return fail(e),
+                };
+                let pool_start_ms = now_abs() - started;
+                let probe = Probe::start();
+                *slot.borrow_mut() = Some(Rc::new(Server {
+                    rec: RefCell::new(Recorder::new(config.clone())),
+                    limiter: Limiter::new(config.tokens),
+                    durations,
+                    t0_abs: Cell::new(now_abs()),
+                    pool: RefCell::new(Some(Rc::new(pool))),
+                    pool_start_ms,
+                    probe: RefCell::new(Some(probe)),
+                    step: RefCell::default(),
+                    completed: Cell::new(0),
+                    most_jobs_at_once: Cell::new(0),
+                    config,
+                }));
+                post_to_parent(&to_json(&FromServer::Ready {
+                    pool_workers: workers as u64,
+                    pool_start_ms,
+                }));
+            });
+        }
+        Ok(ToServer::Go { t0_abs }) => match server.borrow().as_ref() {
+            Some(s) => s.t0_abs.set(t0_abs),
+            None => fail("go before setup".into()),
+        },
+        Ok(ToServer::Request { id, sent_abs }) => match server.borrow().as_ref() {
+            Some(s) => s.accept(id, sent_abs),
+            None => fail("request before setup".into()),
+        },
+        Err(e) => fail(e),
+    })
+}

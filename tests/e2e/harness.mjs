@@ -1,0 +1,52 @@
+// Shared by the browser tests: serve the repository with `loopscope serve` (the same
+// server `make run` uses, COOP/COEP included) and drive Debian's Chromium with
+// playwright-core. Never downloads a browser.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const artifacts = path.join(root, 'artifacts');
+
+export async function startServer() {
+  const bin = process.env.LOOPSCOPE_BIN || path.join(root, 'target/debug/loopscope');
+  const child = spawn(bin, ['serve', '--port', '0', '--dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  let buffered = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`loopscope serve printed no address: ${stderr}`)), 15000);
+    child.stdout.on('data', (d) => {
+      buffered += d;
+      const m = buffered.match(/http:\/\/[^\s]+\//);
+      if (m) { clearTimeout(timer); resolve(m[0]); }
+    });
+    child.on('exit', (code) => reject(new Error(`loopscope serve exited ${code}: ${stderr}`)));
+  });
+  return {
+    url,
+    async stop() { child.kill(); await once(child, 'exit').catch(() => {}); },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/** A page on the served simulator, with its console and errors collected. */
+export async function openPage(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  const log = [];
+  page.on('console', (m) => log.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.loopscope?.ready === true, null, { timeout: 20000 })
+    .catch((e) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
+  return { page, log };
+}

@@ -1,0 +1,93 @@
+// The browser runtime against the virtual model: the same endpoint code on a real
+// event loop (a server Web Worker, gloo-timers I/O, a pool of Web Workers) must agree
+// with the prediction within the bounds of src/model/fidelity.rs:
+//   makespan and ground-truth loop stall within 5 % or 15 ms of the prediction,
+//   the probe's total within 10 % or 20 ms of ground truth,
+//   no probe stall over 15 ms where the loop is never blocked (sleep work).
+// Durations are scaled down (io 40, cpu 80, bg 20 ms) so the suite stays quick.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPage } from './harness.mjs';
+
+let server, browser, page, log;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  ({ page, log } = await openPage(browser, server.url));
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const small = { io_ms: 40, cpu_ms: 80, bg_ms: 20, tokens: 40, work: 'sleep' };
+const scenarios = [
+  ...['sync_def', 'blocking', 'async_io', 'full_async', 'background']
+    .map((variant) => ({ ...small, variant, requests: 6, concurrency: 6 })),
+  { ...small, variant: 'full_async', requests: 6, concurrency: 6, tokens: 2 },
+  { ...small, variant: 'sync_def', requests: 6, concurrency: 6, tokens: 2 },
+  { ...small, variant: 'async_io', requests: 6, concurrency: 2 },
+  { ...small, variant: 'background', requests: 6, concurrency: 6, tokens: 3 },
+  // compute: two jobs at a time on this machine's two cores
+  { ...small, variant: 'full_async', requests: 4, concurrency: 4, tokens: 2, work: 'compute' },
+];
+
+async function run(config) {
+  try {
+    return await page.evaluate((c) => window.loopscope.run(c), config);
+  } catch (e) {
+    throw new Error(`${e.message}\npage log:\n${log.join('\n')}`);
+  }
+}
+
+for (const config of scenarios) {
+  const name = `${config.variant} n=${config.requests} c=${config.concurrency} tokens=${config.tokens} ${config.work}`;
+  test(`measured agrees with predicted: ${name}`, async () => {
+    const { predicted, measured, fidelity } = await run(config);
+    const detail = JSON.stringify({ checks: fidelity.checks, warnings: measured.measurement.warnings }, null, 1);
+    assert.equal(measured.source, 'measured');
+    assert.equal(predicted.source, 'predicted');
+    assert.equal(measured.requests.length, config.requests);
+    for (const c of fidelity.checks) assert.ok(c.ok, `${c.name}: expected ${c.expected}, measured ${c.measured}, tolerance ${c.tolerance}\n${detail}`);
+    assert.ok(fidelity.ok);
+    const names = fidelity.checks.map((c) => c.name);
+    assert.ok(names.includes('probe_stall_total_ms vs ground truth'), names.join());
+    for (const r of measured.requests) {
+      assert.equal(r.response.prediction, r.request.feature_value * 2, `request ${r.id}`);
+      assert.ok(r.responded_ms >= r.sent_ms + config.io_ms + config.cpu_ms - 1, `request ${r.id} too fast`);
+    }
+    // The same console lines as predicted, as a multiset (interleaving may differ by a tick).
+    const lines = (rep) => rep.console.map((l) => `${l.request}:${l.line}`).sort();
+    assert.deepEqual(lines(measured), lines(predicted));
+    // No worker outlives the run.
+    const m = measured.measurement;
+    assert.equal(m.pool_workers, Math.min(config.tokens, config.requests));
+    assert.equal(m.pool_workers_terminated, m.pool_workers);
+    assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
+    assert.equal(m.cross_origin_isolated, true, 'loopscope serve sends COOP/COEP');
+    assert.equal(m.loop_block_method, config.work === 'sleep' ? 'atomics_wait' : 'spin');
+  });
+}
+
+test('an invalid config rejects with the core\'s message', async () => {
+  const err = await page.evaluate(() => window.loopscope.run({ variant: 'async_io', io_ms: -5 })
+    .then(() => 'resolved', (e) => e.message));
+  assert.match(err, /io_ms must be a number of milliseconds above 0/);
+  const unknown = await page.evaluate(() => window.loopscope.run({ variant: 'fastest' })
+    .then(() => 'resolved', (e) => e.message));
+  assert.match(unknown, /unknown variant/);
+  const tooMany = await page.evaluate(() => window.loopscope.run({ requests: 5000, concurrency: 5000 })
+    .then(() => 'resolved', (e) => e.message));
+  assert.match(tooMany, /a browser run takes at most 2000 requests/);
+});
+
+test('a second run while one is going rejects, and the first still completes', async () => {
+  const [first, second] = await page.evaluate(async (c) => {
+    const a = window.loopscope.run(c);
+    const b = window.loopscope.run(c).then(() => 'resolved', (e) => e.message);
+    return [await a.then((r) => r.measured.requests.length), await b];
+  }, { ...small, variant: 'full_async', requests: 3, concurrency: 3 });
+  assert.equal(first, 3);
+  assert.match(second, /a run is already going/);
+  assert.equal(await page.evaluate(() => window.loopscope.isRunning()), false);
+});
