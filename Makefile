@@ -1,7 +1,7 @@
 # The two commands a newcomer needs. Both install what they need the first time.
 PORT ?= 8000
 
-.PHONY: run test web clean
+.PHONY: run test web bench clean
 
 ## make run [PORT=8000]: build the web package and serve the simulator
 run: web
@@ -10,6 +10,12 @@ run: web
 ## make test: every check and test (fmt, clippy native + wasm32, cargo test, browser tests)
 test:
 	bash scripts/test.sh
+
+## make bench: the browser runtime's benchmarks (results recorded in BENCHMARKS.md)
+bench: web
+	bash scripts/setup.sh test
+	cargo build --quiet
+	cd tests/e2e && node bench.mjs
 
 web:
 	bash scripts/setup.sh web

@@ -87,6 +87,9 @@ pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
 }
 
 async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<crate::Report, JsValue> {
+    if page_hidden() {
+        return Err(error("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again"));
+    }
     let inbox = Inbox::default();
     let sink = inbox.clone();
     let server = spawn_worker(
@@ -97,9 +100,6 @@ async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<c
     )?;
     LIVE_WORKERS.with(|n| n.set(n.get() + 1));
     let server = Live(server);
-    if page_hidden() {
-        return Err(error("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again"));
-    }
     // A watchdog, so a wedged worker rejects the promise instead of hanging it.
     let limit_ms = 30_000.0 + 3.0 * (predicted_ms + config.bg_ms * config.requests as f64);
     let watchdog = inbox.clone();

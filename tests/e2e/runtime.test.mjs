@@ -91,3 +91,19 @@ test('a second run while one is going rejects, and the first still completes', a
   assert.match(second, /a run is already going/);
   assert.equal(await page.evaluate(() => window.loopscope.isRunning()), false);
 });
+
+test('a hidden page refuses to measure: its timers would be throttled', async () => {
+  const hidden = await browser.newPage();
+  try {
+    await hidden.goto(server.url);
+    await hidden.waitForFunction(() => window.loopscope?.ready === true);
+    await hidden.evaluate(() => Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }));
+    const err = await hidden.evaluate(() => window.loopscope.run({ variant: 'full_async', requests: 2, concurrency: 2, io_ms: 5, cpu_ms: 5 })
+      .then(() => 'resolved', (e) => e.message));
+    assert.match(err, /the page is hidden/);
+    assert.equal(await hidden.evaluate(() => window.loopscope.liveWorkers()), 0);
+    assert.equal(await hidden.evaluate(() => window.loopscope.isRunning()), false);
+  } finally {
+    await hidden.close();
+  }
+});

@@ -1,0 +1,90 @@
+// Benchmarks of the browser runtime (not a test: it prints numbers, it asserts
+// nothing). `make bench` runs it; BENCHMARKS.md records the results.
+//   1. probe accuracy: stalls of 1, 5, 20, 100 ms, 50 each, probe vs ground truth
+//   2. overhead: measured ÷ predicted makespan, full_async, tokens 40, io 50, cpu 100
+//   3. worker cost: pool start-up time and renderer memory with 4 and 40 workers
+//   4. the tutorial at full scale: async_io and full_async, 10 requests at once
+import { readFileSync, readdirSync } from 'node:fs';
+import { startServer, launchBrowser, openPage } from './harness.mjs';
+
+const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`
+const server = await startServer();
+const browser = await launchBrowser();
+const { page } = await openPage(browser, server.url);
+const run = (config) => page.evaluate((c) => window.loopscope.run(c), config);
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+const f1 = (x) => x.toFixed(1);
+
+if (!only || only === 'probe') {
+  console.log('\n## Probe accuracy (async_io, one client, io 5 ms: separate stalls of cpu_ms)\n');
+  console.log('| block | stalls | detected | median error | worst error |');
+  console.log('|---|---|---|---|---|');
+  for (const cpu of [1, 5, 20, 100]) {
+    const { measured } = await run({ variant: 'async_io', requests: 50, concurrency: 1, io_ms: 5, cpu_ms: cpu, bg_ms: 1, tokens: 40 });
+    const probe = measured.measurement.probe_stalls;
+    const errors = measured.loop_stalls.map((s) => {
+      const seen = probe.filter((p) => p.start_ms < s.end_ms + 4 && s.start_ms < p.end_ms);
+      const len = seen.reduce((a, p) => a + (p.end_ms - p.start_ms), 0);
+      return { detected: seen.length > 0, error: len - (s.end_ms - s.start_ms) };
+    });
+    const abs = errors.map((e) => Math.abs(e.error));
+    console.log(`| ${cpu} ms | ${errors.length} | ${errors.filter((e) => e.detected).length} | ${f1(median(errors.map((e) => e.error)))} ms | ${f1(Math.max(...abs))} ms |`);
+  }
+}
+
+if (!only || only === 'overhead') {
+  console.log('\n## Overhead (full_async, tokens 40, io 50 ms, cpu 100 ms, all at once)\n');
+  console.log('| requests | predicted | measured | measured ÷ predicted | p50 latency measured/predicted |');
+  console.log('|---|---|---|---|---|');
+  for (const n of [40, 400]) {
+    const { predicted, measured } = await run({ variant: 'full_async', requests: n, concurrency: n, io_ms: 50, cpu_ms: 100, bg_ms: 1, tokens: 40 });
+    const [p, m] = [predicted.stats, measured.stats];
+    console.log(`| ${n} | ${f1(p.makespan_ms)} ms | ${f1(m.makespan_ms)} ms | ${(m.makespan_ms / p.makespan_ms).toFixed(3)} | ${f1(m.latency_ms.p50)} / ${f1(p.latency_ms.p50)} ms |`);
+  }
+}
+
+/** Resident memory of every Chromium process, in MiB (Linux /proc). */
+function chromiumRssMiB() {
+  let kb = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('chromium')) continue;
+      const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
+      if (m) kb += Number(m[1]);
+    } catch { /* process ended */ }
+  }
+  return kb / 1024;
+}
+
+if (!only || only === 'workers') {
+  console.log('\n## Cost of pool workers (sync_def, cpu 1500 ms so the pool stays up while sampled)\n');
+  console.log('| workers | pool start-up | Chromium RSS before | peak during run | per worker |');
+  console.log('|---|---|---|---|---|');
+  for (const n of [4, 40]) {
+    await page.waitForTimeout(500);
+    const before = chromiumRssMiB();
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, chromiumRssMiB()); }, 50);
+    const { measured } = await run({ variant: 'sync_def', requests: n, concurrency: n, io_ms: 10, cpu_ms: 1500, bg_ms: 1, tokens: n });
+    clearInterval(sampler);
+    const m = measured.measurement;
+    console.log(`| ${m.pool_workers} | ${f1(m.pool_start_ms)} ms | ${f1(before)} MiB | ${f1(peak)} MiB | ${f1((peak - before) / n)} MiB |`);
+  }
+}
+
+if (!only || only === 'tutorial') {
+  console.log('\n## The tutorial at full scale (10 requests at once, io 500, cpu 1000, bg 200 ms)\n');
+  console.log('| variant | predicted | measured | loop stalls (truth) | probe total | longest probe stall |');
+  console.log('|---|---|---|---|---|---|');
+  for (const variant of ['async_io', 'full_async']) {
+    const { predicted, measured } = await run({ variant, requests: 10, concurrency: 10, io_ms: 500, cpu_ms: 1000, bg_ms: 200, tokens: 40, work: 'sleep' });
+    const s = measured.stats;
+    const lengths = measured.loop_stalls.map((x) => f1(x.end_ms - x.start_ms)).join(', ') || 'none';
+    console.log(`| ${variant} | ${f1(predicted.stats.makespan_ms)} ms | ${f1(s.makespan_ms)} ms | ${measured.loop_stalls.length}: ${lengths} | ${f1(s.probe_stall_total_ms)} ms | ${f1(s.probe_stall_max_ms)} ms |`);
+  }
+}
+
+console.log(`\nChromium ${browser.version()}, navigator.hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}`);
+await browser.close();
+await server.stop();
