@@ -6,6 +6,7 @@
 //! - [`model`]: config and validation, the report and its stats.
 //! - [`sim`]: the virtual-time runtime that predicts a run exactly.
 //! - [`summary`]: the `ab`-like text the CLI and the page print.
+//! - [`view`]: what the page shows, computed without a browser.
 //!
 //! The pure core never touches web-sys; the wasm exports live in `wasm_api`
 //! (wasm32 only).
@@ -14,6 +15,7 @@ pub mod flows;
 pub mod model;
 pub mod sim;
 pub mod summary;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm_api;
