@@ -18,6 +18,8 @@ pub mod summary;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
+mod ui;
+#[cfg(target_arch = "wasm32")]
 mod wasm_api;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -1,10 +1,9 @@
-// Bootstrap only: load the wasm module, expose the API, show the model's summary.
+// Bootstrap only: load the wasm module, expose the API, start the page (src/ui).
 // All logic is in Rust (src/web, src/wasm_api.rs).
 import init, * as wasm from './pkg/loopscope.js';
 
 // Workers import the same glue by absolute URL (relative URLs do not resolve in them).
 const glue = new URL('./pkg/loopscope.js', import.meta.url).href;
-const out = document.getElementById('summary');
 try {
   await init();
   window.loopscope = {
@@ -18,8 +17,9 @@ try {
     isRunning: () => wasm.is_running(),
     ready: true,
   };
-  out.textContent = wasm.summary_table({});
+  wasm.start_ui(glue);
 } catch (e) {
-  out.textContent = `The simulator failed to load: ${e}`;
+  const status = document.getElementById('status');
+  if (status) status.textContent = `The simulator failed to load: ${e}`;
   throw e;
 }

@@ -41,6 +41,16 @@ pub enum SyncReturn {
 }
 
 impl SyncCall {
+    /// What the call does first, for a live view of a job that has started.
+    pub fn first_kind(&self) -> crate::model::PhaseKind {
+        use crate::model::PhaseKind;
+        match self {
+            SyncCall::PredictSynchronously(_) => PhaseKind::Io,
+            SyncCall::RunModelPrediction(_) => PhaseKind::Cpu,
+            SyncCall::LogPredictionDetails { .. } => PhaseKind::Background,
+        }
+    }
+
     /// Runs the call on the given thread (a pool worker).
     pub fn call(&self, t: &impl Thread) -> SyncReturn {
         match self {

@@ -2,12 +2,14 @@
 
 pub mod config;
 pub mod fidelity;
+pub mod live;
 pub mod recorder;
 pub mod report;
 pub mod stats;
 
 pub use config::{limits, Config, ConfigError, Variant, Work};
-pub use recorder::{Incomplete, Recorder};
+pub use live::LiveEvent;
+pub use recorder::{Incomplete, Recorder, RequestView};
 pub use report::{
     ConsoleLine, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, ProbeStall,
     Report, RequestRecord, Source, Stall,

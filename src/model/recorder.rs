@@ -32,6 +32,17 @@ impl std::fmt::Display for Incomplete {
 
 impl std::error::Error for Incomplete {}
 
+/// A request as recorded so far (for live views).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    pub sent_ms: Option<f64>,
+    pub accepted_ms: Option<f64>,
+    pub responded_ms: Option<f64>,
+    pub background_done_ms: Option<f64>,
+    /// In the order recorded.
+    pub phases: &'a [Phase],
+}
+
 pub struct Recorder {
     config: Config,
     requests: Vec<Partial>,
@@ -108,6 +119,32 @@ impl Recorder {
                 line: line.to_string(),
             });
         }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Request `id` as recorded so far.
+    pub fn request(&self, id: u64) -> RequestView<'_> {
+        let p = &self.requests[id as usize];
+        RequestView {
+            sent_ms: p.sent_ms,
+            accepted_ms: p.accepted_ms,
+            responded_ms: p.responded.as_ref().map(|(t, _)| *t),
+            background_done_ms: p.background_done_ms,
+            phases: &p.phases,
+        }
+    }
+
+    /// The stalls recorded so far, in the order recorded.
+    pub fn stalls(&self) -> &[Stall] {
+        &self.stalls
+    }
+
+    /// The console lines so far, in the order printed.
+    pub fn console(&self) -> &[ConsoleLine] {
+        &self.console
     }
 
     /// Orders everything in time and computes the stats. Fails if a request never got

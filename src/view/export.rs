@@ -1,1 +1,198 @@
-//! (being written)
+//! Exports: the requests of one or more reports as CSV, for a spreadsheet or pandas.
+
+use crate::model::{Report, Source};
+
+/// The CSV header, in column order.
+pub const HEADER: [&str; 12] = [
+    "variant",
+    "source",
+    "id",
+    "item_id",
+    "feature_value",
+    "sent_ms",
+    "accepted_ms",
+    "responded_ms",
+    "latency_ms",
+    "prediction",
+    "metadata",
+    "background_done_ms",
+];
+
+/// A number printed shortest (`500`, `2.5`); empty when not finite.
+fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    let x = if x == 0.0 { 0.0 } else { x }; // no "-0"
+    format!("{x}")
+}
+
+/// A time in ms, rounded to 3 decimals (the microsecond), printed shortest.
+fn time(x: f64) -> String {
+    number((x * 1000.0).round() / 1000.0)
+}
+
+/// A field quoted per RFC 4180 when it holds a comma, a quote or a line break.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// One row per request of each report, in the order given, under the header
+/// `variant,source,id,item_id,feature_value,sent_ms,accepted_ms,responded_ms,latency_ms,
+/// prediction,metadata,background_done_ms`.
+///
+/// `source` is `predicted` or `measured`; `background_done_ms` is empty when the request
+/// had no background task. Numbers are printed shortest, times rounded to 3 decimals.
+/// Fields holding a comma, quote or line break are quoted; lines end with CRLF (RFC 4180).
+pub fn requests_csv(reports: &[&Report]) -> String {
+    let mut out = HEADER.join(",");
+    out.push_str("\r\n");
+    for report in reports {
+        let variant = report.config.variant.id();
+        let source = match report.source {
+            Source::Predicted => "predicted",
+            Source::Measured => "measured",
+        };
+        for r in &report.requests {
+            let row = [
+                variant.to_string(),
+                source.to_string(),
+                r.id.to_string(),
+                r.request.item_id.to_string(),
+                number(r.request.feature_value),
+                time(r.sent_ms),
+                time(r.accepted_ms),
+                time(r.responded_ms),
+                time(r.latency_ms),
+                number(r.response.prediction),
+                field(&r.response.metadata),
+                r.background_done_ms.map(time).unwrap_or_default(),
+            ];
+            out.push_str(&row.join(","));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Config, Variant};
+
+    /// A small RFC 4180 reader: rows of fields.
+    fn read(csv: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let (mut row, mut cell) = (Vec::new(), String::new());
+        let mut chars = csv.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cell.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, c) => cell.push(c),
+                (false, '"') => quoted = true,
+                (false, ',') => row.push(std::mem::take(&mut cell)),
+                (false, '\r') => {}
+                (false, '\n') => {
+                    row.push(std::mem::take(&mut cell));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (false, c) => cell.push(c),
+            }
+        }
+        assert!(
+            cell.is_empty() && row.is_empty(),
+            "the last line ends with a line break"
+        );
+        rows
+    }
+
+    fn report(variant: Variant, requests: u64) -> Report {
+        crate::simulate(&Config {
+            variant,
+            requests,
+            concurrency: requests,
+            ..Config::default()
+        })
+        .expect("valid config")
+    }
+
+    #[test]
+    fn header_then_one_row_per_request() {
+        let (a, b) = (report(Variant::AsyncIo, 3), report(Variant::Background, 2));
+        let csv = requests_csv(&[&a, &b]);
+        let rows = read(&csv);
+        assert_eq!(
+            csv.lines().next(),
+            Some(
+                "variant,source,id,item_id,feature_value,sent_ms,accepted_ms,responded_ms,latency_ms,\
+                 prediction,metadata,background_done_ms"
+            )
+        );
+        assert_eq!(rows.len(), 1 + 3 + 2);
+        assert!(rows.iter().all(|r| r.len() == HEADER.len()));
+        assert_eq!(requests_csv(&[]), format!("{}\r\n", HEADER.join(",")));
+    }
+
+    #[test]
+    fn rows_parse_back_to_the_report() {
+        let r = crate::simulate(&Config::default()).expect("valid");
+        let rows = read(&requests_csv(&[&r]));
+        let col = |name: &str| HEADER.iter().position(|&h| h == name).expect("column");
+        for (row, req) in rows[1..].iter().zip(&r.requests) {
+            let num = |name: &str| row[col(name)].parse::<f64>().expect(name);
+            assert_eq!(row[col("variant")], "async_io");
+            assert_eq!(row[col("source")], "predicted");
+            assert_eq!(num("id"), req.id as f64);
+            assert_eq!(num("item_id"), req.request.item_id as f64);
+            assert_eq!(num("feature_value"), req.request.feature_value);
+            assert_eq!(num("sent_ms"), req.sent_ms);
+            assert_eq!(num("accepted_ms"), req.accepted_ms);
+            assert_eq!(num("responded_ms"), req.responded_ms);
+            assert_eq!(num("latency_ms"), req.latency_ms);
+            assert_eq!(num("prediction"), req.request.feature_value * 2.0);
+            assert_eq!(row[col("metadata")], "some_fetched_value_async");
+            // No background task: empty.
+            assert_eq!(row[col("background_done_ms")], "");
+        }
+        assert_eq!(rows.len(), 1 + r.requests.len());
+        // Shortest numbers: "500", not "500.0".
+        assert_eq!(rows[1][col("responded_ms")], "1500");
+        assert_eq!(rows[1][col("feature_value")], "5");
+        assert_eq!(rows[2][col("feature_value")], "5.5");
+    }
+
+    #[test]
+    fn background_done_is_filled_when_there_is_one() {
+        let r = report(Variant::Background, 2);
+        let rows = read(&requests_csv(&[&r]));
+        assert_eq!(rows[1][11], "1700");
+    }
+
+    #[test]
+    fn awkward_fields_are_quoted_and_times_rounded() {
+        let mut r = report(Variant::SyncDef, 2);
+        r.source = Source::Measured;
+        r.requests[0].response.metadata = "a, \"quoted\"\nvalue".to_string();
+        r.requests[1].sent_ms = 0.1 + 0.2;
+        r.requests[1].responded_ms = 1500.123456;
+        let csv = requests_csv(&[&r]);
+        assert!(csv.contains(",\"a, \"\"quoted\"\"\nvalue\","), "{csv}");
+        let rows = read(&csv);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[1][1], "measured");
+        assert_eq!(rows[1][10], "a, \"quoted\"\nvalue");
+        assert_eq!(rows[2][5], "0.3");
+        assert_eq!(rows[2][7], "1500.123");
+        assert_eq!(number(f64::NAN), "");
+        assert_eq!(number(-0.0), "0");
+    }
+}

@@ -5,3 +5,5 @@
 pub mod code;
 pub mod export;
 pub mod form;
+pub mod live;
+pub mod timeline;

@@ -4,8 +4,10 @@
 
 use super::server::{FromServer, ToServer};
 use super::{from_json, now_abs, spawn_worker, to_json, Inbox};
-use crate::model::{fidelity::fidelity, Config};
-use std::cell::Cell;
+use crate::model::{fidelity::fidelity, Config, LiveEvent};
+use crate::view::live::LiveRun;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -26,7 +28,19 @@ pub fn is_running() -> bool {
     RUNNING.with(Cell::get)
 }
 
-struct Running;
+/// Held while a run is going; one at a time, for the JS API and the page alike.
+pub(crate) struct Running;
+
+/// Claims the one run slot, or says why not.
+pub(crate) fn begin_run() -> Result<Running, JsValue> {
+    if RUNNING.with(|r| r.replace(true)) {
+        return Err(error(
+            "a run is already going: wait for it to finish (one run at a time, so runs do not compete for the cores)",
+        ));
+    }
+    Ok(Running)
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         RUNNING.with(|r| r.set(false));
@@ -61,14 +75,9 @@ pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
         if let Some(problem) = config.browser_problems().into_iter().next() {
             return Err(error(problem.message));
         }
-        if RUNNING.with(|r| r.replace(true)) {
-            return Err(error(
-                "a run is already going: wait for it to finish (one run at a time, so runs do not compete for the cores)",
-            ));
-        }
-        let _running = Running;
+        let _running = begin_run()?;
         let predicted = crate::simulate(&config).map_err(|e| error(e.message))?;
-        let mut measured = measure(&config, &glue_url, predicted.stats.makespan_ms).await?;
+        let mut measured = measure(&config, &glue_url, predicted.stats.makespan_ms, None).await?;
         if let Some(m) = measured.measurement.as_mut() {
             if page_hidden() {
                 m.warnings.push(
@@ -86,7 +95,14 @@ pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
     })
 }
 
-async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<crate::Report, JsValue> {
+/// Runs `config` on a fresh server worker and returns its measured report, feeding
+/// `live` (if given) with everything as it happens.
+pub(crate) async fn measure(
+    config: &Config,
+    glue_url: &str,
+    predicted_ms: f64,
+    live: Option<Rc<RefCell<LiveRun>>>,
+) -> Result<crate::Report, JsValue> {
     if page_hidden() {
         return Err(error("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again"));
     }
@@ -113,7 +129,6 @@ async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<c
     server.0.post(&to_json(&ToServer::Setup {
         config: config.clone(),
     }));
-    let mut next = 0;
     loop {
         match from_json::<FromServer>(&inbox.next().await).map_err(error)? {
             FromServer::Ready { .. } => break,
@@ -122,12 +137,17 @@ async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<c
         }
     }
     let t0 = now_abs();
+    if let Some(live) = &live {
+        live.borrow_mut().t0_abs = Some(t0);
+    }
     server.0.post(&to_json(&ToServer::Go { t0_abs: t0 }));
+    let mut next = 0;
     let send = |id: u64| {
-        server.0.post(&to_json(&ToServer::Request {
-            id,
-            sent_abs: now_abs(),
-        }))
+        let sent_abs = now_abs();
+        if let Some(live) = &live {
+            live.borrow_mut().sent(id, sent_abs - t0);
+        }
+        server.0.post(&to_json(&ToServer::Request { id, sent_abs }));
     };
     while next < config.concurrency {
         send(next);
@@ -135,13 +155,27 @@ async fn measure(config: &Config, glue_url: &str, predicted_ms: f64) -> Result<c
     }
     loop {
         match from_json::<FromServer>(&inbox.next().await).map_err(error)? {
-            FromServer::Response { .. } if next < config.requests => {
-                send(next);
-                next += 1;
+            FromServer::Events { events } => {
+                for event in &events {
+                    if let Some(live) = &live {
+                        live.borrow_mut().apply(event);
+                    }
+                    // ab: this client sends its next request now.
+                    if matches!(event, LiveEvent::Responded { .. }) && next < config.requests {
+                        send(next);
+                        next += 1;
+                    }
+                }
+            }
+            FromServer::Lag { samples } => {
+                if let Some(live) = &live {
+                    live.borrow_mut()
+                        .lag(samples.into_iter().map(|[t, lag]| [t - t0, lag]));
+                }
             }
             FromServer::Done { report } => return Ok(*report),
             FromServer::Failed { message } => return Err(error(message)),
-            _ => {}
+            FromServer::Ready { .. } => {}
         }
     }
 }

@@ -18,6 +18,8 @@ pub(crate) const PERIOD_MS: u32 = 4;
 /// Lateness from which a tick counts as a stall. Timer jitter in an idle worker is
 /// well under this.
 pub(crate) const THRESHOLD_MS: f64 = 4.0;
+/// Samples per live batch (~ every 100 ms when the loop is free).
+const BATCH: usize = 25;
 
 #[derive(Default)]
 struct Data {
@@ -32,7 +34,9 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    pub(crate) fn start() -> Probe {
+    /// Starts the heartbeat; every `BATCH` ticks, `on_batch` gets the latest samples
+    /// (`[absolute time, lag]`) for a live view.
+    pub(crate) fn start(on_batch: impl Fn(Vec<[f64; 2]>) + 'static) -> Probe {
         let data = Rc::new(RefCell::new(Data::default()));
         let stop = Rc::new(Cell::new(false));
         let (d, s) = (data.clone(), stop.clone());
@@ -45,6 +49,13 @@ impl Probe {
                 let lag = (t - (last + period)).max(0.0);
                 let mut d = d.borrow_mut();
                 d.samples.push((t, lag));
+                if d.samples.len() % BATCH == 0 {
+                    let batch = d.samples[d.samples.len() - BATCH..]
+                        .iter()
+                        .map(|&(t, l)| [t, l])
+                        .collect();
+                    on_batch(batch);
+                }
                 if lag >= THRESHOLD_MS {
                     // The block began somewhere in (last, last + period]: take the middle.
                     d.stalls.push(ProbeStall {

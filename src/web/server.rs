@@ -6,8 +6,8 @@ use super::probe::{self, Probe};
 use super::{block_method, cross_origin_isolated, from_json, hold, now_abs, post_to_parent, to_json};
 use crate::flows::{handle_request, Durations, EventLoop, SyncCall, SyncReturn, Thread};
 use crate::model::{
-    Config, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder, Report,
-    Source, Stall, Work,
+    Config, LiveEvent, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder,
+    Report, Source, Stall, Work,
 };
 use crate::sim::limiter::Limiter;
 use serde::{Deserialize, Serialize};
@@ -31,10 +31,24 @@ pub(crate) enum ToServer {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum FromServer {
-    Ready { pool_workers: u64, pool_start_ms: f64 },
-    Response { id: u64, t_abs: f64 },
-    Done { report: Box<Report> },
-    Failed { message: String },
+    Ready {
+        pool_workers: u64,
+        pool_start_ms: f64,
+    },
+    /// What happened since the last batch (times on the run's timeline).
+    Events {
+        events: Vec<LiveEvent>,
+    },
+    /// Heartbeat lateness samples, `[absolute time, lag]`, for a live sparkline.
+    Lag {
+        samples: Vec<[f64; 2]>,
+    },
+    Done {
+        report: Box<Report>,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 fn fail(message: String) {
@@ -60,20 +74,39 @@ struct Server {
     step: RefCell<Option<Step>>,
     completed: Cell<u64>,
     most_jobs_at_once: Cell<u64>,
+    /// Events not yet posted to the page.
+    outbox: RefCell<Vec<LiveEvent>>,
 }
 
 impl Server {
+    /// Records an event and queues it for the page.
+    fn emit(&self, event: LiveEvent) {
+        event.apply(&mut self.rec.borrow_mut());
+        self.outbox.borrow_mut().push(event);
+    }
+
+    /// Posts the queued events: before the loop blocks, at each response and after
+    /// each coroutine step.
+    fn flush(&self) {
+        let events = self.outbox.take();
+        if !events.is_empty() {
+            post_to_parent(&to_json(&FromServer::Events { events }));
+        }
+    }
+
     fn now(&self) -> f64 {
         now_abs() - self.t0_abs.get()
     }
 
     fn accept(self: &Rc<Self>, id: u64, sent_abs: f64) {
         let accepted = self.now();
-        {
-            let mut rec = self.rec.borrow_mut();
-            rec.sent(id, PredictionRequest::for_index(id), sent_abs - self.t0_abs.get());
-            rec.accepted(id, accepted);
-        }
+        self.rec
+            .borrow_mut()
+            .sent(id, PredictionRequest::for_index(id), sent_abs - self.t0_abs.get());
+        self.emit(LiveEvent::Accepted {
+            request: id,
+            t: accepted,
+        });
         let handle = Handle {
             server: self.clone(),
             request: id,
@@ -99,6 +132,7 @@ impl Server {
     }
 
     fn finish(&self) {
+        self.flush();
         let t0 = self.t0_abs.get();
         let (probe_stalls, probe_lag) = self
             .probe
@@ -195,13 +229,16 @@ impl<F: Future<Output = ()>> Future for Tracked<F> {
             blocked_in,
         }) = step
         {
-            self.server.rec.borrow_mut().stall(Stall {
-                start_ms: first,
-                end_ms: last,
-                request: self.request,
-                cause: blocked_in.join(", "),
+            self.server.emit(LiveEvent::Stall {
+                stall: Stall {
+                    start_ms: first,
+                    end_ms: last,
+                    request: self.request,
+                    cause: blocked_in.join(", "),
+                },
             });
         }
+        self.server.flush();
         out
     }
 }
@@ -212,33 +249,67 @@ struct Handle {
     request: u64,
 }
 
+impl Handle {
+    fn emit(&self, event: LiveEvent) {
+        self.server.emit(event);
+    }
+
+    fn began(&self, kind: PhaseKind, on: Place, blocking: bool, t: f64) {
+        let request = self.request;
+        self.emit(LiveEvent::Began {
+            request,
+            kind,
+            on,
+            blocking,
+            t,
+        });
+    }
+
+    fn waited(&self, on: Place, from: f64, to: f64) {
+        let request = self.request;
+        self.emit(LiveEvent::Waited {
+            request,
+            on,
+            from,
+            to,
+        });
+    }
+
+    fn phase(&self, phase: Phase) {
+        let request = self.request;
+        self.emit(LiveEvent::Phase { request, phase });
+    }
+}
+
 impl Thread for Handle {
     fn now(&self) -> f64 {
         self.server.now()
     }
     fn print(&self, text: &str) {
-        let t = self.now();
-        self.server.rec.borrow_mut().print(self.request, t, text);
+        self.emit(LiveEvent::Print {
+            request: self.request,
+            t: self.now(),
+            text: text.to_string(),
+        });
     }
     fn block(&self, kind: PhaseKind, function: &'static str, ms: f64) {
-        let start = self.now();
+        let start_ms = self.now();
+        self.began(kind, Place::Loop, true, start_ms);
+        self.server.flush(); // the page sees the stall begin, then nothing until it ends
         hold(ms, self.server.config.work);
-        let end = self.now();
+        let end_ms = self.now();
         if let Some(step) = self.server.step.borrow_mut().as_mut() {
-            step.first.get_or_insert(start);
-            step.last = end;
+            step.first.get_or_insert(start_ms);
+            step.last = end_ms;
             step.blocked_in.push(function);
         }
-        self.server.rec.borrow_mut().phase(
-            self.request,
-            Phase {
-                kind,
-                start_ms: start,
-                end_ms: end,
-                on: Place::Loop,
-                blocking: true,
-            },
-        );
+        self.phase(Phase {
+            kind,
+            start_ms,
+            end_ms,
+            on: Place::Loop,
+            blocking: true,
+        });
     }
     fn durations(&self) -> Durations {
         self.server.durations
@@ -247,35 +318,31 @@ impl Thread for Handle {
 
 impl EventLoop for Handle {
     fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()> {
-        let start = self.now();
+        let start_ms = self.now();
+        self.began(kind, Place::Loop, false, start_ms);
         async move {
             gloo_timers::future::TimeoutFuture::new(ms.round() as u32).await;
             let resumed = self.now();
-            let due = start + ms;
-            let mut rec = self.server.rec.borrow_mut();
-            rec.phase(
-                self.request,
-                Phase {
-                    kind,
-                    start_ms: start,
-                    end_ms: due.min(resumed),
-                    on: Place::Loop,
-                    blocking: false,
-                },
-            );
-            rec.wait(self.request, Place::Loop, due, resumed);
+            let due = start_ms + ms;
+            self.phase(Phase {
+                kind,
+                start_ms,
+                end_ms: due.min(resumed),
+                on: Place::Loop,
+                blocking: false,
+            });
+            self.waited(Place::Loop, due, resumed);
         }
     }
 
     fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = SyncReturn> {
         let asked = self.now();
+        self.began(PhaseKind::Queued, Place::Pool, false, asked);
         async move {
             let token = self.server.limiter.acquire().await;
             let granted = self.now();
-            self.server
-                .rec
-                .borrow_mut()
-                .wait(self.request, Place::Pool, asked, granted);
+            self.waited(Place::Pool, asked, granted);
+            self.began(call.first_kind(), Place::Pool, true, granted);
             let in_flight = self.server.limiter.in_use();
             if in_flight > self.server.most_jobs_at_once.get() {
                 self.server.most_jobs_at_once.set(in_flight);
@@ -289,28 +356,24 @@ impl EventLoop for Handle {
                 Ok(done) => done,
                 Err(message) => {
                     fail(message);
-                    std::future::pending::<()>().await;
-                    unreachable!()
+                    // The page terminates this worker on `failed`; never resume.
+                    return std::future::pending().await;
                 }
             };
             let t0 = self.server.t0_abs.get();
-            let end = done.end_abs - t0;
-            {
-                let mut rec = self.server.rec.borrow_mut();
-                for mut p in done.phases {
-                    p.start_ms -= t0;
-                    p.end_ms -= t0;
-                    rec.phase(self.request, p);
-                }
-                for (t, text) in &done.prints {
-                    rec.print(self.request, t - t0, text);
-                }
+            for mut phase in done.phases {
+                phase.start_ms -= t0;
+                phase.end_ms -= t0;
+                self.phase(phase);
             }
-            let resumed = self.now();
-            self.server
-                .rec
-                .borrow_mut()
-                .wait(self.request, Place::Loop, end, resumed);
+            for (t, text) in done.prints {
+                self.emit(LiveEvent::Print {
+                    request: self.request,
+                    t: t - t0,
+                    text,
+                });
+            }
+            self.waited(Place::Loop, done.end_abs - t0, self.now());
             drop(token);
             done.result
         }
@@ -322,15 +385,18 @@ impl EventLoop for Handle {
             .rec
             .borrow_mut()
             .responded(self.request, t, response.clone());
-        post_to_parent(&to_json(&FromServer::Response {
-            id: self.request,
-            t_abs: t + self.server.t0_abs.get(),
-        }));
+        self.emit(LiveEvent::Responded {
+            request: self.request,
+            t,
+        });
+        self.server.flush(); // the client is waiting
     }
 
     fn background_done(&self) {
-        let t = self.now();
-        self.server.rec.borrow_mut().background_done(self.request, t);
+        self.emit(LiveEvent::BackgroundDone {
+            request: self.request,
+            t: self.now(),
+        });
     }
 }
 
@@ -354,7 +420,7 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                     Err(e) => return fail(e),
                 };
                 let pool_start_ms = now_abs() - started;
-                let probe = Probe::start();
+                let probe = Probe::start(|samples| post_to_parent(&to_json(&FromServer::Lag { samples })));
                 *slot.borrow_mut() = Some(Rc::new(Server {
                     rec: RefCell::new(Recorder::new(config.clone())),
                     limiter: Limiter::new(config.tokens),
@@ -366,6 +432,7 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                     step: RefCell::default(),
                     completed: Cell::new(0),
                     most_jobs_at_once: Cell::new(0),
+                    outbox: RefCell::default(),
                     config,
                 }));
                 post_to_parent(&to_json(&FromServer::Ready {

@@ -1,0 +1,257 @@
+//! A run as the page sees it while it goes: the server's [`LiveEvent`]s applied to a
+//! [`Recorder`] (the same code the server builds its report with), plus the phases
+//! that have begun and not yet ended, which a live view draws growing up to "now".
+
+use super::code::Position;
+use super::timeline::{Bar, Picture, StallBar};
+use crate::model::{
+    Config, ConsoleLine, LiveEvent, PhaseKind, Place, PredictionRequest, Recorder, Report, Variant,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Open {
+    kind: PhaseKind,
+    on: Place,
+    blocking: bool,
+    start_ms: f64,
+}
+
+pub struct LiveRun {
+    rec: Recorder,
+    open: Vec<Option<Open>>,
+    /// When each response left (the event carries no body, so the recorder has no
+    /// response yet; the server's report will).
+    responded: Vec<Option<f64>>,
+    lag: Vec<[f64; 2]>,
+    /// The server's report, once the run is over.
+    pub finished: Option<Report>,
+    /// When the run's clock started (absolute ms), once it has.
+    pub t0_abs: Option<f64>,
+}
+
+impl LiveRun {
+    pub fn new(config: Config) -> LiveRun {
+        let n = config.requests as usize;
+        LiveRun {
+            rec: Recorder::new(config),
+            open: vec![None; n],
+            responded: vec![None; n],
+            lag: Vec::new(),
+            finished: None,
+            t0_abs: None,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        self.rec.config()
+    }
+
+    /// The page sent request `id` at `t`.
+    pub fn sent(&mut self, id: u64, t: f64) {
+        self.rec.sent(id, PredictionRequest::for_index(id), t);
+    }
+
+    pub fn apply(&mut self, event: &LiveEvent) {
+        event.apply(&mut self.rec);
+        match *event {
+            LiveEvent::Began {
+                request,
+                kind,
+                on,
+                blocking,
+                t,
+            } => {
+                self.open[request as usize] = Some(Open {
+                    kind,
+                    on,
+                    blocking,
+                    start_ms: t,
+                })
+            }
+            LiveEvent::Phase { request, .. } | LiveEvent::Waited { request, .. } => {
+                self.open[request as usize] = None
+            }
+            LiveEvent::Responded { request, t } => self.responded[request as usize] = Some(t),
+            _ => {}
+        }
+    }
+
+    /// Heartbeat samples, already on the run's timeline.
+    pub fn lag(&mut self, samples: impl IntoIterator<Item = [f64; 2]>) {
+        self.lag.extend(samples);
+    }
+
+    pub fn console(&self) -> &[ConsoleLine] {
+        self.rec.console()
+    }
+
+    /// How many requests have been answered.
+    pub fn responded(&self) -> u64 {
+        self.responded.iter().flatten().count() as u64
+    }
+
+    /// The run so far, with whatever is still going drawn up to `now_ms`.
+    pub fn picture(&self, now_ms: f64) -> Picture {
+        if let Some(report) = &self.finished {
+            return Picture::from_report(report);
+        }
+        let n = self.config().requests as usize;
+        let mut picture = Picture {
+            lanes: n,
+            end_ms: now_ms,
+            lag: self.lag.clone(),
+            ..Picture::default()
+        };
+        for (lane, open) in self.open.iter().enumerate() {
+            let r = self.rec.request(lane as u64);
+            picture
+                .bars
+                .extend(r.phases.iter().map(|p| Bar::from_phase(lane, p)));
+            if let Some(o) = open {
+                picture.bars.push(Bar {
+                    lane,
+                    kind: o.kind,
+                    on: o.on,
+                    blocking: o.blocking,
+                    start_ms: o.start_ms,
+                    end_ms: now_ms.max(o.start_ms),
+                    open: true,
+                });
+                if o.on == Place::Loop && o.blocking {
+                    picture.stalls.push(StallBar {
+                        start_ms: o.start_ms,
+                        end_ms: now_ms.max(o.start_ms),
+                        request: lane as u64,
+                        open: true,
+                    });
+                }
+            }
+            if let (Some(sent), None) = (r.sent_ms, r.accepted_ms) {
+                // Sent, not yet taken in: waiting for the loop.
+                picture.bars.push(Bar {
+                    lane,
+                    kind: PhaseKind::Queued,
+                    on: Place::Loop,
+                    blocking: false,
+                    start_ms: sent,
+                    end_ms: now_ms.max(sent),
+                    open: true,
+                });
+            }
+            if let Some(t) = self.responded[lane] {
+                picture.responses.push((lane, t));
+            }
+        }
+        picture.stalls.extend(self.rec.stalls().iter().map(|s| StallBar {
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            request: s.request,
+            open: false,
+        }));
+        picture
+    }
+
+    /// Where each request is, for the code panel: `(position, responded)`.
+    pub fn positions(&self) -> Vec<(Position, bool)> {
+        let background = self.config().variant == Variant::Background;
+        self.open
+            .iter()
+            .enumerate()
+            .map(|(id, open)| {
+                let r = self.rec.request(id as u64);
+                let responded = self.responded[id].is_some();
+                let position = match (open, r.accepted_ms, responded) {
+                    (Some(o), _, _) => Position::In {
+                        kind: o.kind,
+                        on: o.on,
+                        blocking: o.blocking,
+                    },
+                    (None, _, true)
+                        if self.finished.is_none() && background && r.background_done_ms.is_none() =>
+                    {
+                        Position::Responded { background: true }
+                    }
+                    (None, _, true) => Position::Done,
+                    (None, Some(_), false) => Position::Started,
+                    (None, None, false) if r.sent_ms.is_some() => Position::Arriving,
+                    (None, None, false) => Position::Done, // not sent yet: nowhere in the code
+                };
+                (position, responded)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Phase, Stall};
+
+    fn config() -> Config {
+        Config {
+            variant: Variant::AsyncIo,
+            requests: 2,
+            concurrency: 2,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn open_phases_grow_to_now_and_close_with_their_phase() {
+        let mut live = LiveRun::new(config());
+        live.sent(0, 0.0);
+        live.sent(1, 0.0);
+        // Request 1 not yet accepted: queued up to now.
+        live.apply(&LiveEvent::Accepted { request: 0, t: 1.0 });
+        live.apply(&LiveEvent::Began {
+            request: 0,
+            kind: PhaseKind::Cpu,
+            on: Place::Loop,
+            blocking: true,
+            t: 10.0,
+        });
+        let p = live.picture(60.0);
+        let open: Vec<_> = p
+            .bars
+            .iter()
+            .filter(|b| b.open)
+            .map(|b| (b.lane, b.kind, b.end_ms))
+            .collect();
+        assert_eq!(open, [(0, PhaseKind::Cpu, 60.0), (1, PhaseKind::Queued, 60.0)]);
+        assert_eq!(p.stalls.len(), 1);
+        assert!(p.stalls[0].open);
+        let phase = Phase {
+            kind: PhaseKind::Cpu,
+            start_ms: 10.0,
+            end_ms: 70.0,
+            on: Place::Loop,
+            blocking: true,
+        };
+        live.apply(&LiveEvent::Phase { request: 0, phase });
+        live.apply(&LiveEvent::Stall {
+            stall: Stall {
+                start_ms: 10.0,
+                end_ms: 70.0,
+                request: 0,
+                cause: "run_model_prediction".into(),
+            },
+        });
+        live.apply(&LiveEvent::Responded { request: 0, t: 70.0 });
+        let p = live.picture(80.0);
+        assert!(p.bars.iter().any(|b| b.lane == 0 && !b.open && b.end_ms == 70.0));
+        assert_eq!(p.stalls.iter().filter(|s| !s.open).count(), 1);
+        assert_eq!(p.responses, [(0, 70.0)]);
+        assert_eq!(live.responded(), 1);
+        let positions = live.positions();
+        assert_eq!(positions[0], (Position::Done, true));
+        assert_eq!(positions[1], (Position::Arriving, false));
+    }
+
+    #[test]
+    fn a_finished_run_draws_the_servers_report() {
+        let report = crate::simulate(&config()).unwrap();
+        let mut live = LiveRun::new(config());
+        live.finished = Some(report.clone());
+        assert_eq!(live.picture(5.0), Picture::from_report(&report));
+    }
+}
