@@ -1,0 +1,223 @@
+// The page as a person uses it: buttons, timelines, numbers, console, presets, errors.
+// Served by `loopscope serve`, driven in Debian's Chromium by playwright-core.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { startServer, launchBrowser, openPage, artifacts } from './harness.mjs';
+
+let server, browser;
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const small = '#variant=async_io&requests=6&concurrency=6&io_ms=40&cpu_ms=80&bg_ms=20&tokens=40&work=sleep&scale=1';
+const VARIANTS = ['sync_def', 'blocking', 'async_io', 'full_async', 'background'];
+
+async function waitIdle(page, timeout = 60000) {
+  await page.waitForFunction(() => document.body.dataset.running === 'false', null, { timeout, polling: 100 });
+}
+
+async function click(page, selector) {
+  await page.click(selector);
+  await page.waitForFunction(() => document.body.dataset.running === 'true' || document.querySelector('#status.error'),
+    null, { timeout: 10000, polling: 20 }).catch(() => {});
+  await waitIdle(page);
+}
+
+/** Pixels of one timeline's canvas: how many are not white, and how many are the solid
+ * stall vermillion inside the event-loop lane (y 22–48 css px). */
+function canvasStats(page, variant) {
+  return page.evaluate((v) => {
+    const canvas = document.querySelector(`figure[data-variant="${v}"] canvas`);
+    const ctx = canvas.getContext('2d');
+    const dpr = canvas.width / canvas.clientWidth;
+    const all = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    let inked = 0;
+    for (let i = 0; i < all.length; i += 4) if (all[i] < 240 || all[i + 1] < 240 || all[i + 2] < 240) inked++;
+    const lane = ctx.getImageData(0, Math.round(30 * dpr), canvas.width, Math.round(10 * dpr)).data;
+    let stall = 0;
+    for (let i = 0; i < lane.length; i += 4) {
+      if (Math.abs(lane[i] - 0xd5) < 12 && Math.abs(lane[i + 1] - 0x5e) < 12 && lane[i + 2] < 20) stall++;
+    }
+    return { inked, stall, width: canvas.width, height: canvas.height };
+  }, variant);
+}
+
+test('every variant button runs, and the page shows numbers, timeline and console', async () => {
+  const { page, log } = await openPage(browser, server.url + small);
+  try {
+    const firstTimeline = await page.evaluate(() => performance.getEntriesByName('loopscope-first-timeline')[0]?.startTime);
+    assert.ok(firstTimeline > 0, 'the first timeline is drawn on load');
+    console.log(`# time to first timeline: ${firstTimeline.toFixed(0)} ms after navigation start`);
+    for (const v of VARIANTS) {
+      await click(page, `[data-run="${v}"]`);
+      const status = await page.textContent('#status');
+      assert.match(status, /^Done/, `${v}: ${status}\n${log.join('\n')}`);
+      // The stats row: every number present, measured within the runtime's bounds of the model.
+      const row = await page.$$eval(`[data-testid="stats"] tr[data-variant="${v}"] td[data-metric]`, (tds) =>
+        Object.fromEntries(tds.map((td) => [td.dataset.metric, {
+          measured: td.dataset.measured, predicted: td.dataset.predicted, text: td.textContent,
+        }])));
+      for (const metric of ['makespan_ms', 'throughput_rps', 'p50_ms', 'p95_ms', 'max_ms', 'loop_stall_total_ms',
+        'loop_stall_max_ms', 'probe_stall_total_ms']) {
+        assert.ok(row[metric], `${v}: ${metric} column`);
+        assert.notEqual(row[metric].measured, '', `${v}: ${metric} measured`);
+        assert.notEqual(row[metric].predicted, '', `${v}: ${metric} predicted`);
+        assert.ok(!Number.isNaN(Number(row[metric].measured)), `${v}: ${metric} = ${row[metric].measured}`);
+      }
+      const within = (metric, rel, abs) => {
+        const m = Number(row[metric].measured); const p = Number(row[metric].predicted);
+        assert.ok(Math.abs(m - p) <= Math.max(rel * p, abs), `${v}: ${metric} measured ${m}, predicted ${p}`);
+      };
+      within('makespan_ms', 0.05, 15);
+      within('loop_stall_total_ms', 0.05, 15);
+      within('probe_stall_total_ms', 0.10, 20); // the probe against the measured ground truth
+      // The timeline: drawn, with red stall blocks exactly where the loop is blocked.
+      const c = await canvasStats(page, v);
+      assert.ok(c.inked > 2000, `${v}: the canvas is not blank (${c.inked} inked pixels)`);
+      if (v === 'blocking' || v === 'async_io') assert.ok(c.stall > 200, `${v}: red stall blocks (${c.stall} px)`);
+      if (v === 'full_async' || v === 'sync_def' || v === 'background') assert.equal(c.stall, 0, `${v}: no stall block`);
+    }
+    // The console, for the background endpoint: "Sending response" before the task's lines.
+    await page.selectOption('#code-variant', 'background');
+    const lines = await page.$$eval('#console-lines li', (lis) => lis.map((li) => li.textContent));
+    assert.ok(lines.length >= 6 * 7, `console has the background run's lines (${lines.length})`);
+    for (let r = 0; r < 6; r++) {
+      const of = (text) => lines.findIndex((l) => l.includes(`req ${r}`) && l.includes(text));
+      const order = ['Received prediction request with background task.', 'Fetching external data async for item',
+        'Starting model prediction (in thread pool)...', 'Sending response (background task pending).',
+        '--- Background Task Started ---', 'Logging Request:', '--- Background Task Finished ---'].map(of);
+      assert.ok(order.every((i) => i >= 0), `request ${r}: every line present ${order}`);
+      assert.deepEqual([...order].sort((a, b) => a - b), order, `request ${r}: tutorial order`);
+    }
+    // The code panel lights nothing once the run is over, and shows Python by default.
+    assert.equal(await page.$$eval('#code-lines li.lit', (l) => l.length), 0);
+    assert.match(await page.textContent('#code-lines'), /background_tasks\.add_task/);
+    await page.click('#code-lang');
+    assert.match(await page.textContent('#code-lines'), /pub async fn predict_with_background_task/);
+    // Exports are offered once something was measured.
+    assert.equal(await page.isDisabled('#export-csv'), false);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    assert.equal(download.suggestedFilename(), 'loopscope-requests.csv');
+    assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
+  } finally {
+    await page.close();
+  }
+});
+
+test('the code panel lights the lines requests are in while a run goes', async () => {
+  const { page } = await openPage(browser, server.url +
+    '#variant=blocking&requests=4&concurrency=4&io_ms=200&cpu_ms=400&bg_ms=20&tokens=40&work=sleep&scale=1');
+  try {
+    await page.click('[data-run="blocking"]');
+    await page.waitForFunction(() => document.querySelectorAll('#code-lines li.lit').length > 0, null,
+      { timeout: 5000, polling: 20 });
+    const lit = await page.$$eval('#code-lines li.lit', (lis) => lis.map((li) => li.textContent));
+    assert.ok(lit.some((l) => /×\d/.test(l)), `a count badge: ${lit}`);
+    await waitIdle(page);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a preset link reproduces its config', async () => {
+  const { page } = await openPage(browser, server.url);
+  try {
+    await page.click('[data-preset="threadpool-exhausted"]');
+    assert.equal(await page.getAttribute('[data-preset="threadpool-exhausted"]', 'aria-pressed'), 'true');
+    assert.match(await page.textContent('#preset-explanation'), /\S+\. \S.*\./);
+    const hash = await page.evaluate(() => location.hash);
+    assert.match(hash, /preset=threadpool-exhausted/);
+    const values = async (p) => p.$$eval('#settings input, #settings select', (els) => els.map((e) => `${e.name}=${e.value}`));
+    const expected = await values(page);
+    assert.ok(expected.includes('requests=41') && expected.includes('tokens=40'), expected.join());
+    const { page: other } = await openPage(browser, server.url + hash);
+    try {
+      assert.deepEqual(await values(other), expected);
+      assert.equal(await other.getAttribute('[data-preset="threadpool-exhausted"]', 'aria-pressed'), 'true');
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await page.close();
+  }
+});
+
+test('an invalid input shows its message beside the field and disables the buttons', async () => {
+  const { page } = await openPage(browser, server.url);
+  try {
+    await page.fill('#f-requests', 'abc');
+    assert.match(await page.textContent('#e-requests'), /requests/);
+    assert.equal(await page.getAttribute('#f-requests', 'aria-invalid'), 'true');
+    for (const v of [...VARIANTS, 'all']) assert.equal(await page.isDisabled(`[data-run="${v}"]`), true, v);
+    await page.fill('#f-concurrency', '0');
+    assert.match(await page.textContent('#e-concurrency'), /concurrency/);
+    await page.fill('#f-requests', '10');
+    await page.fill('#f-concurrency', '10');
+    assert.equal(await page.textContent('#e-requests'), '');
+    assert.equal(await page.isDisabled('[data-run="all"]'), false);
+    await page.fill('#f-scale', '5');
+    assert.match(await page.textContent('#e-scale'), /time scale/);
+    assert.equal(await page.isDisabled('[data-run="all"]'), true);
+    await page.fill('#f-scale', '0.2');
+    assert.equal(await page.isDisabled('[data-run="all"]'), false);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a timeline can be explored from the keyboard', async () => {
+  const { page } = await openPage(browser, server.url + small);
+  try {
+    await page.focus('figure[data-variant="async_io"] canvas');
+    await page.keyboard.press('ArrowRight');
+    const tip = await page.textContent('#tooltip');
+    assert.match(tip, /request \d+: .* ms/);
+    assert.equal(await page.isHidden('#tooltip'), false);
+    await page.keyboard.press('Escape');
+    assert.equal(await page.isHidden('#tooltip'), true);
+  } finally {
+    await page.close();
+  }
+});
+
+test('Run all five on the tutorial preset at 0.2× (screenshot saved)', async () => {
+  const { page } = await openPage(browser, server.url);
+  try {
+    await page.click('[data-preset="tutorial"]');
+    await click(page, '[data-run="all"]');
+    const rows = await page.$$eval('[data-testid="stats"] tr[data-variant]', (trs) => trs.map((tr) => [
+      tr.dataset.variant, Number(tr.querySelector('[data-metric="makespan_ms"]').dataset.measured)]));
+    assert.deepEqual(rows.map((r) => r[0]), VARIANTS);
+    const ms = Object.fromEntries(rows);
+    // 0.2× the tutorial: 0.3 s, 3 s, 2.1 s, 0.3 s, 0.3 s.
+    assert.ok(ms.blocking > ms.async_io && ms.async_io > ms.full_async, JSON.stringify(ms));
+    for (const [v, expected] of [['sync_def', 300], ['blocking', 3000], ['async_io', 2100], ['full_async', 300], ['background', 300]]) {
+      assert.ok(Math.abs(ms[v] - expected) <= Math.max(0.05 * expected, 15), `${v}: ${ms[v]} vs ${expected}`);
+    }
+    await page.screenshot({ path: `${artifacts}/run-all-five.png`, fullPage: true });
+  } finally {
+    await page.close();
+  }
+});
+
+test('on a phone-sized screen the page still works', async () => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  try {
+    await page.goto(server.url + small);
+    await page.waitForFunction(() => window.loopscope?.ready === true);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `no sideways scrolling of the page (${overflow}px)`);
+    const width = await page.evaluate(() => document.querySelector('figure canvas').clientWidth);
+    assert.ok(width > 250 && width <= 390, `the timeline fits (${width}px)`);
+    await page.screenshot({ path: `${artifacts}/phone.png`, fullPage: true });
+  } finally {
+    await page.close();
+  }
+});
