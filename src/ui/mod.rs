@@ -302,8 +302,7 @@ impl App {
     fn read_form(self: &Rc<Self>) -> Res {
         let raw = self.raw_form();
         let base = self.settings.borrow().clone();
-        let pairs: Vec<(&str, String)> = raw.iter().map(|(f, v)| (*f, v.clone())).collect();
-        let result = form::parse(&base, &pairs);
+        let result = form::parse(&base, &raw);
         let errors = result.as_ref().err().cloned().unwrap_or_default();
         for &field in form::FIELDS.iter() {
             let message = errors
@@ -998,30 +997,35 @@ fn download(doc: &Document, name: &str, mime: &str, text: &str) -> Res {
 /// The line over a timeline: endpoint, what it does, and the result in a few words.
 fn caption(v: Variant, predicted: &Report, measured: Option<(&Report, &Fidelity)>) -> String {
     let p = &predicted.stats;
-    let verdict = |s: &Stats| {
-        if s.loop_stall_total_ms > 0.0 {
-            format!("loop blocked {} in {} stalls", secs(s.loop_stall_total_ms), "")
-        } else {
-            "loop never blocked".to_string()
-        }
-    };
     let result = match measured {
-        Some((m, f)) => format!(
-            "measured <b>{}</b> (model {}){} · {} stalls, longest {}",
-            secs(m.stats.makespan_ms),
+        Some((m, f)) => {
+            let warnings: String = m.measurement.as_ref().map_or(String::new(), |x| {
+                x.warnings
+                    .iter()
+                    .map(|w| format!(" · <span class=\"warning\">⚠ {}</span>", escape(w)))
+                    .collect()
+            });
+            format!(
+                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{warnings}",
+                secs(m.stats.makespan_ms),
+                secs(p.makespan_ms),
+                if f.ok {
+                    ""
+                } else {
+                    " — outside the model's tolerance"
+                },
+                m.loop_stalls.len(),
+                secs(m.stats.loop_stall_max_ms)
+            )
+        }
+        None if p.loop_stall_total_ms > 0.0 => format!(
+            "model: last response at <b>{}</b>, loop blocked {}",
             secs(p.makespan_ms),
-            if f.ok {
-                ""
-            } else {
-                " — outside the model's tolerance"
-            },
-            m.loop_stalls.len(),
-            secs(m.stats.loop_stall_max_ms)
+            secs(p.loop_stall_total_ms)
         ),
         None => format!(
-            "model: last response at <b>{}</b>, {}",
-            secs(p.makespan_ms),
-            verdict(p).replace(" in  stalls", "")
+            "model: last response at <b>{}</b>, loop never blocked",
+            secs(p.makespan_ms)
         ),
     };
     format!(

@@ -42,18 +42,10 @@ impl Default for Settings {
     }
 }
 
-/// The fields [`parse`] reads: [`FIELDS`] plus `variant`.
-const KNOWN: [&str; 9] = [
-    "variant",
-    "requests",
-    "concurrency",
-    "io_ms",
-    "cpu_ms",
-    "bg_ms",
-    "tokens",
-    "work",
-    "scale",
-];
+/// The fields [`parse`] reads: `variant`, then [`FIELDS`].
+fn known() -> impl Iterator<Item = &'static str> {
+    std::iter::once("variant").chain(FIELDS)
+}
 
 fn error(field: &'static str, message: String) -> ConfigError {
     ConfigError { field, message }
@@ -268,11 +260,11 @@ fn scaled_problems(settings: &Settings, skip: &[&str]) -> Vec<ConfigError> {
 
 /// The `'static` name of a known field.
 fn field_name(field: &str) -> &'static str {
-    KNOWN.into_iter().find(|&k| k == field).unwrap_or("config")
+    known().find(|&k| k == field).unwrap_or("config")
 }
 
 fn order(field: &str) -> usize {
-    KNOWN.iter().position(|&k| k == field).unwrap_or(KNOWN.len())
+    known().position(|k| k == field).unwrap_or(FIELDS.len() + 1)
 }
 
 /// Applies what parses over `base` and returns every problem. Invalid fields keep
@@ -280,7 +272,7 @@ fn order(field: &str) -> usize {
 fn apply(base: &Settings, raw: &[(&str, String)]) -> (Settings, Vec<ConfigError>) {
     let mut settings = base.clone();
     let mut errors: Vec<ConfigError> = Vec::new();
-    for field in KNOWN {
+    for field in known() {
         // The last value given for a field counts.
         if let Some((_, value)) = raw.iter().rev().find(|(name, _)| *name == field) {
             if let Err(e) = set(&mut settings, field, value) {

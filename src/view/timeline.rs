@@ -471,6 +471,14 @@ mod tests {
     use super::*;
     use crate::model::{Config, Variant};
 
+    fn geo(span_ms: f64) -> Geometry {
+        Geometry {
+            width: 800.0,
+            span_ms,
+            lanes_px: 220.0,
+        }
+    }
+
     fn report(variant: Variant) -> Report {
         crate::simulate(&Config::default().with_variant(variant)).unwrap()
     }
@@ -527,16 +535,7 @@ mod tests {
     #[test]
     fn full_async_has_no_stall_blocks_and_cpu_in_the_pool() {
         let p = Picture::from_report(&report(Variant::FullAsync));
-        let l = layout(
-            &p,
-            None,
-            Geometry {
-                width: 800.0,
-                span_ms: 1500.0,
-                lanes_px: 220.0,
-            },
-            None,
-        );
+        let l = layout(&p, None, geo(1500.0), None);
         assert!(rects(&l, Style::Stall, false).is_empty());
         assert_eq!(rects(&l, Style::CpuPool, false).len(), 10);
         assert!(rects(&l, Style::CpuLoop, false).is_empty());
@@ -545,16 +544,7 @@ mod tests {
     #[test]
     fn the_ghost_sits_behind_the_measurement() {
         let p = Picture::from_report(&report(Variant::Blocking));
-        let l = layout(
-            &p,
-            Some(&p),
-            Geometry {
-                width: 800.0,
-                span_ms: 15_000.0,
-                lanes_px: 220.0,
-            },
-            Some(100.0),
-        );
+        let l = layout(&p, Some(&p), geo(15_000.0), Some(100.0));
         let first_real = l
             .shapes
             .iter()
@@ -578,16 +568,7 @@ mod tests {
     #[test]
     fn hits_describe_phase_request_and_times() {
         let p = Picture::from_report(&report(Variant::FullAsync));
-        let l = layout(
-            &p,
-            None,
-            Geometry {
-                width: 800.0,
-                span_ms: 1500.0,
-                lanes_px: 220.0,
-            },
-            None,
-        );
+        let l = layout(&p, None, geo(1500.0), None);
         let i = hit_at(
             &l,
             GUTTER + 1000.0 / 1500.0 * (800.0 - GUTTER - 12.0),

@@ -2,7 +2,7 @@
 // Served by `loopscope serve`, driven in Debian's Chromium by playwright-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { startServer, launchBrowser, openPage, artifacts } from './harness.mjs';
 
 let server, browser;
@@ -103,8 +103,22 @@ test('every variant button runs, and the page shows numbers, timeline and consol
     assert.match(await page.textContent('#code-lines'), /pub async fn predict_with_background_task/);
     // Exports are offered once something was measured.
     assert.equal(await page.isDisabled('#export-csv'), false);
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
-    assert.equal(download.suggestedFilename(), 'loopscope-requests.csv');
+    const saved = async (button) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+      return { name: download.suggestedFilename(), body: readFileSync(await download.path()) };
+    };
+    const csv = await saved('#export-csv');
+    assert.equal(csv.name, 'loopscope-requests.csv');
+    const rows = csv.body.toString().trim().split('\r\n');
+    assert.match(rows[0], /^variant,source,id,/);
+    assert.equal(rows.length, 1 + 5 * 2 * 6, 'a row per request, predicted and measured, for five runs');
+    const json = await saved('#export-json');
+    const doc = JSON.parse(json.body.toString());
+    assert.deepEqual(doc.runs.map((r) => r.variant), VARIANTS);
+    assert.ok(doc.runs.every((r) => r.measured.source === 'measured' && r.predicted.source === 'predicted'));
+    const png = await saved('#export-png');
+    assert.equal(png.name, 'loopscope-timelines.png');
+    assert.deepEqual([...png.body.subarray(1, 4)], [...Buffer.from('PNG')]);
     assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
   } finally {
     await page.close();
