@@ -157,6 +157,10 @@ pub struct Measurement {
     /// How `time.sleep` held a thread: `atomics_wait` or `spin`; `spin` for compute work.
     pub loop_block_method: String,
     pub pool_block_method: String,
+    /// For compute work: kernel rounds per ms on one uncontended core, measured before
+    /// the run; each step does `duration × rate` rounds, so shared cores stretch it.
+    #[serde(default)]
+    pub compute_rounds_per_ms: Option<f64>,
     /// `navigator.hardwareConcurrency`: the cores compute work contends for.
     pub hardware_concurrency: u32,
     /// Pool workers started for the run (min(tokens, requests)), and how long starting

@@ -5,9 +5,9 @@
 //! at most one job at a time), reuses them for every job, and terminates them all when
 //! the run ends.
 
-use super::{hold, now_abs, post_to_parent, spawn_worker, to_json, Spawned};
+use super::{hold, now_abs, post_to_parent, spawn_worker, to_json, warm_up, Hold, Spawned};
 use crate::flows::{Durations, SyncCall, SyncReturn, Thread};
-use crate::model::{Phase, PhaseKind, Place, Work};
+use crate::model::{Phase, PhaseKind, Place};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -18,12 +18,14 @@ use std::task::{Poll, Waker};
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum ToPool {
+    /// Get ready for jobs that hold their thread this way; answer `Ready`.
+    Start { hold: Hold },
     Job {
         job: u64,
         request: u64,
         call: SyncCall,
         durations: Durations,
-        work: Work,
+        hold: Hold,
     },
 }
 
@@ -49,7 +51,7 @@ enum FromPool {
 /// A pool worker thread running one job.
 struct WorkerThread {
     durations: Durations,
-    work: Work,
+    hold: Hold,
     phases: RefCell<Vec<Phase>>,
     prints: RefCell<Vec<(f64, String)>>,
 }
@@ -63,7 +65,7 @@ impl Thread for WorkerThread {
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
         let start_ms = now_abs();
-        hold(ms, self.work);
+        hold(ms, self.hold);
         self.phases.borrow_mut().push(Phase {
             kind,
             start_ms,
@@ -77,21 +79,26 @@ impl Thread for WorkerThread {
     }
 }
 
-/// The pool worker's side: say ready, then run each job and post back what happened.
+/// The pool worker's side: get ready, then run each job and post back what happened.
 pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
-    post_to_parent(&to_json(&FromPool::Ready));
     Box::new(|text: String| {
         let reply = match serde_json::from_str::<ToPool>(&text) {
+            Ok(ToPool::Start { hold }) => {
+                if let Hold::Compute { rounds_per_ms } = hold {
+                    warm_up(rounds_per_ms);
+                }
+                FromPool::Ready
+            }
             Ok(ToPool::Job {
                 job,
                 request,
                 call,
                 durations,
-                work,
+                hold,
             }) => {
                 let thread = WorkerThread {
                     durations,
-                    work,
+                    hold,
                     phases: RefCell::default(),
                     prints: RefCell::default(),
                 };
@@ -161,7 +168,7 @@ pub(crate) struct Pool {
     shared: Rc<Shared>,
     next_job: Cell<u64>,
     durations: Durations,
-    work: Work,
+    hold: Hold,
 }
 
 impl Pool {
@@ -170,7 +177,7 @@ impl Pool {
         glue_url: &str,
         n: usize,
         durations: Durations,
-        work: Work,
+        hold: Hold,
     ) -> Result<Pool, String> {
         let shared = Rc::new(Shared::default());
         let mut workers = Vec::with_capacity(n);
@@ -179,6 +186,7 @@ impl Pool {
             let name = format!("loopscope pool thread {i}");
             let w = spawn_worker(glue_url, "pool", &name, move |text| s.on_message(&text))
                 .map_err(|e| format!("cannot start a pool worker: {e:?}"))?;
+            w.post(&to_json(&ToPool::Start { hold }));
             workers.push(w);
         }
         poll_fn(|cx| {
@@ -198,7 +206,7 @@ impl Pool {
             shared,
             next_job: Cell::new(0),
             durations,
-            work,
+            hold,
         })
     }
 
@@ -220,7 +228,7 @@ impl Pool {
             request,
             call,
             durations: self.durations,
-            work: self.work,
+            hold: self.hold,
         }));
         let result = poll_fn(|cx| {
             if let Some(done) = self.shared.done.borrow_mut().remove(&job) {

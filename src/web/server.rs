@@ -3,7 +3,7 @@
 
 use super::pool::Pool;
 use super::probe::{self, Probe};
-use super::{block_method, cross_origin_isolated, from_json, hold, now_abs, post_to_parent, to_json};
+use super::{cross_origin_isolated, from_json, hold, now_abs, post_to_parent, to_json, Hold};
 use crate::flows::{handle_request, Durations, EventLoop, SyncCall, SyncReturn, Thread};
 use crate::model::{
     Config, LiveEvent, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder,
@@ -76,6 +76,8 @@ struct Server {
     most_jobs_at_once: Cell<u64>,
     /// Events not yet posted to the page.
     outbox: RefCell<Vec<LiveEvent>>,
+    /// How `time.sleep` holds a thread in this run.
+    hold: Hold,
 }
 
 impl Server {
@@ -183,8 +185,12 @@ impl Server {
             probe_period_ms: f64::from(probe::PERIOD_MS),
             probe_threshold_ms: probe::THRESHOLD_MS,
             cross_origin_isolated: cross_origin_isolated(),
-            loop_block_method: block_method(self.config.work).to_string(),
-            pool_block_method: block_method(self.config.work).to_string(),
+            loop_block_method: self.hold.method().to_string(),
+            pool_block_method: self.hold.method().to_string(),
+            compute_rounds_per_ms: match self.hold {
+                Hold::Compute { rounds_per_ms } => Some(rounds_per_ms),
+                Hold::Sleep => None,
+            },
             hardware_concurrency: cores,
             pool_workers,
             pool_start_ms: self.pool_start_ms,
@@ -296,7 +302,7 @@ impl Thread for Handle {
         let start_ms = self.now();
         self.began(kind, Place::Loop, true, start_ms);
         self.server.flush(); // the page sees the stall begin, then nothing until it ends
-        hold(ms, self.server.config.work);
+        hold(ms, self.server.hold);
         let end_ms = self.now();
         if let Some(step) = self.server.step.borrow_mut().as_mut() {
             step.first.get_or_insert(start_ms);
@@ -413,9 +419,11 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                     cpu_ms: config.cpu_ms,
                     bg_ms: config.bg_ms,
                 };
+                // Calibrated here, alone, before any pool worker exists.
+                let hold = Hold::for_work(config.work);
                 let started = now_abs();
                 let workers = config.tokens.min(config.requests) as usize;
-                let pool = match Pool::start(&glue, workers, durations, config.work).await {
+                let pool = match Pool::start(&glue, workers, durations, hold).await {
                     Ok(p) => p,
                     Err(e) => return fail(e),
                 };
@@ -433,6 +441,7 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                     completed: Cell::new(0),
                     most_jobs_at_once: Cell::new(0),
                     outbox: RefCell::default(),
+                    hold,
                     config,
                 }));
                 post_to_parent(&to_json(&FromServer::Ready {

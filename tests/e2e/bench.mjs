@@ -4,10 +4,11 @@
 //   2. overhead: measured ÷ predicted makespan, full_async, tokens 40, io 50, cpu 100
 //   3. worker cost: pool start-up time and renderer memory with 4 and 40 workers
 //   4. the tutorial at full scale: async_io and full_async, 10 requests at once
+//   5. compute work: pool jobs sharing the machine's cores
 import { readFileSync, readdirSync } from 'node:fs';
 import { startServer, launchBrowser, openPage } from './harness.mjs';
 
-const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`
+const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`
 const server = await startServer();
 const browser = await launchBrowser();
 const { page } = await openPage(browser, server.url);
@@ -82,6 +83,18 @@ if (!only || only === 'tutorial') {
     const s = measured.stats;
     const lengths = measured.loop_stalls.map((x) => f1(x.end_ms - x.start_ms)).join(', ') || 'none';
     console.log(`| ${variant} | ${f1(predicted.stats.makespan_ms)} ms | ${f1(s.makespan_ms)} ms | ${measured.loop_stalls.length}: ${lengths} | ${f1(s.probe_stall_total_ms)} ms | ${f1(s.probe_stall_max_ms)} ms |`);
+  }
+}
+
+if (!only || only === 'compute') {
+  console.log('\n## Compute work sharing cores (full_async, io 10 ms, cpu 200 ms, tokens = requests, all at once)\n');
+  console.log('| pool jobs at once | predicted | measured | measured ÷ predicted | calibrated rate | warnings |');
+  console.log('|---|---|---|---|---|---|');
+  await run({ variant: 'full_async', requests: 2, concurrency: 2, io_ms: 10, cpu_ms: 50, bg_ms: 1, tokens: 2, work: 'compute' }); // warm the page
+  for (const n of [1, 2, 4, 8]) {
+    const { predicted, measured } = await run({ variant: 'full_async', requests: n, concurrency: n, io_ms: 10, cpu_ms: 200, bg_ms: 1, tokens: n, work: 'compute' });
+    const m = measured.measurement;
+    console.log(`| ${n} | ${f1(predicted.stats.makespan_ms)} ms | ${f1(measured.stats.makespan_ms)} ms | ${(measured.stats.makespan_ms / predicted.stats.makespan_ms).toFixed(2)} | ${m.compute_rounds_per_ms.toFixed(0)} rounds/ms | ${m.warnings.length} |`);
   }
 }
 

@@ -65,7 +65,7 @@ for (const config of scenarios) {
     assert.equal(m.pool_workers_terminated, m.pool_workers);
     assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
     assert.equal(m.cross_origin_isolated, true, 'loopscope serve sends COOP/COEP');
-    assert.equal(m.loop_block_method, config.work === 'sleep' ? 'atomics_wait' : 'spin');
+    assert.equal(m.loop_block_method, config.work === 'sleep' ? 'atomics_wait' : 'compute');
   });
 }
 
