@@ -91,7 +91,7 @@ impl FromStr for Variant {
 
 /// What a blocking step does to its thread when it really runs (browser runtime only;
 /// the virtual model treats both alike).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Work {
     /// Holds the thread without burning CPU, like the tutorial's `time.sleep`.

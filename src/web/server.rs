@@ -195,6 +195,7 @@ impl Server {
             pool_workers,
             pool_start_ms: self.pool_start_ms,
             pool_workers_terminated: terminated,
+            rehearsal_ms: None,
             warnings,
         });
         post_to_parent(&to_json(&FromServer::Done {

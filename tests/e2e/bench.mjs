@@ -5,10 +5,11 @@
 //   3. worker cost: pool start-up time and renderer memory with 4 and 40 workers
 //   4. the tutorial at full scale: async_io and full_async, 10 requests at once
 //   5. compute work: pool jobs sharing the machine's cores
+//   6. the first run on a fresh browser (rehearsed) against the runs after it
 import { readFileSync, readdirSync } from 'node:fs';
 import { startServer, launchBrowser, openPage } from './harness.mjs';
 
-const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`
+const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`, `first`
 const server = await startServer();
 const browser = await launchBrowser();
 const { page } = await openPage(browser, server.url);
@@ -95,6 +96,22 @@ if (!only || only === 'compute') {
     const { predicted, measured } = await run({ variant: 'full_async', requests: n, concurrency: n, io_ms: 10, cpu_ms: 200, bg_ms: 1, tokens: n, work: 'compute' });
     const m = measured.measurement;
     console.log(`| ${n} | ${f1(predicted.stats.makespan_ms)} ms | ${f1(measured.stats.makespan_ms)} ms | ${(measured.stats.makespan_ms / predicted.stats.makespan_ms).toFixed(2)} | ${m.compute_rounds_per_ms.toFixed(0)} rounds/ms | ${m.warnings.length} |`);
+  }
+}
+
+if (!only || only === 'first') {
+  console.log('\n## The first run on a fresh browser (sync_def, 6 at once, io 40, cpu 80 ms; predicted 120 ms)\n');
+  console.log('| browser | rehearsal (wall) | 1st run | 2nd run | 3rd run |');
+  console.log('|---|---|---|---|---|');
+  const config = { variant: 'sync_def', requests: 6, concurrency: 6, io_ms: 40, cpu_ms: 80, bg_ms: 20, tokens: 40, work: 'sleep' };
+  for (let i = 1; i <= 5; i++) {
+    const fresh = await launchBrowser();
+    const { page: p } = await openPage(fresh, server.url);
+    const runs = [];
+    for (let k = 0; k < 3; k++) runs.push((await p.evaluate((c) => window.loopscope.run(c), config)).measured);
+    const rehearsal = runs[0].measurement.rehearsal_ms;
+    console.log(`| ${i} | ${rehearsal == null ? 'none' : `${f1(rehearsal)} ms`} | ${runs.map((m) => `${f1(m.stats.makespan_ms)} ms`).join(' | ')} |`);
+    await fresh.close();
   }
 }
 
