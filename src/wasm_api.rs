@@ -12,14 +12,19 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError
 }
 
 /// A config object from JS (snake_case fields; missing ones take the tutorial's
-/// defaults), or the reason it is malformed.
+/// defaults, and a missing `concurrency` is `requests`, all at once, as on the command
+/// line), or the reason it is malformed.
 pub(crate) fn config_from_js(config: JsValue) -> Result<Config, JsError> {
-    let config: Config = if config.is_undefined() || config.is_null() {
-        Config::default()
-    } else {
-        serde_wasm_bindgen::from_value(config).map_err(|e| JsError::new(&format!("invalid config: {e}")))?
-    };
-    Ok(config)
+    if config.is_undefined() || config.is_null() {
+        return Ok(Config::default());
+    }
+    let has_concurrency = js_sys::Reflect::has(&config, &"concurrency".into()).unwrap_or(false);
+    let mut parsed: Config =
+        serde_wasm_bindgen::from_value(config).map_err(|e| JsError::new(&format!("invalid config: {e}")))?;
+    if !has_concurrency {
+        parsed.concurrency = parsed.requests;
+    }
+    Ok(parsed)
 }
 
 fn valid_config(config: JsValue) -> Result<Config, JsError> {

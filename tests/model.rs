@@ -177,26 +177,87 @@ fn a_single_client_sees_no_concurrency() {
     }
 }
 
+/// When each request's first phase of `kind` started.
+fn starts_of(r: &Report, kind: PhaseKind) -> Vec<f64> {
+    let start =
+        |q: &loopscope::model::RequestRecord| q.phases.iter().find(|p| p.kind == kind).unwrap().start_ms;
+    r.requests.iter().map(start).collect()
+}
+
 #[test]
 fn the_limiter_serves_predictions_first_come_first_served() {
     // One token: predictions run strictly in the order their fetches finished.
     let r = run(&cfg(Variant::FullAsync, 6, 6, 1, 100.0, 50.0, 10.0));
-    let starts: Vec<f64> = r
+    assert_eq!(
+        starts_of(&r, PhaseKind::Cpu),
+        [100.0, 150.0, 200.0, 250.0, 300.0, 350.0]
+    );
+    // Two tokens on def endpoints: the endpoints run in pairs, at 0, 150 and 300 ms...
+    let r = run(&cfg(Variant::SyncDef, 6, 6, 2, 100.0, 50.0, 10.0));
+    assert_eq!(
+        starts_of(&r, PhaseKind::Io),
+        [0.0, 0.0, 150.0, 150.0, 300.0, 300.0]
+    );
+    // ...but each response then waits for a second token, to validate the return value
+    // against response_model (FastAPI's serialize_response runs field.validate with
+    // run_in_threadpool for a def endpoint), behind every endpoint call already queued:
+    // nobody is answered before the last endpoint call ends.
+    let responded: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
+    assert_eq!(responded, [450.0; 6]);
+    let first = &r.requests[0];
+    let validation_wait = first
+        .phases
+        .iter()
+        .find(|p| p.kind == PhaseKind::Queued && p.on == Place::Pool && p.start_ms > 0.0)
+        .expect("request 0 waits for a token to validate its response");
+    assert_eq!((validation_wait.start_ms, validation_wait.end_ms), (150.0, 450.0));
+}
+
+/// Hand-worked: sync_def, 4 requests from 2 clients, 1 token, io 10 + cpu 20 = 30 ms.
+/// 0: r0 runs, r1 waits. 30: r1 runs, r0 waits to validate. 60: r0 validates and is
+/// answered (its client sends r2), r1 validates and is answered (r3 sent); r2 runs.
+/// 90: r3 runs, r2 waits to validate. 120: both validate. Without the validation call
+/// the answers would come at 30, 60, 90, 120.
+#[test]
+fn def_endpoint_responses_wait_for_a_token_to_validate() {
+    let r = run(&cfg(Variant::SyncDef, 4, 2, 1, 10.0, 20.0, 5.0));
+    let responded: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
+    assert_eq!(responded, [60.0, 60.0, 120.0, 120.0]);
+    let sent: Vec<f64> = r.requests.iter().map(|q| q.sent_ms).collect();
+    assert_eq!(sent, [0.0, 0.0, 60.0, 60.0]);
+    assert_eq!(r.stats.makespan_ms, 120.0);
+    // With a token per request nobody waits: the validation costs nothing.
+    let r = run(&cfg(Variant::SyncDef, 4, 4, 4, 10.0, 20.0, 5.0));
+    assert!(r.requests.iter().all(|q| q.responded_ms == 30.0));
+    assert!(r
         .requests
         .iter()
-        .map(|q| {
-            q.phases
-                .iter()
-                .find(|p| p.kind == PhaseKind::Cpu)
-                .unwrap()
-                .start_ms
-        })
-        .collect();
-    assert_eq!(starts, [100.0, 150.0, 200.0, 250.0, 300.0, 350.0]);
-    // Two tokens on def endpoints: pairs.
-    let r = run(&cfg(Variant::SyncDef, 6, 6, 2, 100.0, 50.0, 10.0));
-    let responded: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
-    assert_eq!(responded, [150.0, 150.0, 300.0, 300.0, 450.0, 450.0]);
+        .all(|q| q.phases.iter().all(|p| p.kind != PhaseKind::Queued)));
+}
+
+/// Requests taken in together wait for the loop until their coroutine first runs: in
+/// `blocking`, request k starts k·(io+cpu) after it was accepted, and the timeline shows
+/// that wait.
+#[test]
+fn accepted_requests_wait_for_the_loop_before_they_first_run() {
+    let r = run(&cfg(Variant::Blocking, 4, 4, 40, 10.0, 20.0, 5.0));
+    for (k, q) in r.requests.iter().enumerate() {
+        assert_eq!(q.accepted_ms, 0.0);
+        let waits: Vec<(f64, f64)> = q
+            .phases
+            .iter()
+            .filter(|p| p.kind == PhaseKind::Queued && p.on == Place::Loop)
+            .map(|p| (p.start_ms, p.end_ms))
+            .collect();
+        let start = 30.0 * k as f64;
+        if k == 0 {
+            assert!(waits.is_empty());
+        } else {
+            assert_eq!(waits, [(0.0, start)], "request {k}");
+        }
+        let io = q.phases.iter().find(|p| p.kind == PhaseKind::Io).unwrap();
+        assert_eq!(io.start_ms, start);
+    }
 }
 
 #[test]

@@ -23,6 +23,11 @@ use serde::{Deserialize, Serialize};
 pub enum SyncCall {
     /// FastAPI's `run_endpoint_function` sending a `def` endpoint to the threadpool.
     PredictSynchronously(PredictionRequest),
+    /// FastAPI's `serialize_response` validating a `def` endpoint's return value against
+    /// its `response_model`: `await run_in_threadpool(field.validate, ...)`. Takes no
+    /// measurable time, but it needs a token like any other call, behind every call
+    /// already waiting for one.
+    ValidateResponse(PredictionResponse),
     /// `run_in_threadpool(run_model_prediction, feature_value)` (step 3's version).
     RunModelPrediction(f64),
     /// A sync background task: `log_prediction_details(request.dict(), response.dict())`.
@@ -41,13 +46,15 @@ pub enum SyncReturn {
 }
 
 impl SyncCall {
-    /// What the call does first, for a live view of a job that has started.
-    pub fn first_kind(&self) -> crate::model::PhaseKind {
+    /// What the call does first, for a live view of a job that has started; `None` for
+    /// a call that holds its thread for no measurable time.
+    pub fn first_kind(&self) -> Option<crate::model::PhaseKind> {
         use crate::model::PhaseKind;
         match self {
-            SyncCall::PredictSynchronously(_) => PhaseKind::Io,
-            SyncCall::RunModelPrediction(_) => PhaseKind::Cpu,
-            SyncCall::LogPredictionDetails { .. } => PhaseKind::Background,
+            SyncCall::PredictSynchronously(_) => Some(PhaseKind::Io),
+            SyncCall::ValidateResponse(_) => None,
+            SyncCall::RunModelPrediction(_) => Some(PhaseKind::Cpu),
+            SyncCall::LogPredictionDetails { .. } => Some(PhaseKind::Background),
         }
     }
 
@@ -57,6 +64,7 @@ impl SyncCall {
             SyncCall::PredictSynchronously(request) => {
                 SyncReturn::Response(step1::predict_synchronously(t, request))
             }
+            SyncCall::ValidateResponse(response) => SyncReturn::Response(response.clone()),
             SyncCall::RunModelPrediction(x) => SyncReturn::Prediction(step3::run_model_prediction(t, *x)),
             SyncCall::LogPredictionDetails { request, response } => {
                 step4::log_prediction_details(t, request, response);
@@ -107,15 +115,23 @@ impl BackgroundTasks {
 }
 
 /// One request's trip through FastAPI and Starlette, on the event loop:
-/// the endpoint (a `def` one via the threadpool), the response, then the background
-/// tasks (Starlette's `Response.__call__` sends the body, then awaits `background`).
+/// the endpoint (a `def` one via the threadpool, and then its return value's validation
+/// against `response_model` too: FastAPI's `serialize_response` validates on the loop
+/// for `async def` endpoints and with `run_in_threadpool` for `def` ones), the response,
+/// then the background tasks (Starlette's `Response.__call__` sends the body, then
+/// awaits `background`).
 pub async fn handle_request(s: &impl EventLoop, variant: Variant, request: PredictionRequest) {
     let mut background_tasks = BackgroundTasks::default();
     let response = match variant {
-        Variant::SyncDef => s
-            .run_in_threadpool(SyncCall::PredictSynchronously(request))
-            .await
-            .into_response(),
+        Variant::SyncDef => {
+            let returned = s
+                .run_in_threadpool(SyncCall::PredictSynchronously(request))
+                .await
+                .into_response();
+            s.run_in_threadpool(SyncCall::ValidateResponse(returned))
+                .await
+                .into_response()
+        }
         Variant::Blocking => step1::predict_blocking(s, &request).await,
         Variant::AsyncIo => step2::predict_with_async_io(s, &request).await,
         Variant::FullAsync => step3::predict_fully_asynchronous(s, &request).await,

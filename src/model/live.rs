@@ -22,6 +22,10 @@ pub enum LiveEvent {
         on: Place,
         blocking: bool,
         t: f64,
+        /// For an awaited sleep: when its timer is due. Past it, the request is ready
+        /// and waits for the loop.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<f64>,
     },
     /// A finished phase.
     Phase {

@@ -78,6 +78,12 @@ impl Recorder {
         self.slot(id).accepted_ms = Some(t);
     }
 
+    /// When request `id` was accepted (its send time if it has not been).
+    pub fn accepted_at(&mut self, id: u64) -> f64 {
+        let slot = self.slot(id);
+        slot.accepted_ms.or(slot.sent_ms).unwrap_or(0.0)
+    }
+
     pub fn phase(&mut self, id: u64, phase: Phase) {
         self.slot(id).phases.push(phase);
     }

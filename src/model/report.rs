@@ -154,7 +154,8 @@ pub struct Measurement {
     pub probe_threshold_ms: f64,
     /// Whether the page was cross-origin isolated (then `time.sleep` is `Atomics.wait`).
     pub cross_origin_isolated: bool,
-    /// How `time.sleep` held a thread: `atomics_wait` or `spin`; `spin` for compute work.
+    /// How the prediction's `time.sleep` held a thread: `atomics_wait` or `spin`, or
+    /// `compute` for compute work (the fetch and the log write always wait, as I/O does).
     pub loop_block_method: String,
     pub pool_block_method: String,
     /// For compute work: kernel rounds per ms on one uncontended core, measured before

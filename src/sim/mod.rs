@@ -310,7 +310,8 @@ struct Sim {
     config: Config,
     world: Rc<RefCell<World>>,
     limiter: Limiter,
-    tasks: Vec<Option<(u64, Task)>>,
+    /// Each request's task, and whether it has been polled yet.
+    tasks: Vec<Option<(u64, Task, bool)>>,
     ready: Arc<Mutex<VecDeque<usize>>>,
 }
 
@@ -348,7 +349,7 @@ impl Sim {
         let variant = self.config.variant;
         let body = PredictionRequest::for_index(request);
         let task: Task = Box::pin(async move { handle_request(&handle, variant, body).await });
-        self.tasks.push(Some((request, task)));
+        self.tasks.push(Some((request, task, false)));
         self.ready
             .lock()
             .expect("ready queue")
@@ -375,13 +376,19 @@ impl Sim {
     }
 
     fn poll_task(&mut self, index: usize) {
-        let Some((request, task)) = self.tasks[index].as_mut() else {
+        let Some((request, task, polled)) = self.tasks[index].as_mut() else {
             return; // finished, woken again
         };
         let request = *request;
+        let first_poll = !std::mem::replace(polled, true);
         {
             let mut w = self.world.borrow_mut();
             let start = w.now;
+            if first_poll {
+                // Accepted with others at once, it waited for the loop to run it.
+                let accepted = w.rec.accepted_at(request);
+                w.rec.wait(request, Place::Loop, accepted, start);
+            }
             w.step = Some(Step {
                 request,
                 start,

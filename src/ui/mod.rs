@@ -628,7 +628,11 @@ impl App {
         let v = self.code_variant.get();
         let live = self.live.borrow();
         let positions = match live.as_ref() {
-            Some(l) if l.variant == v => l.run.borrow().positions(),
+            Some(l) if l.variant == v => {
+                let run = l.run.borrow();
+                let now = run.t0_abs.map_or(0.0, |t0| now_abs() - t0);
+                run.positions(now)
+            }
             _ => Vec::new(),
         };
         let counts = code::counts(v, &positions);
@@ -1050,8 +1054,15 @@ fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report>) -> Strin
     ];
     let check = measured.map(|m| fidelity(predicted, m));
     let fmt = |x: f64, ms: bool| if ms { secs(x) } else { format!("{x:.2}") };
+    // `data-variant` marks a finished (measured) row, the tests' hook; a row with the
+    // model's numbers alone says which variant it is in `data-model-only`.
+    let hook = if measured.is_some() {
+        "data-variant"
+    } else {
+        "data-model-only"
+    };
     let mut html = format!(
-        "<tr data-variant=\"{}\"><th scope=\"row\"><code>{}</code></th><td data-metric=\"requests\">{}</td>",
+        "<tr {hook}=\"{}\"><th scope=\"row\"><code>{}</code></th><td data-metric=\"requests\">{}</td>",
         v.id(),
         v.id(),
         predicted.requests.len()

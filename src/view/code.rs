@@ -23,6 +23,9 @@ struct Snippet {
     loop_wait: usize,
     /// The `return` line: the response is being sent.
     respond: usize,
+    /// The line declaring `response_model`, for a `def` endpoint whose return value
+    /// waits for a token to be validated in the threadpool.
+    validate: Option<usize>,
     /// `background_tasks.add_task(...)`: responded, the log task not running yet.
     bg_wait: Option<usize>,
     /// The log task's `time.sleep`: the log task is running.
@@ -39,20 +42,22 @@ const SYNC_DEF: Snippet = Snippet {
         "    time.sleep(1)  # stands in for inference: blocks its thread",
         "    return data_point * 2",
         "",
-        "# Plain def: FastAPI runs each call in its threadpool (40 at a time by default)",
+        "# Plain def: FastAPI runs each call in its threadpool (40 at a time by default),",
+        "# then validates the return value against response_model there too (a 2nd token)",
         "@app.post(\"/predict_sync\", response_model=PredictionResponse)",
         "def predict_synchronously(request: PredictionRequest):",
         "    print(\"Received prediction request.\")",
         "    data = fetch_external_data(request.item_id)  # holds a pool thread, not the loop",
         "    prediction = run_model_prediction(request.feature_value)  # same thread, 1 s more",
-        "    return PredictionResponse(**data, prediction=prediction)  # the loop sends it",
+        "    return PredictionResponse(**data, prediction=prediction)  # validated, then sent",
     ],
-    start: 10,
-    io: 12,
-    cpu: 13,
-    token_wait: 10,
-    loop_wait: 14,
-    respond: 14,
+    start: 11,
+    io: 13,
+    cpu: 14,
+    token_wait: 11,
+    loop_wait: 15,
+    respond: 15,
+    validate: Some(10),
     bg_wait: None,
     bg_run: None,
 };
@@ -81,6 +86,7 @@ const BLOCKING: Snippet = Snippet {
     token_wait: 10,
     loop_wait: 10,
     respond: 14,
+    validate: None,
     bg_wait: None,
     bg_run: None,
 };
@@ -109,6 +115,7 @@ const ASYNC_IO: Snippet = Snippet {
     token_wait: 9,
     loop_wait: 11,
     respond: 14,
+    validate: None,
     bg_wait: None,
     bg_run: None,
 };
@@ -136,6 +143,7 @@ const FULL_ASYNC: Snippet = Snippet {
     token_wait: 12,
     loop_wait: 12,
     respond: 13,
+    validate: None,
     bg_wait: None,
     bg_run: None,
 };
@@ -165,6 +173,7 @@ const BACKGROUND: Snippet = Snippet {
     token_wait: 9,
     loop_wait: 9,
     respond: 15,
+    validate: None,
     bg_wait: Some(12),
     bg_run: Some(2),
 };
@@ -211,6 +220,9 @@ pub enum Position {
         on: Place,
         blocking: bool,
     },
+    /// A `def` endpoint has returned; its return value waits for a threadpool token to
+    /// be validated against `response_model` (FastAPI's `serialize_response`).
+    Validating,
     /// The response is sent; background tasks may still be pending or running (`background` = true
     /// while they are).
     Responded { background: bool },
@@ -222,6 +234,8 @@ pub enum Position {
 /// it is nowhere in the code (`Arriving`, `Done`). `responded` says whether its response
 /// has been sent.
 ///
+/// - `Validating` (a `def` endpoint's return value waiting for a token) is the line
+///   that declares `response_model`.
 /// - `Started` is the endpoint's `def` line. So is a wait for the loop before a
 ///   `blocking` request runs, and a `sync_def` request's wait for a token.
 /// - A wait for the loop is shown on the line that will resume: the fetch's `await` in
@@ -239,6 +253,7 @@ pub fn line_of(variant: Variant, position: Position, responded: bool) -> Option<
         Position::Arriving | Position::Done => return None,
         Position::Responded { background: true } => after_response,
         Position::Responded { background: false } => s.respond,
+        Position::Validating => s.validate.unwrap_or(s.respond),
         Position::In {
             kind: PhaseKind::Background,
             ..
@@ -289,6 +304,7 @@ mod tests {
         let mut all = vec![
             Position::Arriving,
             Position::Started,
+            Position::Validating,
             Position::Responded { background: false },
             Position::Responded { background: true },
             Position::Done,
@@ -396,6 +412,8 @@ mod tests {
         // Waiting for a token, or just taken in: the endpoint has not started.
         assert!(text(v, at(PhaseKind::Queued, Place::Pool, false), false).starts_with("def predict_"));
         assert!(text(v, Position::Started, false).starts_with("def predict_"));
+        // The endpoint returned; its value waits for a token to be validated.
+        assert!(text(v, Position::Validating, false).contains("response_model=PredictionResponse"));
         // The pool job returned; the loop sends the response.
         assert!(text(v, at(PhaseKind::Queued, Place::Loop, false), false).contains("return Prediction"));
         assert!(text(v, Position::Responded { background: false }, true).contains("return Prediction"));

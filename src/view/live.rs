@@ -14,11 +14,16 @@ struct Open {
     on: Place,
     blocking: bool,
     start_ms: f64,
+    /// An awaited sleep's due time: past it, the request waits for the loop.
+    due: Option<f64>,
 }
 
 pub struct LiveRun {
     rec: Recorder,
     open: Vec<Option<Open>>,
+    /// Per request: when the coroutine step now going first blocked the loop (a step
+    /// may block in several calls; its stall is one, reported when the step ends).
+    blocking_since: Vec<Option<f64>>,
     /// When each response left (the event carries no body, so the recorder has no
     /// response yet; the server's report will).
     responded: Vec<Option<f64>>,
@@ -35,6 +40,7 @@ impl LiveRun {
         LiveRun {
             rec: Recorder::new(config),
             open: vec![None; n],
+            blocking_since: vec![None; n],
             responded: vec![None; n],
             lag: Vec::new(),
             finished: None,
@@ -60,13 +66,23 @@ impl LiveRun {
                 on,
                 blocking,
                 t,
+                due,
             } => {
                 self.open[request as usize] = Some(Open {
                     kind,
                     on,
                     blocking,
                     start_ms: t,
-                })
+                    due,
+                });
+                if on == Place::Loop && blocking {
+                    self.blocking_since[request as usize].get_or_insert(t);
+                }
+            }
+            LiveEvent::Stall { ref stall } => {
+                if let Some(b) = self.blocking_since.get_mut(stall.request as usize) {
+                    *b = None;
+                }
             }
             LiveEvent::Phase { request, .. } | LiveEvent::Waited { request, .. } => {
                 self.open[request as usize] = None
@@ -108,18 +124,33 @@ impl LiveRun {
                 .bars
                 .extend(r.phases.iter().map(|p| Bar::from_phase(lane, p)));
             if let Some(o) = open {
+                // An awaited sleep past its due time: the timer has fired, the request
+                // waits for the loop (another request holds it).
+                let ready_at = o.due.filter(|&due| due < now_ms);
                 picture.bars.push(Bar {
                     lane,
                     kind: o.kind,
                     on: o.on,
                     blocking: o.blocking,
                     start_ms: o.start_ms,
-                    end_ms: now_ms.max(o.start_ms),
-                    open: true,
+                    end_ms: ready_at.unwrap_or(now_ms).max(o.start_ms),
+                    open: ready_at.is_none(),
                 });
+                if let Some(due) = ready_at {
+                    picture.bars.push(Bar {
+                        lane,
+                        kind: PhaseKind::Queued,
+                        on: Place::Loop,
+                        blocking: false,
+                        start_ms: due,
+                        end_ms: now_ms,
+                        open: true,
+                    });
+                }
                 if o.on == Place::Loop && o.blocking {
+                    let since = self.blocking_since[lane].unwrap_or(o.start_ms).min(o.start_ms);
                     picture.stalls.push(StallBar {
-                        start_ms: o.start_ms,
+                        start_ms: since,
                         end_ms: now_ms.max(o.start_ms),
                         request: lane as u64,
                         open: true,
@@ -152,7 +183,9 @@ impl LiveRun {
     }
 
     /// Where each request is, for the code panel: `(position, responded)`.
-    pub fn positions(&self) -> Vec<(Position, bool)> {
+    /// `now_ms` is on the run's clock: an awaited sleep past its due time is a wait for
+    /// the loop.
+    pub fn positions(&self, now_ms: f64) -> Vec<(Position, bool)> {
         let background = self.config().variant == Variant::Background;
         self.open
             .iter()
@@ -160,7 +193,28 @@ impl LiveRun {
             .map(|(id, open)| {
                 let r = self.rec.request(id as u64);
                 let responded = self.responded[id].is_some();
+                let open = open.map(|o| match o.due {
+                    Some(due) if due < now_ms => Open {
+                        kind: PhaseKind::Queued,
+                        due: None,
+                        ..o
+                    },
+                    _ => o,
+                });
+                let open = open.as_ref();
                 let position = match (open, r.accepted_ms, responded) {
+                    // A def endpoint's second wait for a token: its endpoint call is
+                    // done, its return value waits to be validated.
+                    (Some(o), _, false)
+                        if o.kind == PhaseKind::Queued
+                            && o.on == Place::Pool
+                            && r.phases
+                                .iter()
+                                .any(|p| p.on == Place::Pool && p.kind != PhaseKind::Queued)
+                            && self.config().variant == Variant::SyncDef =>
+                    {
+                        Position::Validating
+                    }
                     (Some(o), _, _) => Position::In {
                         kind: o.kind,
                         on: o.on,
@@ -209,6 +263,7 @@ mod tests {
             on: Place::Loop,
             blocking: true,
             t: 10.0,
+            due: None,
         });
         let p = live.picture(60.0);
         let open: Vec<_> = p
@@ -242,7 +297,7 @@ mod tests {
         assert_eq!(p.stalls.iter().filter(|s| !s.open).count(), 1);
         assert_eq!(p.responses, [(0, 70.0)]);
         assert_eq!(live.responded(), 1);
-        let positions = live.positions();
+        let positions = live.positions(0.0);
         assert_eq!(positions[0], (Position::Done, true));
         assert_eq!(positions[1], (Position::Arriving, false));
     }
@@ -253,5 +308,145 @@ mod tests {
         let mut live = LiveRun::new(config());
         live.finished = Some(report.clone());
         assert_eq!(live.picture(5.0), Picture::from_report(&report));
+    }
+
+    #[test]
+    fn a_def_endpoints_second_token_wait_is_validating_its_response() {
+        let mut live = LiveRun::new(Config {
+            variant: Variant::SyncDef,
+            requests: 1,
+            concurrency: 1,
+            ..Config::default()
+        });
+        live.sent(0, 0.0);
+        live.apply(&LiveEvent::Accepted { request: 0, t: 0.0 });
+        let token_wait = |t| LiveEvent::Began {
+            request: 0,
+            kind: PhaseKind::Queued,
+            on: Place::Pool,
+            blocking: false,
+            t,
+            due: None,
+        };
+        live.apply(&token_wait(0.0));
+        // Before the endpoint ran: waiting for a token to start it.
+        let waiting = Position::In {
+            kind: PhaseKind::Queued,
+            on: Place::Pool,
+            blocking: false,
+        };
+        assert_eq!(live.positions(0.0)[0], (waiting, false));
+        for (kind, start_ms, end_ms) in [(PhaseKind::Io, 0.0, 500.0), (PhaseKind::Cpu, 500.0, 1500.0)] {
+            let phase = Phase {
+                kind,
+                start_ms,
+                end_ms,
+                on: Place::Pool,
+                blocking: true,
+            };
+            live.apply(&LiveEvent::Phase { request: 0, phase });
+        }
+        live.apply(&token_wait(1500.0));
+        assert_eq!(live.positions(0.0)[0], (Position::Validating, false));
+    }
+
+    fn began(request: u64, kind: PhaseKind, blocking: bool, t: f64, due: Option<f64>) -> LiveEvent {
+        LiveEvent::Began {
+            request,
+            kind,
+            on: Place::Loop,
+            blocking,
+            t,
+            due,
+        }
+    }
+
+    #[test]
+    fn an_awaited_fetch_past_its_timer_is_drawn_waiting_for_the_loop() {
+        let mut live = LiveRun::new(config());
+        live.sent(0, 0.0);
+        live.apply(&LiveEvent::Accepted { request: 0, t: 0.0 });
+        live.apply(&began(0, PhaseKind::Io, false, 0.0, Some(500.0)));
+        let open = |p: &Picture| -> Vec<_> {
+            p.bars
+                .iter()
+                .filter(|b| b.lane == 0)
+                .map(|b| (b.kind, b.start_ms, b.end_ms, b.open))
+                .collect()
+        };
+        assert_eq!(open(&live.picture(300.0)), [(PhaseKind::Io, 0.0, 300.0, true)]);
+        // The timer fired at 500, but the loop is held by someone else: ready, waiting.
+        assert_eq!(
+            open(&live.picture(800.0)),
+            [
+                (PhaseKind::Io, 0.0, 500.0, false),
+                (PhaseKind::Queued, 500.0, 800.0, true)
+            ]
+        );
+        let waiting = Position::In {
+            kind: PhaseKind::Queued,
+            on: Place::Loop,
+            blocking: false,
+        };
+        assert_eq!(live.positions(800.0)[0].0, waiting);
+        assert!(matches!(
+            live.positions(300.0)[0].0,
+            Position::In {
+                kind: PhaseKind::Io,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_step_blocking_in_two_calls_draws_one_growing_stall() {
+        let mut live = LiveRun::new(config());
+        live.sent(0, 0.0);
+        live.apply(&LiveEvent::Accepted { request: 0, t: 0.0 });
+        live.apply(&began(0, PhaseKind::Io, true, 0.0, None));
+        let phase = Phase {
+            kind: PhaseKind::Io,
+            start_ms: 0.0,
+            end_ms: 500.0,
+            on: Place::Loop,
+            blocking: true,
+        };
+        live.apply(&LiveEvent::Phase {
+            request: 0,
+            phase: phase.clone(),
+        });
+        live.apply(&began(0, PhaseKind::Cpu, true, 500.0, None));
+        let stalls: Vec<_> = live
+            .picture(900.0)
+            .stalls
+            .iter()
+            .map(|s| (s.start_ms, s.end_ms, s.open))
+            .collect();
+        assert_eq!(stalls, [(0.0, 900.0, true)]);
+        // The step ends: its stall comes as one, and nothing is open any more.
+        live.apply(&LiveEvent::Phase {
+            request: 0,
+            phase: Phase {
+                kind: PhaseKind::Cpu,
+                start_ms: 500.0,
+                ..phase
+            },
+        });
+        live.apply(&LiveEvent::Stall {
+            stall: Stall {
+                start_ms: 0.0,
+                end_ms: 1500.0,
+                request: 0,
+                cause: "fetch_external_data, run_model_prediction".into(),
+            },
+        });
+        live.apply(&began(0, PhaseKind::Cpu, true, 2000.0, None));
+        let stalls: Vec<_> = live
+            .picture(2100.0)
+            .stalls
+            .iter()
+            .map(|s| (s.start_ms, s.end_ms, s.open))
+            .collect();
+        assert_eq!(stalls, [(2000.0, 2100.0, true), (0.0, 1500.0, false)]);
     }
 }

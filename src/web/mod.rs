@@ -17,7 +17,7 @@ mod pool;
 mod probe;
 mod server;
 
-use crate::model::Work;
+use crate::model::{PhaseKind, Work};
 use js_sys::{Array, Atomics, Int32Array, Reflect, SharedArrayBuffer};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::cell::RefCell;
@@ -70,6 +70,15 @@ impl Hold {
             Work::Compute => Hold::Compute {
                 rounds_per_ms: calibrate(),
             },
+        }
+    }
+
+    /// How a step of this kind holds its thread: compute work computes only the
+    /// prediction; the fetch and the log write wait, as I/O does, whatever the work.
+    pub(crate) fn for_kind(self, kind: PhaseKind) -> Hold {
+        match kind {
+            PhaseKind::Cpu => self,
+            _ => Hold::Sleep,
         }
     }
 

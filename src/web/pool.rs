@@ -30,30 +30,51 @@ enum ToPool {
 }
 
 /// What a job did, in absolute time (the server converts it to the run's timeline).
+/// Its phases and prints came before it, as [`Progress`] messages when they happened.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct JobDone {
     pub job: u64,
     pub request: u64,
     pub result: SyncReturn,
-    pub phases: Vec<Phase>,
-    pub prints: Vec<(f64, String)>,
     pub end_abs: f64,
+}
+
+/// A job's phase began or ended, or it printed a line, in absolute time, posted as it
+/// happens: the page draws a `def` endpoint's fetch and prediction while its job runs,
+/// and its console gets the lines in the order they were printed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub(crate) enum Progress {
+    Began {
+        request: u64,
+        phase: PhaseKind,
+        start_abs: f64,
+    },
+    Ended {
+        request: u64,
+        phase: Phase,
+    },
+    Print {
+        request: u64,
+        t_abs: f64,
+        text: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum FromPool {
     Ready,
+    Progress(Progress),
     Done(JobDone),
     Failed { message: String },
 }
 
 /// A pool worker thread running one job.
 struct WorkerThread {
+    request: u64,
     durations: Durations,
     hold: Hold,
-    phases: RefCell<Vec<Phase>>,
-    prints: RefCell<Vec<(f64, String)>>,
 }
 
 impl Thread for WorkerThread {
@@ -61,22 +82,37 @@ impl Thread for WorkerThread {
         now_abs()
     }
     fn print(&self, text: &str) {
-        self.prints.borrow_mut().push((now_abs(), text.to_string()));
+        post_progress(Progress::Print {
+            request: self.request,
+            t_abs: now_abs(),
+            text: text.to_string(),
+        });
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
         let start_ms = now_abs();
-        hold(ms, self.hold);
-        self.phases.borrow_mut().push(Phase {
+        let request = self.request;
+        post_progress(Progress::Began {
+            request,
+            phase: kind,
+            start_abs: start_ms,
+        });
+        hold(ms, self.hold.for_kind(kind));
+        let phase = Phase {
             kind,
             start_ms,
             end_ms: now_abs(),
             on: Place::Pool,
             blocking: true,
-        });
+        };
+        post_progress(Progress::Ended { request, phase });
     }
     fn durations(&self) -> Durations {
         self.durations
     }
+}
+
+fn post_progress(progress: Progress) {
+    post_to_parent(&to_json(&FromPool::Progress(progress)));
 }
 
 /// The pool worker's side: get ready, then run each job and post back what happened.
@@ -97,18 +133,15 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
                 hold,
             }) => {
                 let thread = WorkerThread {
+                    request,
                     durations,
                     hold,
-                    phases: RefCell::default(),
-                    prints: RefCell::default(),
                 };
                 let result = call.call(&thread);
                 FromPool::Done(JobDone {
                     job,
                     request,
                     result,
-                    phases: thread.phases.into_inner(),
-                    prints: thread.prints.into_inner(),
                     end_abs: now_abs(),
                 })
             }
@@ -120,8 +153,12 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
     })
 }
 
+/// Where a pool sends its jobs' [`Progress`].
+pub(crate) type ProgressSink = Box<dyn Fn(Progress)>;
+
 #[derive(Default)]
 struct Shared {
+    progress: Option<ProgressSink>,
     ready: Cell<usize>,
     waker: RefCell<Option<Waker>>,
     done: RefCell<HashMap<u64, JobDone>>,
@@ -136,6 +173,11 @@ impl Shared {
                 self.ready.set(self.ready.get() + 1);
                 if let Some(w) = self.waker.borrow_mut().take() {
                     w.wake();
+                }
+            }
+            Ok(FromPool::Progress(progress)) => {
+                if let Some(sink) = &self.progress {
+                    sink(progress);
                 }
             }
             Ok(FromPool::Done(done)) => {
@@ -172,14 +214,19 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Starts `n` workers and waits until each has its module running.
+    /// Starts `n` workers and waits until each has its module running; each job's
+    /// progress goes to `progress` as it happens.
     pub(crate) async fn start(
         glue_url: &str,
         n: usize,
         durations: Durations,
         hold: Hold,
+        progress: ProgressSink,
     ) -> Result<Pool, String> {
-        let shared = Rc::new(Shared::default());
+        let shared = Rc::new(Shared {
+            progress: Some(progress),
+            ..Shared::default()
+        });
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let s = shared.clone();

@@ -1,7 +1,7 @@
 //! The server worker: one uvicorn process with one event loop, running the endpoint
 //! code of [`crate::flows`] for real.
 
-use super::pool::Pool;
+use super::pool::{Pool, Progress};
 use super::probe::{self, Probe};
 use super::{cross_origin_isolated, from_json, hold, now_abs, post_to_parent, to_json, Hold};
 use crate::flows::{handle_request, Durations, EventLoop, SyncCall, SyncReturn, Thread};
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
 #[derive(Serialize, Deserialize)]
@@ -98,6 +98,36 @@ impl Server {
 
     fn now(&self) -> f64 {
         now_abs() - self.t0_abs.get()
+    }
+
+    /// A pool job's phase began or ended: on the run's timeline, to the page now.
+    fn job_progress(&self, progress: Progress) {
+        let t0 = self.t0_abs.get();
+        self.emit(match progress {
+            Progress::Began {
+                request,
+                phase,
+                start_abs,
+            } => LiveEvent::Began {
+                request,
+                kind: phase,
+                on: Place::Pool,
+                blocking: true,
+                t: start_abs - t0,
+                due: None,
+            },
+            Progress::Ended { request, mut phase } => {
+                phase.start_ms -= t0;
+                phase.end_ms -= t0;
+                LiveEvent::Phase { request, phase }
+            }
+            Progress::Print { request, t_abs, text } => LiveEvent::Print {
+                request,
+                t: t_abs - t0,
+                text,
+            },
+        });
+        self.flush();
     }
 
     fn accept(self: &Rc<Self>, id: u64, sent_abs: f64) {
@@ -262,6 +292,10 @@ impl Handle {
     }
 
     fn began(&self, kind: PhaseKind, on: Place, blocking: bool, t: f64) {
+        self.began_until(kind, on, blocking, t, None);
+    }
+
+    fn began_until(&self, kind: PhaseKind, on: Place, blocking: bool, t: f64, due: Option<f64>) {
         let request = self.request;
         self.emit(LiveEvent::Began {
             request,
@@ -269,6 +303,7 @@ impl Handle {
             on,
             blocking,
             t,
+            due,
         });
     }
 
@@ -303,7 +338,7 @@ impl Thread for Handle {
         let start_ms = self.now();
         self.began(kind, Place::Loop, true, start_ms);
         self.server.flush(); // the page sees the stall begin, then nothing until it ends
-        hold(ms, self.server.hold);
+        hold(ms, self.server.hold.for_kind(kind));
         let end_ms = self.now();
         if let Some(step) = self.server.step.borrow_mut().as_mut() {
             step.first.get_or_insert(start_ms);
@@ -326,7 +361,7 @@ impl Thread for Handle {
 impl EventLoop for Handle {
     fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()> {
         let start_ms = self.now();
-        self.began(kind, Place::Loop, false, start_ms);
+        self.began_until(kind, Place::Loop, false, start_ms, Some(start_ms + ms));
         async move {
             gloo_timers::future::TimeoutFuture::new(ms.round() as u32).await;
             let resumed = self.now();
@@ -349,7 +384,11 @@ impl EventLoop for Handle {
             let token = self.server.limiter.acquire().await;
             let granted = self.now();
             self.waited(Place::Pool, asked, granted);
-            self.began(call.first_kind(), Place::Pool, true, granted);
+            match call.first_kind() {
+                Some(kind) => self.began(kind, Place::Pool, true, granted),
+                // Instantaneous on its thread: what is left is waiting for the loop.
+                None => self.began(PhaseKind::Queued, Place::Loop, false, granted),
+            }
             let in_flight = self.server.limiter.in_use();
             if in_flight > self.server.most_jobs_at_once.get() {
                 self.server.most_jobs_at_once.set(in_flight);
@@ -368,18 +407,6 @@ impl EventLoop for Handle {
                 }
             };
             let t0 = self.server.t0_abs.get();
-            for mut phase in done.phases {
-                phase.start_ms -= t0;
-                phase.end_ms -= t0;
-                self.phase(phase);
-            }
-            for (t, text) in done.prints {
-                self.emit(LiveEvent::Print {
-                    request: self.request,
-                    t: t - t0,
-                    text,
-                });
-            }
             self.waited(Place::Loop, done.end_abs - t0, self.now());
             drop(token);
             done.result
@@ -424,13 +451,21 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                 let hold = Hold::for_work(config.work);
                 let started = now_abs();
                 let workers = config.tokens.min(config.requests) as usize;
-                let pool = match Pool::start(&glue, workers, durations, hold).await {
+                // The server exists once the pool is up; progress waits for it.
+                let progress_to: Rc<RefCell<Weak<Server>>> = Rc::default();
+                let sink = progress_to.clone();
+                let progress = Box::new(move |p: Progress| {
+                    if let Some(server) = sink.borrow().upgrade() {
+                        server.job_progress(p);
+                    }
+                });
+                let pool = match Pool::start(&glue, workers, durations, hold, progress).await {
                     Ok(p) => p,
                     Err(e) => return fail(e),
                 };
                 let pool_start_ms = now_abs() - started;
                 let probe = Probe::start(|samples| post_to_parent(&to_json(&FromServer::Lag { samples })));
-                *slot.borrow_mut() = Some(Rc::new(Server {
+                let server = Rc::new(Server {
                     rec: RefCell::new(Recorder::new(config.clone())),
                     limiter: Limiter::new(config.tokens),
                     durations,
@@ -444,7 +479,9 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                     outbox: RefCell::default(),
                     hold,
                     config,
-                }));
+                });
+                *progress_to.borrow_mut() = Rc::downgrade(&server);
+                *slot.borrow_mut() = Some(server);
                 post_to_parent(&to_json(&FromServer::Ready {
                     pool_workers: workers as u64,
                     pool_start_ms,

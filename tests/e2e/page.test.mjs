@@ -55,6 +55,9 @@ test('every variant button runs, and the page shows numbers, timeline and consol
     const firstTimeline = await page.evaluate(() => performance.getEntriesByName('loopscope-first-timeline')[0]?.startTime);
     assert.ok(firstTimeline > 0, 'the first timeline is drawn on load');
     console.log(`# time to first timeline: ${firstTimeline.toFixed(0)} ms after navigation start`);
+    // Before any run, rows hold the model's numbers alone, and are not marked finished.
+    assert.equal(await page.$$eval('[data-testid="stats"] tr[data-variant]', (trs) => trs.length), 0);
+    assert.equal(await page.$$eval('[data-testid="stats"] tr[data-model-only]', (trs) => trs.length), 5);
     for (const v of VARIANTS) {
       await click(page, `[data-run="${v}"]`);
       const status = await page.textContent('#status');
@@ -134,6 +137,31 @@ test('the code panel lights the lines requests are in while a run goes', async (
       { timeout: 5000, polling: 20 });
     const lit = await page.$$eval('#code-lines li.lit', (lis) => lis.map((li) => li.textContent));
     assert.ok(lit.some((l) => /×\d/.test(l)), `a count badge: ${lit}`);
+    await waitIdle(page);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a def endpoint lights its fetch, its prediction and its response validation in turn', async () => {
+  // One token, two requests: request 0 fetches and predicts in the pool, then its return
+  // value waits for the token (held by request 1's endpoint) to be validated.
+  const { page } = await openPage(browser, server.url +
+    '#variant=sync_def&requests=2&concurrency=2&io_ms=300&cpu_ms=300&bg_ms=20&tokens=1&work=sleep&scale=1');
+  try {
+    await page.click('[data-run="sync_def"]');
+    await page.waitForFunction(() => document.body.dataset.running === 'true');
+    const seen = await page.evaluate(async () => {
+      const seen = new Set();
+      while (document.body.dataset.running === 'true') {
+        for (const li of document.querySelectorAll('#code-lines li.lit')) seen.add(li.textContent);
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      return [...seen];
+    });
+    for (const line of ['= fetch_external_data(', '= run_model_prediction(', 'response_model=PredictionResponse']) {
+      assert.ok(seen.some((l) => l.includes(line)), `${line} lit at some point: ${seen.join(' | ')}`);
+    }
     await waitIdle(page);
   } finally {
     await page.close();

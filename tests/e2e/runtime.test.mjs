@@ -91,6 +91,16 @@ test('an invalid config rejects with the core\'s message', async () => {
   assert.match(tooMany, /a browser run takes at most 2000 requests/);
 });
 
+test('a config without concurrency sends every request at once, as the command line does', async () => {
+  const got = await page.evaluate(() => {
+    const r = window.loopscope.simulate({ variant: 'blocking', requests: 3 });
+    return [r.config.concurrency, r.stats.makespan_ms];
+  });
+  assert.deepEqual(got, [3, 3 * 1500]);
+  const clients = await page.evaluate(() => window.loopscope.simulate({ requests: 40 }).config.concurrency);
+  assert.equal(clients, 40);
+});
+
 test('a second run while one is going rejects, and the first still completes', async () => {
   const [first, second] = await page.evaluate(async (c) => {
     const a = window.loopscope.run(c);
