@@ -168,8 +168,6 @@ pub struct Measurement {
     /// them took (before the clock started, so not in any request's time).
     pub pool_workers: u64,
     pub pool_start_ms: f64,
-    /// Every pool worker was terminated when the run ended.
-    pub pool_workers_terminated: u64,
     /// Wall time of the rehearsal that ran before this run, off the clock: the first
     /// run of an endpoint on a page first runs a few requests of a few ms, so that the
     /// browser has compiled the code the measured run executes (cold, the first run

@@ -18,8 +18,8 @@ thread_local! {
     static REHEARSED: RefCell<HashSet<(Variant, Work)>> = RefCell::default();
 }
 
-/// Server workers alive right now (each run starts one and terminates it; its pool
-/// workers are terminated by the server before it reports).
+/// Server workers alive right now, as this module counts them (each run starts one
+/// and terminates it when the run ends, and with it the pool workers nested in it).
 #[wasm_bindgen]
 pub fn live_workers() -> u32 {
     LIVE_WORKERS.with(Cell::get)

@@ -2,8 +2,8 @@
 //!
 //! The server starts `min(tokens, requests)` workers before the run's clock starts (no
 //! run can have more jobs in flight: the limiter allows `tokens`, and each request has
-//! at most one job at a time), reuses them for every job, and terminates them all when
-//! the run ends.
+//! at most one job at a time) and reuses them for every job. They are nested in the
+//! server worker and end with it, when the page terminates it at the end of the run.
 
 use super::{hold, now_abs, post_to_parent, spawn_worker, to_json, warm_up, Hold, Spawned};
 use crate::flows::{Durations, SyncCall, SyncReturn, Thread};
@@ -290,12 +290,5 @@ impl Pool {
         .await;
         self.idle.borrow_mut().push(worker);
         result
-    }
-
-    /// Terminates every worker; returns how many.
-    pub(crate) fn terminate(self) -> usize {
-        let n = self.workers.len();
-        drop(self.workers); // Spawned::drop terminates
-        n
     }
 }

@@ -172,12 +172,11 @@ impl Server {
             .take()
             .map(|p| p.finish(t0))
             .unwrap_or_default();
-        let pool = self.pool.borrow_mut().take();
-        let pool_workers = pool.as_ref().map_or(0, |p| p.len()) as u64;
-        // Every job has been awaited (every request finished), so this is the last Rc.
-        let terminated = pool
-            .and_then(|p| Rc::try_unwrap(p).ok())
-            .map_or(0, Pool::terminate) as u64;
+        // The pool's workers are nested in this one, and end with it when the page
+        // terminates it. Terminating them from here first is worse: Chromium can leave
+        // a worker behind when it is terminated while its nested workers are still
+        // shutting down (seen: one server worker left after about every other run).
+        let pool_workers = self.pool.borrow().as_ref().map_or(0, |p| p.len()) as u64;
         let rec = self.rec.replace(Recorder::new(self.config.clone()));
         let mut report = match rec.finish(Source::Measured) {
             Ok(r) => r,
@@ -224,7 +223,6 @@ impl Server {
             hardware_concurrency: cores,
             pool_workers,
             pool_start_ms: self.pool_start_ms,
-            pool_workers_terminated: terminated,
             rehearsal_ms: None,
             warnings,
         });

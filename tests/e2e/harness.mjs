@@ -39,6 +39,26 @@ export async function launchBrowser() {
   });
 }
 
+/**
+ * Waits until the browser runs no Web Worker at all, as its DevTools protocol lists
+ * them (the server and its nested pool workers included), and returns how many are
+ * left after `timeout` ms (0 when none is).
+ */
+export async function workersLeft(browser, timeout = 3000) {
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const { targetInfos } = await cdp.send('Target.getTargets');
+      const workers = targetInfos.filter((t) => t.type === 'worker');
+      if (workers.length === 0 || Date.now() > deadline) return workers.map((w) => w.title || w.url);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await cdp.detach();
+  }
+}
+
 /** A page on the served simulator, with its console and errors collected. */
 export async function openPage(browser, url) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });

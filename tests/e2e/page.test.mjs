@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { startServer, launchBrowser, openPage, artifacts } from './harness.mjs';
+import { startServer, launchBrowser, openPage, artifacts, workersLeft } from './harness.mjs';
 
 let server, browser;
 before(async () => {
@@ -123,6 +123,7 @@ test('every variant button runs, and the page shows numbers, timeline and consol
     assert.equal(png.name, 'loopscope-timelines.png');
     assert.deepEqual([...png.body.subarray(1, 4)], [...Buffer.from('PNG')]);
     assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
+    assert.deepEqual(await workersLeft(browser), [], 'five runs leave no worker behind');
   } finally {
     await page.close();
   }
