@@ -103,7 +103,9 @@ pub fn serve(root: &Path, listener: TcpListener) -> io::Result<()> {
 /// Strips the query and fragment, percent-decodes the path, maps `/` and any
 /// path ending in `/` to `index.html` in that directory, and refuses anything
 /// that could leave `root` (`..` segments, backslashes, NUL, symlinks whose
-/// canonical target lies outside the canonicalized root). Touches the file
+/// canonical target lies outside the canonicalized root), and hidden names (a
+/// segment starting with `.`: the repository's `.git`, `.ci`, editors' files).
+/// Touches the file
 /// system only to canonicalize and stat; never reads a file.
 pub fn resolve(root: &Path, target: &str) -> Resolved {
     let path_end = target.find(['?', '#']).unwrap_or(target.len());
@@ -125,6 +127,7 @@ pub fn resolve(root: &Path, target: &str) -> Resolved {
         match segment {
             "" | "." => {}
             ".." => return Resolved::Forbidden,
+            hidden if hidden.starts_with('.') => return Resolved::Forbidden,
             name => relative.push(name),
         }
     }
@@ -532,6 +535,17 @@ mod tests {
         assert_eq!(resolve(&root, "/bad%2"), Resolved::Forbidden);
         assert_eq!(resolve(&root, "/bad%"), Resolved::Forbidden);
         assert_eq!(resolve(&root, "/bad%ff"), Resolved::Forbidden);
+    }
+
+    #[test]
+    fn resolve_refuses_hidden_names() {
+        let (_dir, root) = fixture("hidden");
+        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::write(root.join(".git").join("config"), "[core]").unwrap();
+        fs::write(root.join("www").join(".env"), "KEY=1").unwrap();
+        for target in ["/.git/config", "/www/.env", "/%2egit/config", "/./.git/config"] {
+            assert_eq!(resolve(&root, target), Resolved::Forbidden, "{target}");
+        }
     }
 
     #[test]

@@ -55,7 +55,8 @@ proptest! {
 
     #[test]
     fn invariants(c in config()) {
-        let r = simulate(&c).unwrap();
+        let (r, peak_tokens) = loopscope::sim::simulate_counting_tokens(&c).unwrap();
+        prop_assert_eq!(&r, &simulate(&c).unwrap());
         prop_assert_eq!(r.requests.len() as u64, c.requests);
         for q in &r.requests {
             // No request responds before its own io + cpu.
@@ -76,8 +77,10 @@ proptest! {
         // Ground-truth stall time is exactly the time blocking calls held the loop.
         let blocked: f64 = on_loop.iter().map(|(s, e)| e - s).sum();
         prop_assert!((blocked - r.stats.loop_stall_total_ms).abs() < 1e-6 * blocked.max(1.0));
-        // Tokens in use never exceed the limit.
-        prop_assert!(max_overlap(pool_busy(&r)) as u64 <= c.tokens);
+        // Tokens in use never exceed the limit (held from grant until the task
+        // resumes), and threads busy in the pool never exceed the tokens in use.
+        prop_assert!(peak_tokens <= c.tokens, "{} tokens held at once, limit {}", peak_tokens, c.tokens);
+        prop_assert!(max_overlap(pool_busy(&r)) as u64 <= peak_tokens);
         // Console lines are in time order.
         prop_assert!(r.console.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
     }

@@ -35,6 +35,13 @@ use std::task::{Context, Poll, Wake, Waker};
 
 /// Predicts the run `config` describes. Fails only on an invalid config.
 pub fn simulate(config: &Config) -> Result<Report, ConfigError> {
+    simulate_counting_tokens(config).map(|(report, _)| report)
+}
+
+/// [`simulate`], and the most threadpool tokens held at once during the run (a token
+/// is held from its grant until its task resumes on the loop, as with anyio's
+/// `async with limiter`), for tests of the limiter's bound.
+pub fn simulate_counting_tokens(config: &Config) -> Result<(Report, u64), ConfigError> {
     config.validate()?;
     Ok(Sim::new(config.clone()).run())
 }
@@ -416,7 +423,7 @@ impl Sim {
         }
     }
 
-    fn run(mut self) -> Report {
+    fn run(mut self) -> (Report, u64) {
         {
             let mut w = self.world.borrow_mut();
             for _ in 0..self.config.concurrency {
@@ -452,9 +459,10 @@ impl Sim {
             .ok()
             .expect("no handle outlives the run")
             .into_inner();
-        world
+        let report = world
             .rec
             .finish(Source::Predicted)
-            .expect("the virtual runtime answers every request")
+            .expect("the virtual runtime answers every request");
+        (report, self.limiter.peak())
     }
 }

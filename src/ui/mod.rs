@@ -53,6 +53,8 @@ struct App {
     console_shown: Cell<usize>,
     raf: RefCell<Option<Closure<dyn FnMut()>>>,
     first_timeline: Cell<bool>,
+    /// A run started by this page's buttons is going (not one from the console).
+    own_run: Cell<bool>,
 }
 
 type Res<T = ()> = Result<T, JsValue>;
@@ -117,8 +119,24 @@ pub fn start_ui(glue_url: String) -> Res {
         console_shown: Cell::new(0),
         raf: RefCell::default(),
         first_timeline: Cell::new(false),
+        own_run: Cell::new(false),
     });
     app.code_variant.set(app.settings.borrow().config.variant);
+    let watcher = app.clone();
+    page::on_running_change(Rc::new(move |running| {
+        // The page's own runs say what they do; a console run is said here.
+        if !watcher.own_run.get() {
+            watcher.status(
+                if running {
+                    "A run started from the console (loopscope.run) is going; the buttons wait for it."
+                } else {
+                    "The console's run is over: its result went to the console."
+                },
+                false,
+            );
+        }
+        watcher.set_buttons();
+    }));
     app.build_controls()?;
     app.build_sections()?;
     app.build_code_panel()?;
@@ -364,7 +382,8 @@ impl App {
     }
 
     fn set_buttons(&self) {
-        let running = self.live.borrow().is_some();
+        // This page's own run, or one started from the console with loopscope.run.
+        let running = self.live.borrow().is_some() || page::is_running();
         if let Ok(list) = self.doc.query_selector_all("[data-run], [data-preset]") {
             for i in 0..list.length() {
                 if let Some(b) = list.item(i).and_then(|n| n.dyn_into::<HtmlButtonElement>().ok()) {
@@ -797,7 +816,10 @@ impl App {
             return;
         }
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = self.run(variants).await {
+            self.own_run.set(true);
+            let result = self.run(variants).await;
+            self.own_run.set(false);
+            if let Err(e) = result {
                 let message = e
                     .dyn_ref::<js_sys::Error>()
                     .map(|e| String::from(e.message()))

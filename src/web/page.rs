@@ -11,9 +11,14 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+/// Told `true` when a run starts and `false` when it ends.
+type RunningListener = Rc<dyn Fn(bool)>;
+
 thread_local! {
     static RUNNING: Cell<bool> = const { Cell::new(false) };
     static LIVE_WORKERS: Cell<u32> = const { Cell::new(0) };
+    /// Told when a run starts (`true`) and ends (`false`): the page's controls.
+    static ON_RUNNING: RefCell<Option<RunningListener>> = RefCell::default();
     /// The (endpoint, work) pairs this page has rehearsed.
     static REHEARSED: RefCell<HashSet<(Variant, Work)>> = RefCell::default();
 }
@@ -34,6 +39,18 @@ pub fn is_running() -> bool {
 /// Held while a run is going; one at a time, for the JS API and the page alike.
 pub(crate) struct Running;
 
+/// `f` is told whenever a run starts or ends, whoever started it (the page's buttons
+/// or `loopscope.run` from the console), so the page can show it.
+pub(crate) fn on_running_change(f: RunningListener) {
+    ON_RUNNING.with(|slot| *slot.borrow_mut() = Some(f));
+}
+
+fn tell_running(running: bool) {
+    if let Some(f) = ON_RUNNING.with(|slot| slot.borrow().clone()) {
+        f(running);
+    }
+}
+
 /// Claims the one run slot, or says why not.
 pub(crate) fn begin_run() -> Result<Running, JsValue> {
     if RUNNING.with(|r| r.replace(true)) {
@@ -41,12 +58,14 @@ pub(crate) fn begin_run() -> Result<Running, JsValue> {
             "a run is already going: wait for it to finish (one run at a time, so runs do not compete for the cores)",
         ));
     }
+    tell_running(true);
     Ok(Running)
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         RUNNING.with(|r| r.set(false));
+        tell_running(false);
     }
 }
 

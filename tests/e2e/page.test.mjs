@@ -169,6 +169,23 @@ test('a def endpoint lights its fetch, its prediction and its response validatio
   }
 });
 
+test('a run started from the console shows on the page and holds its buttons', async () => {
+  const { page } = await openPage(browser, server.url + small);
+  try {
+    const done = page.evaluate(() => window.loopscope.run({ variant: 'full_async', requests: 3, io_ms: 150, cpu_ms: 150 }));
+    await page.waitForFunction(() => document.body.dataset.running === 'true');
+    assert.equal(await page.isDisabled('[data-run="all"]'), true);
+    assert.match(await page.textContent('#status'), /console/);
+    const { measured } = await done;
+    assert.equal(measured.requests.length, 3);
+    await waitIdle(page);
+    assert.equal(await page.isDisabled('[data-run="all"]'), false);
+    assert.match(await page.textContent('#status'), /console's run is over/);
+  } finally {
+    await page.close();
+  }
+});
+
 test('a preset link reproduces its config', async () => {
   const { page } = await openPage(browser, server.url);
   try {
