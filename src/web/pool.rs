@@ -29,19 +29,22 @@ enum ToPool {
     },
 }
 
-/// What a job did, in absolute time (the server converts it to the run's timeline).
-/// Its phases and prints came before it, as [`Progress`] messages when they happened.
+/// What a job did, in absolute time (the server converts it to the run's timeline):
+/// its result, and the [`Progress`] not yet posted (the end of its last phase, its last
+/// prints).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct JobDone {
     pub job: u64,
     pub request: u64,
     pub result: SyncReturn,
+    pub progress: Vec<Progress>,
     pub end_abs: f64,
 }
 
-/// A job's phase began or ended, or it printed a line, in absolute time, posted as it
-/// happens: the page draws a `def` endpoint's fetch and prediction while its job runs,
-/// and its console gets the lines in the order they were printed.
+/// A job's phase began or ended, or it printed a line, in absolute time. What happened
+/// so far is posted as each phase begins, so the page draws a `def` endpoint's fetch
+/// and then its prediction while its job runs; the rest comes with the result (one
+/// message at the busy moment a job ends, not three).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "what", rename_all = "snake_case")]
 pub(crate) enum Progress {
@@ -65,7 +68,7 @@ pub(crate) enum Progress {
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum FromPool {
     Ready,
-    Progress(Progress),
+    Progress { items: Vec<Progress> },
     Done(JobDone),
     Failed { message: String },
 }
@@ -75,6 +78,8 @@ struct WorkerThread {
     request: u64,
     durations: Durations,
     hold: Hold,
+    /// Progress not yet posted.
+    pending: RefCell<Vec<Progress>>,
 }
 
 impl Thread for WorkerThread {
@@ -82,7 +87,7 @@ impl Thread for WorkerThread {
         now_abs()
     }
     fn print(&self, text: &str) {
-        post_progress(Progress::Print {
+        self.pending.borrow_mut().push(Progress::Print {
             request: self.request,
             t_abs: now_abs(),
             text: text.to_string(),
@@ -91,11 +96,13 @@ impl Thread for WorkerThread {
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
         let start_ms = now_abs();
         let request = self.request;
-        post_progress(Progress::Began {
+        self.pending.borrow_mut().push(Progress::Began {
             request,
             phase: kind,
             start_abs: start_ms,
         });
+        let items = self.pending.take();
+        post_to_parent(&to_json(&FromPool::Progress { items }));
         hold(ms, self.hold.for_kind(kind));
         let phase = Phase {
             kind,
@@ -104,15 +111,11 @@ impl Thread for WorkerThread {
             on: Place::Pool,
             blocking: true,
         };
-        post_progress(Progress::Ended { request, phase });
+        self.pending.borrow_mut().push(Progress::Ended { request, phase });
     }
     fn durations(&self) -> Durations {
         self.durations
     }
-}
-
-fn post_progress(progress: Progress) {
-    post_to_parent(&to_json(&FromPool::Progress(progress)));
 }
 
 /// The pool worker's side: get ready, then run each job and post back what happened.
@@ -136,12 +139,14 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
                     request,
                     durations,
                     hold,
+                    pending: RefCell::default(),
                 };
                 let result = call.call(&thread);
                 FromPool::Done(JobDone {
                     job,
                     request,
                     result,
+                    progress: thread.pending.take(),
                     end_abs: now_abs(),
                 })
             }
@@ -154,7 +159,7 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
 }
 
 /// Where a pool sends its jobs' [`Progress`].
-pub(crate) type ProgressSink = Box<dyn Fn(Progress)>;
+pub(crate) type ProgressSink = Box<dyn Fn(Vec<Progress>)>;
 
 #[derive(Default)]
 struct Shared {
@@ -175,9 +180,9 @@ impl Shared {
                     w.wake();
                 }
             }
-            Ok(FromPool::Progress(progress)) => {
+            Ok(FromPool::Progress { items }) => {
                 if let Some(sink) = &self.progress {
-                    sink(progress);
+                    sink(items);
                 }
             }
             Ok(FromPool::Done(done)) => {
@@ -290,5 +295,74 @@ impl Pool {
         .await;
         self.idle.borrow_mut().push(worker);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PredictionRequest;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// Every message a pool worker sends survives JSON (an internally tagged enum
+    /// cannot hold a bare sequence, and `to_json` panics on what cannot serialize).
+    #[wasm_bindgen_test]
+    fn every_message_to_and_from_a_pool_worker_round_trips() {
+        let request = PredictionRequest::for_index(0);
+        let phase = Phase {
+            kind: PhaseKind::Cpu,
+            start_ms: 1.0,
+            end_ms: 2.0,
+            on: Place::Pool,
+            blocking: true,
+        };
+        let items = vec![
+            Progress::Print {
+                request: 0,
+                t_abs: 1.0,
+                text: "Starting model prediction...".into(),
+            },
+            Progress::Began {
+                request: 0,
+                phase: PhaseKind::Cpu,
+                start_abs: 1.0,
+            },
+            Progress::Ended { request: 0, phase },
+        ];
+        let from = [
+            FromPool::Ready,
+            FromPool::Progress { items: items.clone() },
+            FromPool::Done(JobDone {
+                job: 3,
+                request: 0,
+                result: SyncReturn::Prediction(10.0),
+                progress: items,
+                end_abs: 2.0,
+            }),
+            FromPool::Failed { message: "no".into() },
+        ];
+        for message in from {
+            let text = to_json(&message);
+            let back: FromPool = serde_json::from_str(&text).expect(&text);
+            assert_eq!(to_json(&back), text);
+        }
+        let to = ToPool::Job {
+            job: 3,
+            request: 0,
+            call: SyncCall::PredictSynchronously(request),
+            durations: Durations {
+                io_ms: 1.0,
+                cpu_ms: 2.0,
+                bg_ms: 3.0,
+            },
+            hold: Hold::Sleep,
+        };
+        let text = to_json(&to);
+        assert_eq!(
+            to_json(&serde_json::from_str::<ToPool>(&text).expect(&text)),
+            text
+        );
     }
 }

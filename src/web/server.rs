@@ -100,8 +100,16 @@ impl Server {
         now_abs() - self.t0_abs.get()
     }
 
-    /// A pool job's phase began or ended: on the run's timeline, to the page now.
-    fn job_progress(&self, progress: Progress) {
+    /// A pool job's phases began or ended, or it printed: on the run's timeline, to
+    /// the page now.
+    fn job_progress(&self, progress: Vec<Progress>) {
+        for p in progress {
+            self.job_event(p);
+        }
+        self.flush();
+    }
+
+    fn job_event(&self, progress: Progress) {
         let t0 = self.t0_abs.get();
         self.emit(match progress {
             Progress::Began {
@@ -127,7 +135,6 @@ impl Server {
                 text,
             },
         });
-        self.flush();
     }
 
     fn accept(self: &Rc<Self>, id: u64, sent_abs: f64) {
@@ -404,6 +411,9 @@ impl EventLoop for Handle {
                     return std::future::pending().await;
                 }
             };
+            for p in done.progress {
+                self.server.job_event(p);
+            }
             let t0 = self.server.t0_abs.get();
             self.waited(Place::Loop, done.end_abs - t0, self.now());
             drop(token);
@@ -452,7 +462,7 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                 // The server exists once the pool is up; progress waits for it.
                 let progress_to: Rc<RefCell<Weak<Server>>> = Rc::default();
                 let sink = progress_to.clone();
-                let progress = Box::new(move |p: Progress| {
+                let progress = Box::new(move |p: Vec<Progress>| {
                     if let Some(server) = sink.borrow().upgrade() {
                         server.job_progress(p);
                     }
