@@ -22,21 +22,7 @@ prop_compose! {
 
 /// The most intervals that overlap at any instant (touching ends do not overlap).
 fn max_overlap(spans: Vec<(f64, f64)>) -> usize {
-    let mut edges: Vec<(f64, i32)> = Vec::new();
-    for (s, e) in spans {
-        if e > s {
-            edges.push((s, 1));
-            edges.push((e, -1));
-        }
-    }
-    // Ends before starts at the same instant.
-    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, d) in edges {
-        now += d;
-        most = most.max(now);
-    }
-    most as usize
+    loopscope::model::stats::most_at_once(spans.into_iter().filter(|(s, e)| e > s))
 }
 
 /// Every span a pool thread was busy. Each lies inside the token hold of its job, and a

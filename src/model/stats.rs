@@ -81,9 +81,23 @@ impl Stats {
     }
 }
 
+/// The most of `spans` (start, end) going on at one moment; spans that meet end to
+/// end do not overlap.
+pub fn most_at_once(spans: impl Iterator<Item = (f64, f64)>) -> usize {
+    let mut edges: Vec<(f64, i32)> = spans.flat_map(|(s, e)| [(s, 1), (e, -1)]).collect();
+    // At the same instant, ends before starts.
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{most_at_once, percentile};
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -95,5 +109,19 @@ mod tests {
         let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(percentile(&hundred, 95.0), 95.0);
         assert_eq!(percentile(&hundred, 99.0), 99.0);
+    }
+
+    #[test]
+    fn most_at_once_counts_overlaps_not_neighbours() {
+        assert_eq!(most_at_once(std::iter::empty()), 0);
+        assert_eq!(most_at_once([(0.0, 10.0), (10.0, 20.0)].into_iter()), 1);
+        assert_eq!(
+            most_at_once([(0.0, 10.0), (5.0, 20.0), (6.0, 7.0)].into_iter()),
+            3
+        );
+        assert_eq!(
+            most_at_once([(0.0, 10.0), (20.0, 30.0), (25.0, 26.0)].into_iter()),
+            2
+        );
     }
 }

@@ -8,6 +8,10 @@
 //!   lag, and a [`crate::sim::limiter::Limiter`] bounds the threadpool;
 //! - **pool** workers ([`pool`]) are the threadpool's threads: they run a
 //!   [`crate::flows::SyncCall`] with the same Rust function and post back what happened.
+//!   The page starts them and gives each one end of a `MessageChannel`, the server the
+//!   other: they talk directly, and the page terminates every worker it started when the
+//!   run ends. (Pool workers nested in the server worker, terminated with it, were left
+//!   alive by Chromium after about one run in ten: BENCHMARKS.md, "Worker lifetime".)
 //!
 //! Every timestamp crosses threads as absolute time (`performance.timeOrigin +
 //! performance.now()`), so all land on one timeline: ms since the first request.
@@ -28,7 +32,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, MessageEvent, Performance, Url, Worker};
+use web_sys::{
+    Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, MessageEvent, MessagePort, Performance, Url, Worker,
+};
 
 thread_local! {
     static PERFORMANCE: Performance = Reflect::get(&js_sys::global(), &"performance".into())
@@ -184,18 +190,18 @@ pub(crate) fn hold(ms: f64, how: Hold) {
 
 /// The script every worker starts with: import the glue, say "boot", take the module
 /// from the start object the owner sends in reply, then hand over to Rust
-/// ([`worker_entry`]) with whatever string messages arrived before.
+/// ([`worker_entry`]) with whatever string messages (and ports) arrived before.
 fn bootstrap_script(glue_url: &str) -> String {
     format!(
         r#"import init, {{ worker_entry }} from {glue};
-const early = [];
+const early = [], earlyPorts = [];
 let started = false;
 self.onmessage = async (e) => {{
   // Strings are the owner's messages, possibly sent before the start object: keep them.
-  if (started || typeof e.data === "string") {{ early.push(e.data); return; }}
+  if (started || typeof e.data === "string") {{ early.push(e.data); earlyPorts.push(...e.ports); return; }}
   started = true;
   await init({{ module_or_path: e.data.module }});
-  worker_entry(e.data.role, e.data.glue, early);
+  worker_entry(e.data.role, e.data.glue, early, earlyPorts, e.data.peer ?? null);
 }};
 self.postMessage("boot");
 "#,
@@ -248,6 +254,13 @@ impl Spawned {
     pub(crate) fn post(&self, text: &str) {
         let _ = self.worker.post_message(&JsValue::from_str(text));
     }
+
+    /// Posts `text` and transfers `ports` with it.
+    pub(crate) fn post_with_ports(&self, text: &str, ports: &[MessagePort]) -> Result<(), JsValue> {
+        let transfer: Array = ports.iter().collect();
+        self.worker
+            .post_message_with_transfer(&JsValue::from_str(text), &transfer)
+    }
 }
 
 impl Drop for Spawned {
@@ -258,11 +271,13 @@ impl Drop for Spawned {
 
 /// Starts a module worker running this wasm module in `role`. Its messages (JSON
 /// strings) go to `on_message`, and so does an uncaught error in it, as
-/// `{"kind":"failed","message":...}`, so the owner has one place to listen.
+/// `{"kind":"failed","message":...}`, so the owner has one place to listen. Given a
+/// `peer` port, the worker talks through it instead (the owner still hears its errors).
 pub(crate) fn spawn_worker(
     glue_url: &str,
     role: &str,
     name: &str,
+    peer: Option<MessagePort>,
     on_message: impl FnMut(String) + 'static,
 ) -> Result<Spawned, JsValue> {
     let parts = Array::of1(&JsValue::from_str(&bootstrap_script(glue_url)));
@@ -280,13 +295,18 @@ pub(crate) fn spawn_worker(
     Reflect::set(&start, &"module".into(), &wasm_bindgen::module())?;
     Reflect::set(&start, &"role".into(), &role.into())?;
     Reflect::set(&start, &"glue".into(), &glue_url.into())?;
+    let transfer = Array::new();
+    if let Some(port) = &peer {
+        Reflect::set(&start, &"peer".into(), port)?;
+        transfer.push(port);
+    }
     let sink: Rc<RefCell<dyn FnMut(String)>> = Rc::new(RefCell::new(on_message));
     let (messages, errors) = (sink.clone(), sink);
     let handshake = worker.clone();
     let on_message =
         Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| match e.data().as_string() {
             Some(boot) if boot == "boot" => {
-                let _ = handshake.post_message(&start);
+                let _ = handshake.post_message_with_transfer(&start, &transfer);
             }
             Some(text) => (messages.borrow_mut())(text),
             None => {}
@@ -322,15 +342,41 @@ fn worker_scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-/// Posts a JSON message to whoever started this worker.
+thread_local! {
+    /// In a worker given a peer port (a pool worker): where its messages go.
+    static PEER: RefCell<Option<MessagePort>> = const { RefCell::new(None) };
+    /// Ports transferred to this worker (the server's ends of its pool's channels),
+    /// not yet taken.
+    static RECEIVED_PORTS: RefCell<Vec<MessagePort>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Posts a JSON message to this worker's peer: the port it was given, else whoever
+/// started it.
 pub(crate) fn post_to_parent(text: &str) {
-    let _ = worker_scope().post_message(&JsValue::from_str(text));
+    let message = JsValue::from_str(text);
+    let sent = PEER.with(|p| p.borrow().as_ref().map(|port| port.post_message(&message)));
+    if sent.is_none() {
+        let _ = worker_scope().post_message(&message);
+    }
+}
+
+/// Takes the ports transferred to this worker so far.
+pub(crate) fn take_received_ports() -> Vec<MessagePort> {
+    RECEIVED_PORTS.with(|p| p.take())
+}
+
+fn keep_ports(ports: impl IntoIterator<Item = JsValue>) {
+    RECEIVED_PORTS.with(|p| {
+        p.borrow_mut()
+            .extend(ports.into_iter().map(JsCast::unchecked_into))
+    });
 }
 
 /// Called by the bootstrap once the module is initialised in a worker: installs the
-/// role's message handler and replays what arrived during start-up.
+/// role's message handler (on `peer`, the worker's end of a channel, when it has one)
+/// and replays what arrived during start-up.
 #[wasm_bindgen]
-pub fn worker_entry(role: &str, glue_url: String, early: Array) {
+pub fn worker_entry(role: &str, glue_url: String, early: Array, early_ports: Array, peer: JsValue) {
     let handler: Box<dyn FnMut(String)> = match role {
         "server" => server::start(glue_url),
         "pool" => pool::start_worker(),
@@ -341,18 +387,58 @@ pub fn worker_entry(role: &str, glue_url: String, early: Array) {
             return;
         }
     };
+    keep_ports(early_ports.iter());
     let handler = Rc::new(RefCell::new(handler));
     let h = handler.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        keep_ports(e.ports().iter());
         if let Some(text) = e.data().as_string() {
             (h.borrow_mut())(text);
         }
     });
-    worker_scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    match peer.dyn_into::<MessagePort>() {
+        Ok(port) => {
+            port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            PEER.with(|p| *p.borrow_mut() = Some(port));
+        }
+        Err(_) => worker_scope().set_onmessage(Some(on_message.as_ref().unchecked_ref())),
+    }
     on_message.forget(); // lives as long as the worker
     for m in early.iter() {
         if let Some(text) = m.as_string() {
             (handler.borrow_mut())(text);
         }
+    }
+}
+
+/// One end of a `MessageChannel` to another worker: JSON strings both ways.
+pub(crate) struct Peer {
+    port: MessagePort,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl Peer {
+    pub(crate) fn new(port: MessagePort, mut on_message: impl FnMut(String) + 'static) -> Peer {
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            if let Some(text) = e.data().as_string() {
+                on_message(text);
+            }
+        });
+        port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        Peer {
+            port,
+            _on_message: on_message,
+        }
+    }
+
+    pub(crate) fn post(&self, text: &str) {
+        let _ = self.port.post_message(&JsValue::from_str(text));
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.port.set_onmessage(None);
+        self.port.close();
     }
 }

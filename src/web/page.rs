@@ -23,8 +23,8 @@ thread_local! {
     static REHEARSED: RefCell<HashSet<(Variant, Work)>> = RefCell::default();
 }
 
-/// Server workers alive right now, as this module counts them (each run starts one
-/// and terminates it when the run ends, and with it the pool workers nested in it).
+/// Workers alive right now, as this module counts them: each run starts a server and
+/// its pool workers, and terminates them all when it ends.
 #[wasm_bindgen]
 pub fn live_workers() -> u32 {
     LIVE_WORKERS.with(Cell::get)
@@ -69,7 +69,16 @@ impl Drop for Running {
     }
 }
 
+/// A worker this page started, counted while it lives.
 struct Live(super::Spawned);
+
+impl Live {
+    fn new(worker: super::Spawned) -> Live {
+        LIVE_WORKERS.with(|n| n.set(n.get() + 1));
+        Live(worker)
+    }
+}
+
 impl Drop for Live {
     fn drop(&mut self) {
         LIVE_WORKERS.with(|n| n.set(n.get() - 1));
@@ -123,8 +132,8 @@ pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
 /// The first time a page runs an endpoint with a kind of work, a rehearsal goes first,
 /// off the clock: the same endpoint with a few requests of a few ms, so that the
 /// browser has compiled the code the measured run executes (WebAssembly functions are
-/// compiled on first call; cold, the first run measured 10–15 ms slow, see
-/// BENCHMARKS.md). Its wall time is reported as `measurement.rehearsal_ms`.
+/// compiled on first call; cold, the first run measured up to 13 ms slower than later
+/// ones, see BENCHMARKS.md). Its wall time is reported as `measurement.rehearsal_ms`.
 pub(crate) async fn measure(
     config: &Config,
     glue_url: &str,
@@ -175,14 +184,16 @@ async fn measure_once(
     }
     let inbox = Inbox::default();
     let sink = inbox.clone();
-    let server = spawn_worker(
+    let server = Live::new(spawn_worker(
         glue_url,
         "server",
         "loopscope server (one uvicorn worker)",
+        None,
         move |m| sink.push(m),
-    )?;
-    LIVE_WORKERS.with(|n| n.set(n.get() + 1));
-    let server = Live(server);
+    )?);
+    // The pool workers: this page starts them when the server asks, and terminates
+    // them (dropping them) when the run ends, however it ends.
+    let mut pool: Vec<Live> = Vec::new();
     // A watchdog, so a wedged worker rejects the promise instead of hanging it.
     let limit_ms = 30_000.0 + 3.0 * (predicted_ms + config.bg_ms * config.requests as f64);
     let watchdog = inbox.clone();
@@ -198,6 +209,24 @@ async fn measure_once(
     }));
     loop {
         match from_json::<FromServer>(&inbox.next().await).map_err(error)? {
+            FromServer::WantPool { workers } => {
+                let mut server_ends = Vec::new();
+                for i in 0..workers {
+                    let channel = web_sys::MessageChannel::new()?;
+                    let sink = inbox.clone();
+                    pool.push(Live::new(spawn_worker(
+                        glue_url,
+                        "pool",
+                        &format!("loopscope pool thread {i}"),
+                        Some(channel.port2()),
+                        move |m| sink.push(m), // only its errors: it talks to the server
+                    )?));
+                    server_ends.push(channel.port1());
+                }
+                server
+                    .0
+                    .post_with_ports(&to_json(&ToServer::Pool), &server_ends)?;
+            }
             FromServer::Ready { .. } => break,
             FromServer::Failed { message } => return Err(error(message)),
             _ => {}
@@ -242,7 +271,7 @@ async fn measure_once(
             }
             FromServer::Done { report } => return Ok(*report),
             FromServer::Failed { message } => return Err(error(message)),
-            FromServer::Ready { .. } => {}
+            FromServer::Ready { .. } | FromServer::WantPool { .. } => {}
         }
     }
 }

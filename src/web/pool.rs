@@ -2,10 +2,11 @@
 //!
 //! The server starts `min(tokens, requests)` workers before the run's clock starts (no
 //! run can have more jobs in flight: the limiter allows `tokens`, and each request has
-//! at most one job at a time) and reuses them for every job. They are nested in the
-//! server worker and end with it, when the page terminates it at the end of the run.
+//! at most one job at a time) and reuses them for every job. The page starts them and
+//! terminates them when the run ends; the server holds one end of a `MessageChannel`
+//! to each ([`Peer`]).
 
-use super::{hold, now_abs, post_to_parent, spawn_worker, to_json, warm_up, Hold, Spawned};
+use super::{hold, now_abs, post_to_parent, to_json, warm_up, Hold, Peer};
 use crate::flows::{Durations, SyncCall, SyncReturn, Thread};
 use crate::model::{Phase, PhaseKind, Place};
 use serde::{Deserialize, Serialize};
@@ -94,15 +95,16 @@ impl Thread for WorkerThread {
         });
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
-        let start_ms = now_abs();
         let request = self.request;
         self.pending.borrow_mut().push(Progress::Began {
             request,
             phase: kind,
-            start_abs: start_ms,
+            start_abs: now_abs(),
         });
         let items = self.pending.take();
         post_to_parent(&to_json(&FromPool::Progress { items }));
+        // The phase starts once the page has been told: posting is not part of it.
+        let start_ms = now_abs();
         hold(ms, self.hold.for_kind(kind));
         let phase = Phase {
             kind,
@@ -210,7 +212,7 @@ impl Shared {
 
 /// The server's handle on its pool workers.
 pub(crate) struct Pool {
-    workers: Vec<Spawned>,
+    workers: Vec<Peer>,
     idle: RefCell<Vec<usize>>,
     shared: Rc<Shared>,
     next_job: Cell<u64>,
@@ -219,11 +221,10 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Starts `n` workers and waits until each has its module running; each job's
-    /// progress goes to `progress` as it happens.
+    /// Takes the pool workers the page started (a port to each), gets each ready for
+    /// `hold` and waits until all are; each job's progress goes to `progress`.
     pub(crate) async fn start(
-        glue_url: &str,
-        n: usize,
+        ports: Vec<web_sys::MessagePort>,
         durations: Durations,
         hold: Hold,
         progress: ProgressSink,
@@ -232,15 +233,16 @@ impl Pool {
             progress: Some(progress),
             ..Shared::default()
         });
-        let mut workers = Vec::with_capacity(n);
-        for i in 0..n {
-            let s = shared.clone();
-            let name = format!("loopscope pool thread {i}");
-            let w = spawn_worker(glue_url, "pool", &name, move |text| s.on_message(&text))
-                .map_err(|e| format!("cannot start a pool worker: {e:?}"))?;
-            w.post(&to_json(&ToPool::Start { hold }));
-            workers.push(w);
-        }
+        let n = ports.len();
+        let workers: Vec<Peer> = ports
+            .into_iter()
+            .map(|port| {
+                let s = shared.clone();
+                let peer = Peer::new(port, move |text| s.on_message(&text));
+                peer.post(&to_json(&ToPool::Start { hold }));
+                peer
+            })
+            .collect();
         poll_fn(|cx| {
             if let Some(f) = shared.failure.borrow().clone() {
                 return Poll::Ready(Err(f));

@@ -3,7 +3,9 @@
 
 use super::pool::{Pool, Progress};
 use super::probe::{self, Probe};
-use super::{cross_origin_isolated, from_json, hold, now_abs, post_to_parent, to_json, Hold};
+use super::{
+    cross_origin_isolated, from_json, hold, now_abs, post_to_parent, take_received_ports, to_json, Hold,
+};
 use crate::flows::{handle_request, Durations, EventLoop, SyncCall, SyncReturn, Thread};
 use crate::model::{
     Config, LiveEvent, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder,
@@ -20,8 +22,11 @@ use std::task::{Context, Poll};
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum ToServer {
-    /// Start the pool and the probe for this run; answer `Ready`.
+    /// Get ready for this run (calibrate compute work); answer `WantPool`.
     Setup { config: Config },
+    /// The pool workers the page started for this run: their ports come with this
+    /// message. Get each ready, start the probe, answer `Ready`.
+    Pool,
     /// The clock starts: times are ms since `t0_abs`.
     Go { t0_abs: f64 },
     /// A request, sent by the page at `sent_abs`.
@@ -31,6 +36,10 @@ pub(crate) enum ToServer {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum FromServer {
+    /// Start this many pool workers and send `Pool` with a port to each.
+    WantPool {
+        workers: u64,
+    },
     Ready {
         pool_workers: u64,
         pool_start_ms: f64,
@@ -73,7 +82,6 @@ struct Server {
     probe: RefCell<Option<Probe>>,
     step: RefCell<Option<Step>>,
     completed: Cell<u64>,
-    most_jobs_at_once: Cell<u64>,
     /// Events not yet posted to the page.
     outbox: RefCell<Vec<LiveEvent>>,
     /// How `time.sleep` holds a thread in this run.
@@ -179,10 +187,7 @@ impl Server {
             .take()
             .map(|p| p.finish(t0))
             .unwrap_or_default();
-        // The pool's workers are nested in this one, and end with it when the page
-        // terminates it. Terminating them from here first is worse: Chromium can leave
-        // a worker behind when it is terminated while its nested workers are still
-        // shutting down (seen: one server worker left after about every other run).
+        // The pool's workers belong to the page, which terminates them with this one.
         let pool_workers = self.pool.borrow().as_ref().map_or(0, |p| p.len()) as u64;
         let rec = self.rec.replace(Recorder::new(self.config.clone()));
         let mut report = match rec.finish(Source::Measured) {
@@ -208,11 +213,16 @@ impl Server {
             ));
         }
         let cores = hardware_concurrency();
-        if self.config.work == Work::Compute && self.most_jobs_at_once.get() > u64::from(cores) {
+        let computing = crate::model::stats::most_at_once(report.requests.iter().flat_map(|r| {
+            r.phases
+                .iter()
+                .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
+                .map(|p| (p.start_ms, p.end_ms))
+        }));
+        if self.config.work == Work::Compute && computing > cores as usize {
             warnings.push(format!(
-                "compute work: up to {} pool jobs ran at once on {cores} cores, so they shared cores; \
-                 the model assumes a core each (work that releases the GIL, like NumPy)",
-                self.most_jobs_at_once.get()
+                "compute work: up to {computing} threads computed at once on {cores} cores, so they shared \
+                 cores; the model assumes a core each (work that releases the GIL, like NumPy)"
             ));
         }
         report.measurement = Some(Measurement {
@@ -394,10 +404,6 @@ impl EventLoop for Handle {
                 // Instantaneous on its thread: what is left is waiting for the loop.
                 None => self.began(PhaseKind::Queued, Place::Loop, false, granted),
             }
-            let in_flight = self.server.limiter.in_use();
-            if in_flight > self.server.most_jobs_at_once.get() {
-                self.server.most_jobs_at_once.set(in_flight);
-            }
             let pool = self.server.pool.borrow().clone();
             let job = match pool {
                 Some(pool) => pool.run(self.request, call).await,
@@ -442,23 +448,53 @@ impl EventLoop for Handle {
     }
 }
 
+/// What the server knows between `Setup` and `Pool`.
+struct Pending {
+    config: Config,
+    hold: Hold,
+    asked_at: f64,
+}
+
 /// The server worker's message handler.
-pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
+pub(super) fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
     let server: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
+    let pending: Rc<RefCell<Option<Pending>>> = Rc::default();
     Box::new(move |text: String| match from_json::<ToServer>(&text) {
         Ok(ToServer::Setup { config }) => {
+            // Calibrated here, alone: the page starts the pool workers only after this.
+            let hold = Hold::for_work(config.work);
+            let workers = config.tokens.min(config.requests);
+            *pending.borrow_mut() = Some(Pending {
+                config,
+                hold,
+                asked_at: now_abs(),
+            });
+            post_to_parent(&to_json(&FromServer::WantPool { workers }));
+        }
+        Ok(ToServer::Pool) => {
+            let Some(Pending {
+                config,
+                hold,
+                asked_at,
+            }) = pending.borrow_mut().take()
+            else {
+                return fail("pool before setup".into());
+            };
+            let ports = take_received_ports();
+            let workers = config.tokens.min(config.requests);
+            if ports.len() as u64 != workers {
+                return fail(format!(
+                    "the page sent {} pool ports for {workers} workers",
+                    ports.len()
+                ));
+            }
             let slot = server.clone();
-            let glue = glue_url.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let durations = Durations {
                     io_ms: config.io_ms,
                     cpu_ms: config.cpu_ms,
                     bg_ms: config.bg_ms,
                 };
-                // Calibrated here, alone, before any pool worker exists.
-                let hold = Hold::for_work(config.work);
-                let started = now_abs();
-                let workers = config.tokens.min(config.requests) as usize;
                 // The server exists once the pool is up; progress waits for it.
                 let progress_to: Rc<RefCell<Weak<Server>>> = Rc::default();
                 let sink = progress_to.clone();
@@ -467,11 +503,11 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                         server.job_progress(p);
                     }
                 });
-                let pool = match Pool::start(&glue, workers, durations, hold, progress).await {
+                let pool = match Pool::start(ports, durations, hold, progress).await {
                     Ok(p) => p,
                     Err(e) => return fail(e),
                 };
-                let pool_start_ms = now_abs() - started;
+                let pool_start_ms = now_abs() - asked_at;
                 let probe = Probe::start(|samples| post_to_parent(&to_json(&FromServer::Lag { samples })));
                 let server = Rc::new(Server {
                     rec: RefCell::new(Recorder::new(config.clone())),
@@ -483,7 +519,6 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                     probe: RefCell::new(Some(probe)),
                     step: RefCell::default(),
                     completed: Cell::new(0),
-                    most_jobs_at_once: Cell::new(0),
                     outbox: RefCell::default(),
                     hold,
                     config,
@@ -491,7 +526,7 @@ pub(super) fn start(glue_url: String) -> Box<dyn FnMut(String)> {
                 *progress_to.borrow_mut() = Rc::downgrade(&server);
                 *slot.borrow_mut() = Some(server);
                 post_to_parent(&to_json(&FromServer::Ready {
-                    pool_workers: workers as u64,
+                    pool_workers: workers,
                     pool_start_ms,
                 }));
             });

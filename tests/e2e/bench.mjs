@@ -6,10 +6,11 @@
 //   4. the tutorial at full scale: async_io and full_async, 10 requests at once
 //   5. compute work: pool jobs sharing the machine's cores
 //   6. the first run on a fresh browser (rehearsed) against the runs after it
+//   7. worker lifetime: workers left behind after runs, over many fresh browsers
 import { readFileSync, readdirSync } from 'node:fs';
-import { startServer, launchBrowser, openPage } from './harness.mjs';
+import { startServer, launchBrowser, openPage, workersLeft } from './harness.mjs';
 
-const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`, `first`
+const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`, `first`, `lifetime`
 const server = await startServer();
 const browser = await launchBrowser();
 const { page } = await openPage(browser, server.url);
@@ -113,6 +114,25 @@ if (!only || only === 'first') {
     console.log(`| ${i} | ${rehearsal == null ? 'none' : `${f1(rehearsal)} ms`} | ${runs.map((m) => `${f1(m.stats.makespan_ms)} ms`).join(' | ')} |`);
     await fresh.close();
   }
+}
+
+if (only === 'lifetime') { // not in the default set: about 2 minutes
+  const browsers = Number(process.argv[3] || 30);
+  console.log(`\n## Worker lifetime (${browsers} fresh browsers × the five endpoints, 6 requests, io 40, cpu 80 ms)\n`);
+  const variants = ['sync_def', 'blocking', 'async_io', 'full_async', 'background'];
+  let runs = 0; let leaky = 0;
+  for (let b = 0; b < browsers; b++) {
+    const fresh = await launchBrowser();
+    const { page: p } = await openPage(fresh, server.url);
+    for (const variant of variants) {
+      await p.evaluate((c) => window.loopscope.run(c), { variant, requests: 6, concurrency: 6, io_ms: 40, cpu_ms: 80, bg_ms: 20, tokens: 40 });
+      runs++;
+      const left = await workersLeft(fresh);
+      if (left.length) { leaky++; console.log(`browser ${b}, after ${variant}: ${left.join(', ')}`); }
+    }
+    await fresh.close();
+  }
+  console.log(`runs that left a worker behind: ${leaky} of ${runs}`);
 }
 
 console.log(`\nChromium ${browser.version()}, navigator.hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}`);

@@ -2,6 +2,7 @@
 // server `make run` uses, COOP/COEP included) and drive Debian's Chromium with
 // playwright-core. Never downloads a browser.
 import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -39,10 +40,26 @@ export async function launchBrowser() {
   });
 }
 
+/** Threads named "DedicatedWorker" in Chromium's processes (Linux /proc; 0 elsewhere). */
+function workerThreads() {
+  let n = 0;
+  let pids = [];
+  try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)); } catch { return 0; }
+  for (const pid of pids) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chromium')) continue;
+      for (const t of readdirSync(`/proc/${pid}/task`)) {
+        if (readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').startsWith('DedicatedWorker')) n++;
+      }
+    } catch { /* the process or thread ended */ }
+  }
+  return n;
+}
+
 /**
- * Waits until the browser runs no Web Worker at all, as its DevTools protocol lists
- * them (the server and its nested pool workers included), and returns how many are
- * left after `timeout` ms (0 when none is).
+ * Waits until the browser runs no Web Worker at all — none in its DevTools protocol's
+ * target list (`Target.getTargets`), and no "DedicatedWorker" thread left in its
+ * processes — and returns what is still there after `timeout` ms (empty when none).
  */
 export async function workersLeft(browser, timeout = 3000) {
   const cdp = await browser.newBrowserCDPSession();
@@ -50,8 +67,10 @@ export async function workersLeft(browser, timeout = 3000) {
     const deadline = Date.now() + timeout;
     for (;;) {
       const { targetInfos } = await cdp.send('Target.getTargets');
-      const workers = targetInfos.filter((t) => t.type === 'worker');
-      if (workers.length === 0 || Date.now() > deadline) return workers.map((w) => w.title || w.url);
+      const left = targetInfos.filter((t) => t.type === 'worker').map((w) => `target ${w.title || w.url}`);
+      const threads = workerThreads();
+      if (threads) left.push(`${threads} DedicatedWorker thread(s)`);
+      if (left.length === 0 || Date.now() > deadline) return left;
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
