@@ -145,7 +145,14 @@ pub fn resolve(root: &Path, target: &str) -> Resolved {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Resolved::Forbidden,
         Err(_) => return Resolved::NotFound,
     };
-    if !canonical.starts_with(&root) {
+    let Ok(inside) = canonical.strip_prefix(&root) else {
+        return Resolved::Forbidden;
+    };
+    // A symlink may lead to a hidden name the request did not spell.
+    if inside
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+    {
         return Resolved::Forbidden;
     }
     match fs::metadata(&canonical) {
@@ -543,9 +550,17 @@ mod tests {
         fs::create_dir_all(root.join(".git")).unwrap();
         fs::write(root.join(".git").join("config"), "[core]").unwrap();
         fs::write(root.join("www").join(".env"), "KEY=1").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(root.join(".git").join("config"), root.join("config.txt")).unwrap();
         for target in ["/.git/config", "/www/.env", "/%2egit/config", "/./.git/config"] {
             assert_eq!(resolve(&root, target), Resolved::Forbidden, "{target}");
         }
+        #[cfg(unix)]
+        assert_eq!(
+            resolve(&root, "/config.txt"),
+            Resolved::Forbidden,
+            "a symlink into .git"
+        );
     }
 
     #[test]

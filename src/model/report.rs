@@ -171,7 +171,8 @@ pub struct Measurement {
     /// Wall time of the rehearsal that ran before this run, off the clock: the first
     /// run of an endpoint on a page first runs a few requests of a few ms, so that the
     /// browser has compiled the code the measured run executes (cold, the first run
-    /// measured 10–15 ms slow). `None` when this page had already rehearsed it.
+    /// measured up to 13 ms slower than later ones). `None` when this page had already
+    /// rehearsed it.
     #[serde(default)]
     pub rehearsal_ms: Option<f64>,
     /// Anything that makes the numbers less trustworthy (hidden tab, throttled timers).

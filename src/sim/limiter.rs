@@ -1,11 +1,9 @@
 //! anyio's `CapacityLimiter`, single-threaded: `total` tokens, waiters served first
-//! come, first served. A released token goes straight to the oldest waiter. anyio's
-//! `release` wakes the oldest waiter (taking it off the queue), which counts itself a
-//! borrower when it runs; a newcomer cannot take the token meanwhile, because
-//! `run_sync` yields once (`checkpoint()`) before it asks, so the woken waiter runs
-//! first, and `acquire_nowait` refuses while anyone is queued. Here the hand-over is
-//! immediate, to the same effect. Clock-free, so the virtual and the browser runtime
-//! share it.
+//! come, first served. A released token goes straight to the oldest waiter: anyio's
+//! `release` reserves it for the waiter it wakes, before that waiter runs (since anyio
+//! 4.14.2, which fixed over-granting when a non-blocking acquire came in between,
+//! anyio issue #1170), so a newcomer can never jump the queue. Clock-free, so the
+//! virtual and the browser runtime share it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
