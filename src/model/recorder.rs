@@ -189,6 +189,7 @@ impl Recorder {
             loop_stalls,
             console,
             stats,
+            probe_stalls: None,
             measurement: None,
         })
     }

@@ -123,6 +123,10 @@ pub struct Report {
     pub requests: Vec<RequestRecord>,
     /// Ground truth: when the runtime itself held the loop, in time order.
     pub loop_stalls: Vec<Stall>,
+    /// Measured: what the independent heartbeat on the server loop saw, in time order;
+    /// absent from predictions (the model has no probe: its stalls are exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_stalls: Option<Vec<ProbeStall>>,
     /// In time order (ties keep the order printed).
     pub console: Vec<ConsoleLine>,
     pub stats: Stats,
@@ -144,8 +148,6 @@ pub struct ProbeStall {
 /// How a browser run was measured, and what could make the measurement wrong.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    /// What the independent heartbeat on the server loop saw.
-    pub probe_stalls: Vec<ProbeStall>,
     /// Every heartbeat: `[t_ms, lag_ms]`, for the lag sparkline.
     pub probe_lag: Vec<[f64; 2]>,
     /// The heartbeat's timer period.

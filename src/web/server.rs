@@ -225,8 +225,8 @@ impl Server {
                  cores; the model assumes a core each (work that releases the GIL, like NumPy)"
             ));
         }
+        report.probe_stalls = Some(probe_stalls);
         report.measurement = Some(Measurement {
-            probe_stalls,
             probe_lag,
             probe_period_ms: f64::from(probe::PERIOD_MS),
             probe_threshold_ms: probe::THRESHOLD_MS,

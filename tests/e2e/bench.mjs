@@ -24,7 +24,7 @@ if (!only || only === 'probe') {
   console.log('|---|---|---|---|---|');
   for (const cpu of [1, 5, 20, 100]) {
     const { measured } = await run({ variant: 'async_io', requests: 50, concurrency: 1, io_ms: 5, cpu_ms: cpu, bg_ms: 1, tokens: 40 });
-    const probe = measured.measurement.probe_stalls;
+    const probe = measured.probe_stalls;
     const errors = measured.loop_stalls.map((s) => {
       const seen = probe.filter((p) => p.start_ms < s.end_ms + 4 && s.start_ms < p.end_ms);
       const len = seen.reduce((a, p) => a + (p.end_ms - p.start_ms), 0);

@@ -51,6 +51,9 @@ for (const config of scenarios) {
     assert.equal(measured.source, 'measured');
     assert.equal(predicted.source, 'predicted');
     assert.equal(measured.requests.length, config.requests);
+    // Both stall records: ground truth in every report, the probe's in measured ones.
+    assert.ok(Array.isArray(measured.loop_stalls) && Array.isArray(measured.probe_stalls));
+    assert.equal(predicted.probe_stalls, undefined);
     for (const c of fidelity.checks) assert.ok(c.ok, `${c.name}: expected ${c.expected}, measured ${c.measured}, tolerance ${c.tolerance}\n${detail}`);
     assert.ok(fidelity.ok);
     const names = fidelity.checks.map((c) => c.name);
