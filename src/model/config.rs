@@ -197,6 +197,12 @@ fn check_duration(field: &'static str, value: f64, errors: &mut Vec<ConfigError>
 }
 
 impl Config {
+    /// The most threadpool threads a run can use: the limiter allows `tokens` jobs at
+    /// once, and each request has at most one job at a time.
+    pub fn pool_threads(&self) -> u64 {
+        self.tokens.min(self.requests)
+    }
+
     /// Every problem with this config, one per field, in field order; empty when valid.
     pub fn problems(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
@@ -236,7 +242,7 @@ impl Config {
                 ),
             });
         }
-        if self.tokens.min(self.requests) > limits::BROWSER_MAX_WORKERS {
+        if self.pool_threads() > limits::BROWSER_MAX_WORKERS {
             errors.push(ConfigError {
                 field: "tokens",
                 message: format!(

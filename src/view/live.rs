@@ -18,6 +18,14 @@ struct Open {
     due: Option<f64>,
 }
 
+impl Open {
+    /// When an awaited sleep's timer fired, if it has by `now_ms`: from then on the
+    /// request is ready and waits for the loop (another request holds it).
+    fn ready_at(&self, now_ms: f64) -> Option<f64> {
+        self.due.filter(|&due| due < now_ms)
+    }
+}
+
 pub struct LiveRun {
     rec: Recorder,
     open: Vec<Option<Open>>,
@@ -124,9 +132,7 @@ impl LiveRun {
                 .bars
                 .extend(r.phases.iter().map(|p| Bar::from_phase(lane, p)));
             if let Some(o) = open {
-                // An awaited sleep past its due time: the timer has fired, the request
-                // waits for the loop (another request holds it).
-                let ready_at = o.due.filter(|&due| due < now_ms);
+                let ready_at = o.ready_at(now_ms);
                 picture.bars.push(Bar {
                     lane,
                     kind: o.kind,
@@ -193,13 +199,13 @@ impl LiveRun {
             .map(|(id, open)| {
                 let r = self.rec.request(id as u64);
                 let responded = self.responded[id].is_some();
-                let open = open.map(|o| match o.due {
-                    Some(due) if due < now_ms => Open {
+                let open = open.map(|o| match o.ready_at(now_ms) {
+                    Some(_) => Open {
                         kind: PhaseKind::Queued,
                         due: None,
                         ..o
                     },
-                    _ => o,
+                    None => o,
                 });
                 let open = open.as_ref();
                 let position = match (open, r.accepted_ms, responded) {
@@ -416,13 +422,14 @@ mod tests {
             phase: phase.clone(),
         });
         live.apply(&began(0, PhaseKind::Cpu, true, 500.0, None));
-        let stalls: Vec<_> = live
-            .picture(900.0)
-            .stalls
-            .iter()
-            .map(|s| (s.start_ms, s.end_ms, s.open))
-            .collect();
-        assert_eq!(stalls, [(0.0, 900.0, true)]);
+        let stalls = |live: &LiveRun, now_ms| -> Vec<_> {
+            live.picture(now_ms)
+                .stalls
+                .iter()
+                .map(|s| (s.start_ms, s.end_ms, s.open))
+                .collect()
+        };
+        assert_eq!(stalls(&live, 900.0), [(0.0, 900.0, true)]);
         // The step ends: its stall comes as one, and nothing is open any more.
         live.apply(&LiveEvent::Phase {
             request: 0,
@@ -441,12 +448,9 @@ mod tests {
             },
         });
         live.apply(&began(0, PhaseKind::Cpu, true, 2000.0, None));
-        let stalls: Vec<_> = live
-            .picture(2100.0)
-            .stalls
-            .iter()
-            .map(|s| (s.start_ms, s.end_ms, s.open))
-            .collect();
-        assert_eq!(stalls, [(2000.0, 2100.0, true), (0.0, 1500.0, false)]);
+        assert_eq!(
+            stalls(&live, 2100.0),
+            [(2000.0, 2100.0, true), (0.0, 1500.0, false)]
+        );
     }
 }

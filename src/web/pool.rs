@@ -1,10 +1,9 @@
 //! The threadpool: Web Workers that run [`SyncCall`]s, and the server's handle on them.
 //!
-//! The server starts `min(tokens, requests)` workers before the run's clock starts (no
-//! run can have more jobs in flight: the limiter allows `tokens`, and each request has
-//! at most one job at a time) and reuses them for every job. The page starts them and
-//! terminates them when the run ends; the server holds one end of a `MessageChannel`
-//! to each ([`Peer`]).
+//! A run has [`crate::Config::pool_threads`] workers, ready before its clock starts and
+//! reused for every job. The page starts them when the server asks and terminates them
+//! when the run ends; the server holds one end of a `MessageChannel` to each
+//! ([`Peer`]).
 
 use super::{hold, now_abs, post_to_parent, to_json, warm_up, Hold, Peer};
 use crate::flows::{Durations, SyncCall, SyncReturn, Thread};

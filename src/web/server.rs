@@ -108,13 +108,12 @@ impl Server {
         now_abs() - self.t0_abs.get()
     }
 
-    /// A pool job's phases began or ended, or it printed: on the run's timeline, to
-    /// the page now.
+    /// A pool job's phases began or ended, or it printed: recorded on the run's
+    /// timeline and queued for the page.
     fn job_progress(&self, progress: Vec<Progress>) {
         for p in progress {
             self.job_event(p);
         }
-        self.flush();
     }
 
     fn job_event(&self, progress: Progress) {
@@ -417,9 +416,7 @@ impl EventLoop for Handle {
                     return std::future::pending().await;
                 }
             };
-            for p in done.progress {
-                self.server.job_event(p);
-            }
+            self.server.job_progress(done.progress);
             let t0 = self.server.t0_abs.get();
             self.waited(Place::Loop, done.end_abs - t0, self.now());
             drop(token);
@@ -463,7 +460,7 @@ pub(super) fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
         Ok(ToServer::Setup { config }) => {
             // Calibrated here, alone: the page starts the pool workers only after this.
             let hold = Hold::for_work(config.work);
-            let workers = config.tokens.min(config.requests);
+            let workers = config.pool_threads();
             *pending.borrow_mut() = Some(Pending {
                 config,
                 hold,
@@ -481,7 +478,7 @@ pub(super) fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
                 return fail("pool before setup".into());
             };
             let ports = take_received_ports();
-            let workers = config.tokens.min(config.requests);
+            let workers = config.pool_threads();
             if ports.len() as u64 != workers {
                 return fail(format!(
                     "the page sent {} pool ports for {workers} workers",
@@ -501,6 +498,7 @@ pub(super) fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
                 let progress = Box::new(move |p: Vec<Progress>| {
                     if let Some(server) = sink.borrow().upgrade() {
                         server.job_progress(p);
+                        server.flush(); // a phase began: the page draws it now
                     }
                 });
                 let pool = match Pool::start(ports, durations, hold, progress).await {
