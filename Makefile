@@ -19,7 +19,7 @@ bench: web
 
 web:
 	bash scripts/setup.sh web
-	wasm-pack build --release --target web --out-dir www/pkg --no-typescript --no-pack
+	wasm-pack build src/web --release --target web --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
 
 clean:
 	cargo clean

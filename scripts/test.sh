@@ -10,13 +10,13 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "format"
 cargo fmt --all -- --check
 step "clippy, native"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 step "clippy, wasm32"
-cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
 step "native tests"
-cargo test
+cargo test --workspace
 step "browser tests (wasm-bindgen-test in headless Chromium)"
-wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)"
+wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" src/web
 step "page-level browser tests (the served page in Debian Chromium, via playwright-core)"
 cargo build --quiet   # the `loopscope serve` the tests start
 make --no-print-directory web

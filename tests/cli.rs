@@ -82,8 +82,20 @@ fn json_is_a_report_or_an_array_of_them() {
 fn bad_input_exits_2_with_one_line() {
     let cases: &[(&[&str], &str)] = &[
         (&["--variant", "fastest"], "unknown variant 'fastest'"),
-        (&["-n", "0"], "requests must be"),
-        (&["-n", "-3"], "requests must be"),
+        (
+            &["-n", "0"],
+            "requests must be a whole number from 1 to 100000, got 0 (--requests)",
+        ),
+        (
+            &["-n", "-1"],
+            "requests must be a whole number from 1 to 100000, got -1 (--requests)",
+        ),
+        (
+            &["-n=-1"],
+            "requests must be a whole number from 1 to 100000, got -1 (--requests)",
+        ),
+        (&["--requests=-3"], "got -3 (--requests)"),
+        (&["-n", "2.5"], "got 2.5"),
         (&["-n", "100001"], "from 1 to 100000"),
         (&["-c", "0"], "concurrency must be"),
         (&["-n", "3", "-c", "5"], "cannot exceed requests"),
@@ -91,9 +103,10 @@ fn bad_input_exits_2_with_one_line() {
         (&["--cpu-ms", "0"], "cpu_ms must be"),
         (&["--bg-ms", "nan"], "bg_ms must be"),
         (&["--io-ms", "inf"], "io_ms must be"),
+        (&["--io-ms", "Infinity"], "got Infinity (--io-ms)"),
         (&["--cpu-ms", "1e9"], "at most 600000"),
         (&["--tokens", "0"], "tokens must be"),
-        (&["--io-ms", "fast"], "invalid value 'fast'"),
+        (&["--io-ms", "fast"], "got 'fast' (--io-ms)"),
         (&["--nonsense"], "unexpected argument"),
     ];
     for (args, expect) in cases {
@@ -107,6 +120,11 @@ fn bad_input_exits_2_with_one_line() {
         assert!(!err.contains("panicked"), "{args:?}");
         assert!(o.stdout.is_empty(), "{args:?}");
     }
+    // Exponents are numbers, as in the page's form: 1e2 requests is 100.
+    let o = loopscope(&["simulate", "--variant", "full_async", "-n", "1e2", "--json"]);
+    assert!(o.status.success());
+    let r: loopscope::Report = serde_json::from_slice(&o.stdout).expect("one report");
+    assert_eq!(r.requests.len(), 100);
     let o = loopscope(&["serve", "--dir", "/nonexistent"]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);

@@ -1,5 +1,5 @@
 // Bootstrap only: load the wasm module, expose the API, start the page (src/ui).
-// All logic is in Rust (src/web, src/wasm_api.rs).
+// All logic is in Rust: src/web/api.rs has every export this file uses.
 import init, * as wasm from './pkg/loopscope.js';
 
 // Workers import the same glue by absolute URL (relative URLs do not resolve in them).
@@ -11,8 +11,8 @@ try {
     run: (config) => wasm.run(config, glue),
     /** The virtual model's report for one variant, instantly. */
     simulate: (config) => wasm.simulate(config),
-    /** Every invalid field of a config, as [{ field, message }]. */
-    problems: (config) => wasm.config_problems(config),
+    /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */
+    problems: (config) => wasm.problems(config),
     liveWorkers: () => wasm.live_workers(),
     isRunning: () => wasm.is_running(),
     ready: true,

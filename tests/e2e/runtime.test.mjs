@@ -98,7 +98,7 @@ for (const config of scenarios) {
 test('an invalid config rejects with the core\'s message', async () => {
   const err = await page.evaluate(() => window.loopscope.run({ variant: 'async_io', io_ms: -5 })
     .then(() => 'resolved', (e) => e.message));
-  assert.match(err, /io_ms must be a number of milliseconds above 0/);
+  assert.match(err, /io_ms must be a number of milliseconds from 1 to 600000 in a browser run/);
   const unknown = await page.evaluate(() => window.loopscope.run({ variant: 'fastest' })
     .then(() => 'resolved', (e) => e.message));
   assert.match(unknown, /unknown variant/);

@@ -1,0 +1,188 @@
+//! The `loopscope` command: `simulate` predicts a run on the virtual model and prints
+//! it like `ab` does (or as JSON); `serve` serves the browser simulator.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod serve;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use clap::{Parser, Subcommand};
+    use loopscope::model::input::{read_config, Raw};
+    use loopscope::model::{Config, Target, Variant};
+    use loopscope::view::summary;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    #[derive(Parser)]
+    #[command(
+        name = "loopscope",
+        version,
+        about = "See what async/await, a threadpool and background tasks do to a FastAPI server."
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Predict a run with the virtual-time model and print it like ApacheBench.
+        Simulate(SimulateArgs),
+        /// Serve the browser simulator (build it first: `make run` does both).
+        Serve {
+            /// Port to listen on.
+            #[arg(long, default_value_t = 8000)]
+            port: u16,
+            /// Address to bind; 127.0.0.1 keeps it on this machine.
+            #[arg(long, default_value = "127.0.0.1")]
+            host: String,
+            /// Folder holding index.html and www/.
+            #[arg(long, default_value = ".")]
+            dir: PathBuf,
+        },
+    }
+
+    /// Every value is taken as typed and read by the core's rules for its field, so a
+    /// bad one gets the same sentence as in the page's form or the JS API.
+    #[derive(clap::Args)]
+    struct SimulateArgs {
+        /// sync_def, blocking, async_io, full_async, background, or all.
+        #[arg(long, default_value = "all")]
+        variant: String,
+        /// Requests in total (ab -n) [default: 10].
+        #[arg(short = 'n', long, allow_hyphen_values = true)]
+        requests: Option<String>,
+        /// Clients sending at once (ab -c) [default: the number of requests].
+        #[arg(short = 'c', long, allow_hyphen_values = true)]
+        concurrency: Option<String>,
+        /// fetch_external_data's sleep, ms [default: 500].
+        #[arg(long, allow_hyphen_values = true)]
+        io_ms: Option<String>,
+        /// run_model_prediction's sleep, ms [default: 1000].
+        #[arg(long, allow_hyphen_values = true)]
+        cpu_ms: Option<String>,
+        /// log_prediction_details's sleep, ms [default: 200].
+        #[arg(long, allow_hyphen_values = true)]
+        bg_ms: Option<String>,
+        /// Threadpool tokens (anyio's default limiter) [default: 40].
+        #[arg(long, allow_hyphen_values = true)]
+        tokens: Option<String>,
+        /// Print the report as JSON (an array of reports for `all`).
+        #[arg(long)]
+        json: bool,
+    }
+
+    /// A usage error: one line on stderr, exit status 2.
+    fn usage_error(message: &str) -> ExitCode {
+        eprintln!("loopscope: {message}");
+        ExitCode::from(2)
+    }
+
+    fn simulate(a: SimulateArgs) -> ExitCode {
+        let variants: Vec<Variant> = if a.variant == "all" {
+            Variant::ALL.to_vec()
+        } else {
+            match a.variant.parse() {
+                Ok(v) => vec![v],
+                Err(e) => return usage_error(&format!("{e} (or all)")),
+            }
+        };
+        let given = [
+            ("requests", a.requests),
+            ("concurrency", a.concurrency),
+            ("io_ms", a.io_ms),
+            ("cpu_ms", a.cpu_ms),
+            ("bg_ms", a.bg_ms),
+            ("tokens", a.tokens),
+        ];
+        let pairs: Vec<(String, Raw)> = given
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_string(), Raw::Typed(value?))))
+            .collect();
+        let base = Config {
+            variant: variants[0],
+            ..Config::default()
+        };
+        let read = read_config(&base, &pairs, Target::Model);
+        if let Some(e) = read.errors.first() {
+            return usage_error(&format!("{} (--{})", e.message, e.field.replace('_', "-")));
+        }
+        let config = read.config;
+        let reports: Vec<_> = variants
+            .iter()
+            .map(|v| loopscope::simulate(&config.with_variant(*v)).expect("validated above"))
+            .collect();
+        let out = match (a.json, reports.as_slice()) {
+            (true, [one]) if a.variant != "all" => serde_json::to_string_pretty(one),
+            (true, all) => serde_json::to_string_pretty(all),
+            (false, [one]) if a.variant != "all" => Ok(summary::report_text(one)),
+            (false, all) => Ok(summary::table_text(all)),
+        };
+        match out {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loopscope: cannot write JSON: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn serve(host: &str, port: u16, dir: PathBuf) -> ExitCode {
+        let dir = dir.canonicalize().unwrap_or(dir);
+        if !dir.join("index.html").is_file() {
+            return usage_error(&format!(
+                "{} has no index.html: run from the repository root",
+                dir.display()
+            ));
+        }
+        let listener = match std::net::TcpListener::bind((host, port)) {
+            Ok(l) => l,
+            Err(e) => return usage_error(&format!("cannot listen on {host}:{port}: {e}")),
+        };
+        // With --port 0 the OS picks one: print the one we got.
+        let port = listener.local_addr().map_or(port, |a| a.port());
+        let shown = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+        println!(
+            "loopscope: serving {} — open http://{shown}:{port}/ in a browser (Ctrl-C stops)",
+            dir.display()
+        );
+        match super::serve::serve(&dir, listener) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loopscope: server stopped: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    pub fn main() -> ExitCode {
+        let cli = match Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(e) if !e.use_stderr() => {
+                // --help, --version
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                let rendered = e.to_string();
+                let first = rendered.lines().next().unwrap_or("bad arguments");
+                return usage_error(first.trim_start_matches("error: "));
+            }
+        };
+        match cli.command {
+            Command::Simulate(a) => simulate(a),
+            Command::Serve { port, host, dir } => serve(&host, port, dir),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}

@@ -1,0 +1,20 @@
+//! loopscope's pure core: what async/await, a threadpool and background tasks do to a
+//! FastAPI server, shown on the tutorial's five endpoints. Plain Rust: it builds and is
+//! tested natively, and runs unchanged in the browser (the `loopscope-web` crate).
+//!
+//! - [`flows`]: the tutorial's functions and endpoints, written once against the
+//!   runtime traits, and the part FastAPI and Starlette play around them.
+//! - [`runtime`]: what both runtimes share: those traits, anyio's capacity limiter,
+//!   the events a runtime reports, and how a coroutine step becomes a stall.
+//! - [`model`]: config and its validation, the report, its stats, fidelity.
+//! - [`sim`]: the virtual-time runtime that predicts a run exactly.
+//! - [`view`]: what the page shows, computed without a browser.
+
+pub mod flows;
+pub mod model;
+pub mod runtime;
+pub mod sim;
+pub mod view;
+
+pub use model::{Config, ConfigError, Report, Variant};
+pub use sim::simulate;

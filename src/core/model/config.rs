@@ -1,0 +1,649 @@
+//! What a run is: which endpoint, how much load, how long each step takes; and the one
+//! set of rules every config is checked by.
+//!
+//! Each field has one rule ([`Field`]), applied the same way to a typed [`Config`]
+//! ([`Config::problems`]) and to raw input, typed or from JS ([`super::input`]), so
+//! the command line, the page's form, its links and the JS API answer a bad value with
+//! the same sentence.
+
+use super::ids::serde_id;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The five request flows: the tutorial's four endpoints plus the one its text describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Variant {
+    /// `def` endpoint: FastAPI runs it in the threadpool.
+    SyncDef,
+    /// `async def` calling the blocking functions: both hold the event loop.
+    Blocking,
+    /// `await asyncio.sleep` fetch, then the blocking prediction on the loop.
+    AsyncIo,
+    /// `await` fetch + `await run_in_threadpool(predict)`.
+    FullAsync,
+    /// `full_async` + a sync background task after the response.
+    Background,
+}
+
+impl Variant {
+    /// All five, in the tutorial's order.
+    pub const ALL: [Variant; 5] = [
+        Variant::SyncDef,
+        Variant::Blocking,
+        Variant::AsyncIo,
+        Variant::FullAsync,
+        Variant::Background,
+    ];
+
+    /// The id used on the command line, in JSON and in the page's `data-run` hooks.
+    pub fn id(self) -> &'static str {
+        serde_id(&self)
+    }
+
+    /// The HTTP route of the endpoint.
+    pub fn route(self) -> &'static str {
+        match self {
+            Variant::SyncDef => "POST /predict_sync",
+            Variant::Blocking => "POST /predict_blocking",
+            Variant::AsyncIo => "POST /predict_async_io",
+            Variant::FullAsync => "POST /predict_full_async",
+            Variant::Background => "POST /predict_with_background",
+        }
+    }
+
+    /// One line on what a request does.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Variant::SyncDef => "def endpoint: FastAPI runs it in the threadpool, the loop stays free",
+            Variant::Blocking => "async def calling time.sleep: every request holds the event loop",
+            Variant::AsyncIo => "await asyncio.sleep for I/O, then the prediction blocks the loop",
+            Variant::FullAsync => "await I/O, await run_in_threadpool(predict): the loop stays free",
+            Variant::Background => "full_async, then a sync log task after the response is sent",
+        }
+    }
+
+    /// Whether the endpoint ever holds the event loop with a blocking call.
+    pub fn blocks_the_loop(self) -> bool {
+        matches!(self, Variant::Blocking | Variant::AsyncIo)
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.id() == s)
+            .ok_or_else(|| unknown_variant(&super::input::quoted(s)))
+    }
+}
+
+fn unknown_variant(shown: &str) -> ConfigError {
+    ConfigError::new(
+        "variant",
+        format!(
+            "unknown variant {shown}: expected one of {}",
+            Variant::ALL.map(Variant::id).join(", ")
+        ),
+    )
+}
+
+/// What a blocking step does to its thread when it really runs (browser runtime only;
+/// the virtual model treats both alike).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Work {
+    /// Holds the thread without burning CPU, like the tutorial's `time.sleep`.
+    #[default]
+    Sleep,
+    /// Burns CPU for the duration, so threads contend for the machine's cores.
+    Compute,
+}
+
+impl Work {
+    pub const ALL: [Work; 2] = [Work::Sleep, Work::Compute];
+
+    pub fn id(self) -> &'static str {
+        serde_id(&self)
+    }
+}
+
+/// Caps that keep a run meaningful and the machine responsive. Documented in the README.
+pub mod limits {
+    /// Most requests in one run.
+    pub const MAX_REQUESTS: u64 = 100_000;
+    /// Most threadpool tokens (anyio's default is 40).
+    pub const MAX_TOKENS: u64 = 10_000;
+    /// Longest single step, in ms (10 minutes).
+    pub const MAX_DURATION_MS: f64 = 600_000.0;
+    /// Most requests in one browser run (each is a message and a task; the page draws each).
+    pub const BROWSER_MAX_REQUESTS: u64 = 2_000;
+    /// Most pool Web Workers one browser run starts (min(tokens, requests)).
+    pub const BROWSER_MAX_WORKERS: u64 = 64;
+    /// Shortest step a browser run can time: timers have millisecond resolution.
+    pub const BROWSER_MIN_DURATION_MS: f64 = 1.0;
+}
+
+/// The tutorial's numbers (FASTAPI_SEMANTICS.md rule 9) and anyio's default limiter.
+pub mod defaults {
+    pub const IO_MS: f64 = 500.0;
+    pub const CPU_MS: f64 = 1000.0;
+    pub const BG_MS: f64 = 200.0;
+    pub const TOKENS: u64 = 40;
+    pub const REQUESTS: u64 = 10;
+}
+
+/// One run: `requests` in total, `concurrency` clients each sending its next request
+/// when its previous response arrives (ab's `-n` and `-c`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub variant: Variant,
+    pub requests: u64,
+    pub concurrency: u64,
+    /// `fetch_external_data`'s sleep (the tutorial's 0.5 s).
+    pub io_ms: f64,
+    /// `run_model_prediction`'s sleep (1 s).
+    pub cpu_ms: f64,
+    /// `log_prediction_details`'s sleep (0.2 s).
+    pub bg_ms: f64,
+    /// Threadpool size: anyio's default limiter has 40 tokens.
+    pub tokens: u64,
+    pub work: Work,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            variant: Variant::AsyncIo,
+            requests: defaults::REQUESTS,
+            concurrency: defaults::REQUESTS,
+            io_ms: defaults::IO_MS,
+            cpu_ms: defaults::CPU_MS,
+            bg_ms: defaults::BG_MS,
+            tokens: defaults::TOKENS,
+            work: Work::Sleep,
+        }
+    }
+}
+
+/// Step durations in ms: the numbers in the tutorial's `time.sleep` / `asyncio.sleep`
+/// calls, made configurable.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Durations {
+    pub io_ms: f64,
+    pub cpu_ms: f64,
+    pub bg_ms: f64,
+}
+
+/// A bad value: which field, and a sentence a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigError {
+    /// The field's name, or `config` for a problem with the config as a whole (an
+    /// unknown field, not an object at all).
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where a config will run: in the model alone, or for real in a browser, whose limits
+/// are tighter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Model,
+    Browser,
+}
+
+/// A field's value, typed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value {
+    Variant(Variant),
+    Count(u64),
+    Ms(f64),
+    Work(Work),
+}
+
+/// What a field accepts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rule {
+    Variant,
+    Work,
+    /// A whole number from 1 to `max` (`browser_max` in a browser run, when set).
+    Count {
+        max: u64,
+        browser_max: Option<u64>,
+    },
+    /// Milliseconds above 0 and at most [`limits::MAX_DURATION_MS`] (from
+    /// [`limits::BROWSER_MIN_DURATION_MS`] in a browser run).
+    Duration,
+}
+
+/// One field of a config: its name (as in JSON, the URL and the form; the command line
+/// spells it with dashes) and its rule.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub rule: Rule,
+}
+
+/// Every field, in the order problems are reported.
+pub const FIELDS: [Field; 8] = [
+    Field {
+        name: "variant",
+        rule: Rule::Variant,
+    },
+    Field {
+        name: "requests",
+        rule: Rule::Count {
+            max: limits::MAX_REQUESTS,
+            browser_max: Some(limits::BROWSER_MAX_REQUESTS),
+        },
+    },
+    Field {
+        name: "concurrency",
+        rule: Rule::Count {
+            max: limits::MAX_REQUESTS,
+            browser_max: Some(limits::BROWSER_MAX_REQUESTS),
+        },
+    },
+    Field {
+        name: "io_ms",
+        rule: Rule::Duration,
+    },
+    Field {
+        name: "cpu_ms",
+        rule: Rule::Duration,
+    },
+    Field {
+        name: "bg_ms",
+        rule: Rule::Duration,
+    },
+    Field {
+        name: "tokens",
+        rule: Rule::Count {
+            max: limits::MAX_TOKENS,
+            browser_max: None,
+        },
+    },
+    Field {
+        name: "work",
+        rule: Rule::Work,
+    },
+];
+
+/// The field called `name`.
+pub fn field(name: &str) -> Option<Field> {
+    FIELDS.iter().copied().find(|f| f.name == name)
+}
+
+/// A number as JavaScript prints it (`1.5`, `-1`, `NaN`, `Infinity`).
+pub fn js_number(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if x == x.trunc() && x.abs() < 1e21 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
+}
+
+impl Field {
+    /// The one sentence for a bad value of this field in `target`; `shown` is the value
+    /// as the person gave it.
+    pub fn problem(&self, target: Target, shown: &str) -> ConfigError {
+        let name = self.name;
+        let message = match self.rule {
+            Rule::Variant => return unknown_variant(shown),
+            Rule::Work => format!(
+                "work must be one of {}, got {shown}",
+                Work::ALL.map(|w| format!("'{}'", w.id())).join(", ")
+            ),
+            Rule::Count { max, browser_max } => match (target, browser_max) {
+                (Target::Browser, Some(b)) => format!(
+                    "{name} must be a whole number from 1 to {b} in a browser run (the model alone takes up to {max}), got {shown}"
+                ),
+                _ => format!("{name} must be a whole number from 1 to {max}, got {shown}"),
+            },
+            Rule::Duration => match target {
+                Target::Model => format!(
+                    "{name} must be a number of milliseconds above 0 and at most {}, got {shown}",
+                    limits::MAX_DURATION_MS
+                ),
+                Target::Browser => format!(
+                    "{name} must be a number of milliseconds from {} to {} in a browser run (its timers have millisecond resolution), got {shown}",
+                    limits::BROWSER_MIN_DURATION_MS,
+                    limits::MAX_DURATION_MS
+                ),
+            },
+        };
+        ConfigError::new(name, message)
+    }
+
+    /// Checks a number against this field's range in `target`: the count or the
+    /// duration it is, or the one sentence for it.
+    pub fn number(&self, target: Target, x: f64, shown: &str) -> Result<Value, ConfigError> {
+        match self.rule {
+            Rule::Count { max, browser_max } => {
+                let max = match target {
+                    Target::Browser => browser_max.unwrap_or(max),
+                    Target::Model => max,
+                };
+                if x.is_finite() && x.fract() == 0.0 && x >= 1.0 && x <= max as f64 {
+                    Ok(Value::Count(x as u64))
+                } else {
+                    Err(self.problem(target, shown))
+                }
+            }
+            Rule::Duration => {
+                let ok = x.is_finite()
+                    && x <= limits::MAX_DURATION_MS
+                    && match target {
+                        Target::Model => x > 0.0,
+                        Target::Browser => x >= limits::BROWSER_MIN_DURATION_MS,
+                    };
+                if ok {
+                    Ok(Value::Ms(x))
+                } else {
+                    Err(self.problem(target, shown))
+                }
+            }
+            Rule::Variant | Rule::Work => Err(self.problem(target, shown)),
+        }
+    }
+
+    /// Checks a name against this field's choices.
+    pub fn name_of(&self, target: Target, s: &str, shown: &str) -> Result<Value, ConfigError> {
+        match self.rule {
+            Rule::Variant => Variant::ALL
+                .into_iter()
+                .find(|v| v.id() == s)
+                .map(Value::Variant)
+                .ok_or_else(|| self.problem(target, shown)),
+            Rule::Work => Work::ALL
+                .into_iter()
+                .find(|w| w.id() == s)
+                .map(Value::Work)
+                .ok_or_else(|| self.problem(target, shown)),
+            Rule::Count { .. } | Rule::Duration => Err(self.problem(target, shown)),
+        }
+    }
+}
+
+impl Config {
+    /// The value of field `name`.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "variant" => Value::Variant(self.variant),
+            "requests" => Value::Count(self.requests),
+            "concurrency" => Value::Count(self.concurrency),
+            "io_ms" => Value::Ms(self.io_ms),
+            "cpu_ms" => Value::Ms(self.cpu_ms),
+            "bg_ms" => Value::Ms(self.bg_ms),
+            "tokens" => Value::Count(self.tokens),
+            "work" => Value::Work(self.work),
+            _ => return None,
+        })
+    }
+
+    /// Sets field `name` to `value` (of the field's type; others are ignored).
+    pub fn set(&mut self, name: &str, value: Value) {
+        match (name, value) {
+            ("variant", Value::Variant(v)) => self.variant = v,
+            ("requests", Value::Count(n)) => self.requests = n,
+            ("concurrency", Value::Count(n)) => self.concurrency = n,
+            ("io_ms", Value::Ms(x)) => self.io_ms = x,
+            ("cpu_ms", Value::Ms(x)) => self.cpu_ms = x,
+            ("bg_ms", Value::Ms(x)) => self.bg_ms = x,
+            ("tokens", Value::Count(n)) => self.tokens = n,
+            ("work", Value::Work(w)) => self.work = w,
+            _ => {}
+        }
+    }
+
+    /// The step durations of this run.
+    pub fn durations(&self) -> Durations {
+        Durations {
+            io_ms: self.io_ms,
+            cpu_ms: self.cpu_ms,
+            bg_ms: self.bg_ms,
+        }
+    }
+
+    /// The most threadpool threads a run can use: the limiter allows `tokens` jobs at
+    /// once, and each request has at most one job at a time.
+    pub fn pool_threads(&self) -> u64 {
+        self.tokens.min(self.requests)
+    }
+
+    /// Every problem with this config in `target`, at most one per field, in field
+    /// order; empty when valid. Each field is checked by its own rule; the rules that
+    /// tie two fields together are checked when both are valid alone.
+    pub fn problems(&self, target: Target) -> Vec<ConfigError> {
+        let mut errors: Vec<ConfigError> = FIELDS
+            .iter()
+            .filter_map(|f| match self.get(f.name)? {
+                Value::Count(n) => f.number(target, n as f64, &n.to_string()).err(),
+                Value::Ms(x) => f.number(target, x, &js_number(x)).err(),
+                Value::Variant(_) | Value::Work(_) => None,
+            })
+            .collect();
+        let bad = |name: &str| errors.iter().any(|e| e.field == name);
+        let mut joint = Vec::new();
+        if !bad("requests") && !bad("concurrency") && self.concurrency > self.requests {
+            joint.push(ConfigError::new(
+                "concurrency",
+                format!(
+                    "concurrency ({}) cannot exceed requests ({}): each client sends at least one request",
+                    self.concurrency, self.requests
+                ),
+            ));
+        }
+        if target == Target::Browser
+            && !bad("requests")
+            && !bad("tokens")
+            && self.pool_threads() > limits::BROWSER_MAX_WORKERS
+        {
+            joint.push(ConfigError::new(
+                "tokens",
+                format!(
+                    "a browser run starts one Web Worker per usable token, at most {}; got {} tokens for {} requests",
+                    limits::BROWSER_MAX_WORKERS,
+                    self.tokens,
+                    self.requests
+                ),
+            ));
+        }
+        errors.extend(joint);
+        sort_by_field(&mut errors);
+        errors
+    }
+
+    /// `Ok` when valid for the model, else its first problem.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.problems(Target::Model).into_iter().next() {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// The same config for another variant.
+    pub fn with_variant(&self, variant: Variant) -> Config {
+        Config {
+            variant,
+            ..self.clone()
+        }
+    }
+}
+
+/// Orders problems as the fields are ordered (problems with the config as a whole first).
+pub fn sort_by_field(errors: &mut [ConfigError]) {
+    errors.sort_by_key(|e| FIELDS.iter().position(|f| f.name == e.field).map_or(0, |i| i + 1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_tutorials_and_valid() {
+        let c = Config::default();
+        assert_eq!((c.io_ms, c.cpu_ms, c.bg_ms, c.tokens), (500.0, 1000.0, 200.0, 40));
+        assert_eq!(c.validate(), Ok(()));
+        assert!(c.problems(Target::Browser).is_empty());
+    }
+
+    fn with(f: impl FnOnce(&mut Config)) -> Config {
+        let mut c = Config::default();
+        f(&mut c);
+        c
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_one_sentence_per_field_and_target() {
+        let cases: Vec<(Config, &str, &str)> = vec![
+            (
+                with(|c| (c.requests, c.concurrency) = (0, 0)),
+                "requests",
+                "requests must be a whole number from 1 to 100000, got 0",
+            ),
+            (
+                with(|c| c.requests = 100_001),
+                "requests",
+                "requests must be a whole number from 1 to 100000, got 100001",
+            ),
+            (
+                with(|c| c.concurrency = 0),
+                "concurrency",
+                "concurrency must be a whole number from 1 to 100000, got 0",
+            ),
+            (
+                with(|c| c.concurrency = 11),
+                "concurrency",
+                "concurrency (11) cannot exceed requests (10): each client sends at least one request",
+            ),
+            (
+                with(|c| c.io_ms = 0.0),
+                "io_ms",
+                "io_ms must be a number of milliseconds above 0 and at most 600000, got 0",
+            ),
+            (with(|c| c.cpu_ms = -1.0), "cpu_ms", "got -1"),
+            (with(|c| c.bg_ms = f64::NAN), "bg_ms", "got NaN"),
+            (with(|c| c.io_ms = f64::INFINITY), "io_ms", "got Infinity"),
+            (with(|c| c.cpu_ms = 600_001.0), "cpu_ms", "got 600001"),
+            (
+                with(|c| c.tokens = 0),
+                "tokens",
+                "tokens must be a whole number from 1 to 10000, got 0",
+            ),
+            (with(|c| c.tokens = 10_001), "tokens", "got 10001"),
+        ];
+        for (config, field, text) in cases {
+            let err = config.validate().expect_err(field);
+            assert_eq!(err.field, field, "{err}");
+            assert!(err.message.ends_with(text), "{err}");
+            assert!(!err.message.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn a_browser_run_states_its_own_range_for_every_bad_value() {
+        // The same sentence for 0, -1 (as typed), and a value only the browser refuses.
+        let f = field("requests").unwrap();
+        let message = |x: f64| f.number(Target::Browser, x, &js_number(x)).unwrap_err().message;
+        let prefix = "requests must be a whole number from 1 to 2000 in a browser run (the model alone takes up to 100000), got ";
+        for (x, shown) in [(0.0, "0"), (-1.0, "-1"), (5000.0, "5000"), (1.5, "1.5")] {
+            assert_eq!(message(x), format!("{prefix}{shown}"));
+        }
+        let short = with(|c| c.cpu_ms = 0.5).problems(Target::Browser);
+        assert_eq!(short.len(), 1);
+        assert_eq!(
+            short[0].message,
+            "cpu_ms must be a number of milliseconds from 1 to 600000 in a browser run (its timers have millisecond resolution), got 0.5"
+        );
+        assert!(with(|c| c.cpu_ms = 0.5).problems(Target::Model).is_empty());
+    }
+
+    #[test]
+    fn problems_lists_every_bad_field_in_order() {
+        let c = with(|c| (c.io_ms, c.tokens, c.requests) = (-1.0, 0, 0));
+        let fields: Vec<_> = c.problems(Target::Model).iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["requests", "io_ms", "tokens"]);
+        // Browser limits are reported beside core problems, not instead of them.
+        let c = with(|c| (c.requests, c.concurrency, c.io_ms) = (5000, 5000, 0.5));
+        let fields: Vec<_> = c.problems(Target::Browser).iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["requests", "concurrency", "io_ms"]);
+    }
+
+    #[test]
+    fn browser_runs_start_at_most_64_pool_workers() {
+        let workers = with(|c| (c.requests, c.concurrency, c.tokens) = (100, 100, 100));
+        assert!(workers.problems(Target::Model).is_empty());
+        let p = workers.problems(Target::Browser);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].field, "tokens");
+        // 100 tokens for 10 requests start only 10 workers.
+        assert!(with(|c| c.tokens = 100).problems(Target::Browser).is_empty());
+    }
+
+    #[test]
+    fn ids_come_from_serde() {
+        for v in Variant::ALL {
+            assert_eq!(v.id().parse::<Variant>(), Ok(v));
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{}\"", v.id()));
+        }
+        for w in Work::ALL {
+            assert_eq!(serde_json::to_string(&w).unwrap(), format!("\"{}\"", w.id()));
+        }
+        let err = "fast".parse::<Variant>().unwrap_err();
+        assert_eq!(
+            err.message,
+            "unknown variant 'fast': expected one of sync_def, blocking, async_io, full_async, background"
+        );
+    }
+
+    #[test]
+    fn numbers_print_as_javascript_does() {
+        assert_eq!(js_number(1.5), "1.5");
+        assert_eq!(js_number(-1.0), "-1");
+        assert_eq!(js_number(100.0), "100");
+        assert_eq!(js_number(f64::NAN), "NaN");
+        assert_eq!(js_number(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(js_number(1e23), "100000000000000000000000");
+    }
+
+    #[test]
+    fn get_and_set_cover_every_field() {
+        let mut c = Config::default();
+        for f in FIELDS {
+            let v = c.get(f.name).expect(f.name);
+            c.set(f.name, v);
+        }
+        assert_eq!(c, Config::default());
+    }
+}

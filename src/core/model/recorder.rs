@@ -1,0 +1,218 @@
+//! Collects the events a runtime reports, in any order, and turns them into a
+//! [`Report`].
+//!
+//! Both runtimes (virtual and browser) feed one of these with the same
+//! [`Event`]s, so their reports are built by the same code and can be laid over each
+//! other. Request ids come from the runtime (in the browser, from messages): they are
+//! checked, never trusted as indices.
+
+use super::config::Config;
+use super::report::{
+    ConsoleLine, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Report, RequestRecord,
+    Source, Stall,
+};
+use super::stats::Stats;
+use crate::runtime::Event;
+
+#[derive(Default)]
+struct Partial {
+    request: Option<PredictionRequest>,
+    sent_ms: Option<f64>,
+    accepted_ms: Option<f64>,
+    responded: Option<(f64, PredictionResponse)>,
+    background_done_ms: Option<f64>,
+    phases: Vec<Phase>,
+}
+
+impl Partial {
+    /// A wait for the loop or for a token, recorded only when it lasted.
+    fn wait(&mut self, on: Place, from: f64, to: f64) {
+        if to > from {
+            self.phases.push(Phase {
+                kind: PhaseKind::Queued,
+                start_ms: from,
+                end_ms: to,
+                on,
+                blocking: false,
+            });
+        }
+    }
+}
+
+/// Why a recording could not become a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incomplete(pub String);
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "incomplete run: {}", self.0)
+    }
+}
+
+impl std::error::Error for Incomplete {}
+
+/// An event named a request the run does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRequest {
+    pub request: u64,
+    pub requests: u64,
+}
+
+impl std::fmt::Display for UnknownRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an event named request {}, but the run has {} (ids 0 to {})",
+            self.request,
+            self.requests,
+            self.requests.saturating_sub(1)
+        )
+    }
+}
+
+impl std::error::Error for UnknownRequest {}
+
+/// A request as recorded so far (for live views).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    pub sent_ms: Option<f64>,
+    pub accepted_ms: Option<f64>,
+    pub responded_ms: Option<f64>,
+    pub background_done_ms: Option<f64>,
+    /// In the order recorded.
+    pub phases: &'a [Phase],
+}
+
+pub struct Recorder {
+    config: Config,
+    requests: Vec<Partial>,
+    stalls: Vec<Stall>,
+    console: Vec<ConsoleLine>,
+}
+
+impl Recorder {
+    pub fn new(config: Config) -> Recorder {
+        let n = config.requests as usize;
+        Recorder {
+            config,
+            requests: (0..n).map(|_| Partial::default()).collect(),
+            stalls: Vec::new(),
+            console: Vec::new(),
+        }
+    }
+
+    fn slot(&mut self, request: u64) -> Result<&mut Partial, UnknownRequest> {
+        let requests = self.requests.len() as u64;
+        usize::try_from(request)
+            .ok()
+            .and_then(|i| self.requests.get_mut(i))
+            .ok_or(UnknownRequest { request, requests })
+    }
+
+    /// Records one event. `Began` carries nothing a report keeps: it is for live views.
+    pub fn record(&mut self, event: &Event) -> Result<(), UnknownRequest> {
+        let slot = self.slot(event.request())?;
+        match event {
+            Event::Sent { request, t } => {
+                slot.request = Some(PredictionRequest::for_index(*request));
+                slot.sent_ms = Some(*t);
+            }
+            Event::Accepted { t, .. } => {
+                // The time since it was sent is a wait for the loop.
+                let sent = slot.sent_ms.unwrap_or(*t);
+                slot.accepted_ms = Some(*t);
+                slot.wait(Place::Loop, sent, *t);
+            }
+            Event::Began { .. } => {}
+            Event::Phase { phase, .. } => slot.phases.push(phase.clone()),
+            Event::Waited { on, from, to, .. } => slot.wait(*on, *from, *to),
+            Event::Responded { t, response, .. } => slot.responded = Some((*t, response.clone())),
+            Event::BackgroundDone { t, .. } => slot.background_done_ms = Some(*t),
+            Event::Stall { stall } => self.stalls.push(stall.clone()),
+            Event::Print { request, t, text } => {
+                // What Python's `print(text)` shows: one console line per non-blank line.
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    self.console.push(ConsoleLine {
+                        t_ms: *t,
+                        request: *request,
+                        line: line.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Request `id` as recorded so far.
+    pub fn request(&self, id: u64) -> Option<RequestView<'_>> {
+        let p = self.requests.get(usize::try_from(id).ok()?)?;
+        Some(RequestView {
+            sent_ms: p.sent_ms,
+            accepted_ms: p.accepted_ms,
+            responded_ms: p.responded.as_ref().map(|(t, _)| *t),
+            background_done_ms: p.background_done_ms,
+            phases: &p.phases,
+        })
+    }
+
+    /// When request `id` was taken in (its send time if it has not been).
+    pub fn accepted_at(&self, id: u64) -> Option<f64> {
+        let r = self.request(id)?;
+        Some(r.accepted_ms.or(r.sent_ms).unwrap_or(0.0))
+    }
+
+    /// The stalls recorded so far, in the order recorded.
+    pub fn stalls(&self) -> &[Stall] {
+        &self.stalls
+    }
+
+    /// The console lines so far, in the order printed.
+    pub fn console(&self) -> &[ConsoleLine] {
+        &self.console
+    }
+
+    /// Orders everything in time and computes the stats. Fails if a request never got
+    /// a response (a runtime bug, or a measurement cut short).
+    pub fn finish(self, source: Source) -> Result<Report, Incomplete> {
+        let mut requests = Vec::with_capacity(self.requests.len());
+        for (id, p) in self.requests.into_iter().enumerate() {
+            let missing = |what: &str| Incomplete(format!("request {id} has no {what}"));
+            let request = p.request.ok_or_else(|| missing("request body"))?;
+            let sent_ms = p.sent_ms.ok_or_else(|| missing("send time"))?;
+            let accepted_ms = p.accepted_ms.ok_or_else(|| missing("accept time"))?;
+            let (responded_ms, response) = p.responded.ok_or_else(|| missing("response"))?;
+            let mut phases = p.phases;
+            phases.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+            requests.push(RequestRecord {
+                id: id as u64,
+                request,
+                sent_ms,
+                accepted_ms,
+                responded_ms,
+                latency_ms: responded_ms - sent_ms,
+                response,
+                background_done_ms: p.background_done_ms,
+                phases,
+            });
+        }
+        let mut loop_stalls = self.stalls;
+        loop_stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+        let mut console = self.console;
+        console.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms)); // stable: ties keep print order
+        let stats = Stats::compute(&requests, &loop_stalls);
+        Ok(Report {
+            source,
+            config: self.config,
+            requests,
+            loop_stalls,
+            console,
+            stats,
+            probe_stalls: None,
+            measurement: None,
+        })
+    }
+}

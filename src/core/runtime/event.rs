@@ -1,0 +1,66 @@
+//! What a runtime reports as things happen. Both runtimes emit these; recording them
+//! ([`crate::model::Recorder::record`]) is how each builds its report, and the page
+//! applies the same stream to draw a browser run while it goes.
+
+use crate::model::{Phase, PhaseKind, Place, PredictionResponse, Stall};
+use serde::{Deserialize, Serialize};
+
+/// Times are ms on the run's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "e", rename_all = "snake_case")]
+pub enum Event {
+    /// The client sent the request.
+    Sent { request: u64, t: f64 },
+    /// The event loop took the request in.
+    Accepted { request: u64, t: f64 },
+    /// A phase has begun and is still going (its end comes as a `Phase`): for live views.
+    Began {
+        request: u64,
+        kind: PhaseKind,
+        on: Place,
+        blocking: bool,
+        t: f64,
+        /// For an awaited sleep: when its timer is due. Past it, the request is ready
+        /// and waits for the loop.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<f64>,
+    },
+    /// A finished phase.
+    Phase { request: u64, phase: Phase },
+    /// A wait for the loop or a token, from `from` to `to` (dropped when empty).
+    Waited {
+        request: u64,
+        on: Place,
+        from: f64,
+        to: f64,
+    },
+    /// A coroutine step held the loop.
+    Stall { stall: Stall },
+    /// `print(text)`.
+    Print { request: u64, t: f64, text: String },
+    /// The response is on the wire.
+    Responded {
+        request: u64,
+        t: f64,
+        response: PredictionResponse,
+    },
+    /// Every background task of the request has finished.
+    BackgroundDone { request: u64, t: f64 },
+}
+
+impl Event {
+    /// The request the event is about.
+    pub fn request(&self) -> u64 {
+        match self {
+            Event::Sent { request, .. }
+            | Event::Accepted { request, .. }
+            | Event::Began { request, .. }
+            | Event::Phase { request, .. }
+            | Event::Waited { request, .. }
+            | Event::Print { request, .. }
+            | Event::Responded { request, .. }
+            | Event::BackgroundDone { request, .. } => *request,
+            Event::Stall { stall } => stall.request,
+        }
+    }
+}

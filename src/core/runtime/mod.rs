@@ -1,0 +1,50 @@
+//! What both runtimes (the virtual one in [`crate::sim`], the browser one in the
+//! `loopscope-web` crate) share:
+//! - the capabilities the tutorial's code uses, as two traits ([`Thread`],
+//!   [`EventLoop`]), which each runtime implements and the endpoints are written against;
+//! - anyio's capacity limiter, the threadpool's gate ([`limiter`]);
+//! - the events a runtime reports as things happen ([`event`]), from which the report
+//!   is built and the page draws a run live;
+//! - how one coroutine step that blocked becomes a stall ([`step`]).
+
+pub mod event;
+pub mod limiter;
+pub mod step;
+
+pub use crate::model::Durations;
+pub use event::Event;
+pub use limiter::Limiter;
+pub use step::Step;
+
+use crate::model::PhaseKind;
+use std::future::Future;
+
+/// What any Python thread can do: read the clock, print, and `time.sleep`.
+pub trait Thread {
+    /// `time.monotonic()`, in ms on the run's timeline.
+    fn now(&self) -> f64;
+    /// `print(text)` to the server console.
+    fn print(&self, text: &str);
+    /// `time.sleep(ms / 1000)`: holds this thread. `kind` says what the sleep stands for
+    /// (I/O, the prediction, the log write) and `function` where it is, for the report.
+    fn block(&self, kind: PhaseKind, function: &'static str, ms: f64);
+    /// The configured step durations.
+    fn durations(&self) -> Durations;
+}
+
+/// What code on the event loop can also do.
+pub trait EventLoop: Thread {
+    /// `await asyncio.sleep(ms / 1000)`: yields to the loop; resumes when the timer
+    /// has fired *and* the loop is free.
+    fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()>;
+    /// `await run_in_threadpool(call)`: waits for a token of the shared limiter (FIFO),
+    /// runs `call` on a pool thread, resumes on the loop with its result.
+    fn run_in_threadpool(
+        &self,
+        call: crate::flows::SyncCall,
+    ) -> impl Future<Output = crate::flows::SyncReturn>;
+    /// The response is on the wire: the client has it from now on.
+    fn respond(&self, response: &crate::model::PredictionResponse);
+    /// Every background task of this request has finished.
+    fn background_done(&self);
+}

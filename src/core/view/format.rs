@@ -1,0 +1,39 @@
+//! How the page, the CLI and the exports write a time: one place, so a duration reads
+//! the same in a caption, a tooltip, the stats table and the command line's summary.
+
+/// A duration for a person: "1.50 s" from a second up, "120 ms" from 10 ms, "4.2 ms"
+/// below.
+pub fn duration(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// A number of milliseconds in a column headed "ms": whole when it is whole, else to
+/// a tenth ("500", "2.5").
+pub fn millis(x: f64) -> String {
+    if x == x.round() {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(1000.0), "1.00 s");
+        assert_eq!(duration(15_000.0), "15.00 s");
+        assert_eq!(duration(120.4), "120 ms");
+        assert_eq!(duration(4.25), "4.2 ms");
+        assert_eq!(millis(500.0), "500");
+        assert_eq!(millis(2.5), "2.5");
+    }
+}

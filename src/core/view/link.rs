@@ -1,0 +1,220 @@
+//! The page's link: its settings in the URL's hash, so a link reproduces a setup
+//! exactly, and a bad link is answered field by field and then rewritten to match the
+//! page.
+
+use super::presets::{preset, presets};
+use super::settings::{self, Settings, FORM_FIELDS};
+use crate::model::input::{quoted, Raw};
+use crate::model::ConfigError;
+
+/// `%XX` escapes decoded; `None` for a malformed escape or bytes that are not UTF-8.
+/// (The command line's static server uses it for request paths, too.)
+pub fn percent_decode(s: &str) -> Option<String> {
+    fn hex(digit: u8) -> Option<u8> {
+        char::from(digit).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let high = hex(*bytes.get(i + 1)?)?;
+            let low = hex(*bytes.get(i + 2)?)?;
+            out.push((high << 4) | low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Everything but `A-Z a-z 0-9 - _ . ~` escaped as `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The URL hash for these settings, e.g. `#variant=async_io&requests=10&concurrency=10&
+/// io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2`, plus `&preset=<id>`
+/// when given. Numbers are printed shortest (`500`, not `500.0`).
+pub fn to_hash(settings: &Settings, preset: Option<&str>) -> String {
+    let c = &settings.config;
+    let mut hash = format!(
+        "#variant={}&requests={}&concurrency={}&io_ms={}&cpu_ms={}&bg_ms={}&tokens={}&work={}&scale={}",
+        c.variant.id(),
+        c.requests,
+        c.concurrency,
+        c.io_ms,
+        c.cpu_ms,
+        c.bg_ms,
+        c.tokens,
+        c.work.id(),
+        settings.scale
+    );
+    if let Some(id) = preset {
+        hash.push_str("&preset=");
+        hash.push_str(&percent_encode(id));
+    }
+    hash
+}
+
+/// What a link says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkRead {
+    /// [`Settings::default`] with every valid value of the link applied: always valid.
+    pub settings: Settings,
+    pub preset: Option<String>,
+    /// Every key the link got wrong, each by name; then defaults stand in.
+    pub errors: Vec<ConfigError>,
+}
+
+/// Reads a URL hash (with or without `#`; keys and values percent-decoded). Every bad
+/// value, unknown key and unknown preset is a problem of its own; the rest applies over
+/// the defaults. When `requests` is given without `concurrency`, all requests are sent
+/// at once, as on the command line.
+pub fn from_hash(hash: &str) -> LinkRead {
+    let hash = hash.strip_prefix('#').unwrap_or(hash);
+    let decode = |s: &str| percent_decode(s).unwrap_or_else(|| s.to_string());
+    let mut pairs = Vec::new();
+    let mut errors = Vec::new();
+    let mut preset_id = None;
+    for pair in hash.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (decode(k), decode(v));
+        if key == "preset" {
+            preset_id = Some(value);
+        } else if key == "variant" || FORM_FIELDS.contains(&key.as_str()) {
+            pairs.push((key, Raw::Typed(value)));
+        } else {
+            errors.push(ConfigError::new(
+                "link",
+                format!("the link has an unknown setting {}", quoted(&key)),
+            ));
+        }
+    }
+    let read = settings::read(&Settings::default(), &pairs);
+    errors.extend(read.errors);
+    let preset_id = preset_id.and_then(|id| {
+        if preset(&id).is_some() {
+            Some(id)
+        } else {
+            let ids: Vec<&str> = presets().iter().map(|p| p.id).collect();
+            errors.push(ConfigError::new(
+                "preset",
+                format!(
+                    "unknown preset {}: expected one of {}",
+                    quoted(&id),
+                    ids.join(", ")
+                ),
+            ));
+            None
+        }
+    });
+    LinkRead {
+        settings: read.settings,
+        preset: preset_id,
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Config, Target, Variant, Work};
+
+    fn fields_of(errors: &[ConfigError]) -> Vec<&'static str> {
+        errors.iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn default_is_the_tutorial_and_its_hash_round_trips() {
+        let s = Settings::default();
+        let hash = to_hash(&s, None);
+        assert_eq!(
+            hash,
+            "#variant=async_io&requests=10&concurrency=10&io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2"
+        );
+        let clean = |settings| LinkRead {
+            settings,
+            preset: None,
+            errors: vec![],
+        };
+        assert_eq!(from_hash(&hash), clean(s.clone()));
+        assert_eq!(from_hash(hash.trim_start_matches('#')), clean(s.clone()));
+        assert_eq!(from_hash(""), clean(s));
+    }
+
+    #[test]
+    fn a_bad_link_names_every_bad_value() {
+        let read = from_hash("#scale=abc&tokens=-5&io_ms=NaN");
+        assert_eq!(fields_of(&read.errors), ["io_ms", "tokens", "scale"]);
+        assert_eq!(read.settings, Settings::default());
+        let read = from_hash("#variant=blocking&requests=5&io_ms=abc&work=fast&colour=red&scale=1");
+        assert_eq!(read.settings.config.variant, Variant::Blocking);
+        assert_eq!(
+            (read.settings.config.requests, read.settings.config.concurrency),
+            (5, 5)
+        );
+        assert_eq!(read.settings.config.io_ms, 500.0);
+        assert_eq!(read.settings.config.work, Work::Sleep);
+        assert_eq!(read.settings.scale, 1.0);
+        assert_eq!(fields_of(&read.errors), ["link", "io_ms", "work"]);
+        assert_eq!(read.errors[0].message, "the link has an unknown setting 'colour'");
+    }
+
+    #[test]
+    fn conflicting_values_fall_back_to_valid_ones() {
+        let read = from_hash("requests=5&concurrency=8");
+        assert_eq!(fields_of(&read.errors), ["concurrency"]);
+        assert!(read.settings.config.problems(Target::Browser).is_empty());
+        assert!(read.settings.config.concurrency <= read.settings.config.requests);
+        // Requests alone: every request at once, and a bad count is reported once.
+        let read = from_hash("requests=5000");
+        assert_eq!(fields_of(&read.errors), ["requests"]);
+        assert_eq!(read.settings.config, Config::default());
+    }
+
+    #[test]
+    fn escapes_presets_and_garbage() {
+        let read = from_hash("#requests=%2012&preset=no%20such");
+        assert_eq!(read.settings.config.requests, 12);
+        assert_eq!(read.preset, None);
+        assert_eq!(fields_of(&read.errors), ["preset"]);
+        assert!(read.errors[0].message.contains("'no such'"));
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("/%C3%A9").as_deref(), Some("/é"));
+        assert_eq!(percent_decode("/plain+").as_deref(), Some("/plain+"));
+        for bad in ["/%g0", "/%a", "/%c3", "%"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
+        for junk in [
+            "#",
+            "&&&",
+            "=",
+            "%",
+            "%zz=1",
+            "%+1=2",
+            "requests",
+            "requests=",
+            "#scale=%E2%82%AC",
+            "é=ü",
+        ] {
+            let read = from_hash(junk);
+            assert!(
+                read.settings.config.problems(Target::Browser).is_empty(),
+                "{junk}"
+            );
+        }
+        let hash = to_hash(&Settings::default(), Some("a b&c"));
+        assert!(hash.ends_with("&preset=a%20b%26c"), "{hash}");
+    }
+}

@@ -1,0 +1,18 @@
+//! What the page shows, computed without a browser, so it is tested natively; the page
+//! (`loopscope-web`'s `page` module) only paints it and wires events.
+//!
+//! - [`trace`]: a run as recorded so far, drawable at any moment of it;
+//! - [`timeline`]: a run's timeline as geometry (what to draw where, and what it means);
+//! - [`code`]: the endpoints' Python, and the line each request is at;
+//! - [`settings`], [`link`], [`presets`]: the form, its URL and ready-made scenarios;
+//! - [`summary`], [`export`], [`format`]: the ab-like text, CSV, and how times are written.
+
+pub mod code;
+pub mod export;
+pub mod format;
+pub mod link;
+pub mod presets;
+pub mod settings;
+pub mod summary;
+pub mod timeline;
+pub mod trace;

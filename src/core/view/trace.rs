@@ -1,0 +1,467 @@
+//! A run as the page sees it while it goes: the runtime's [`Event`]s applied to a
+//! [`Recorder`] (the same code the runtime builds its report with), plus the phases
+//! that have begun and not yet ended, which a live view draws growing up to "now".
+
+use super::code::Position;
+use super::timeline::{Bar, Picture, StallBar};
+use crate::model::recorder::UnknownRequest;
+use crate::model::{Config, ConsoleLine, PhaseKind, Place, Recorder, Report, Variant};
+use crate::runtime::Event;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Open {
+    kind: PhaseKind,
+    on: Place,
+    blocking: bool,
+    start_ms: f64,
+    /// An awaited sleep's due time: past it, the request waits for the loop.
+    due: Option<f64>,
+}
+
+impl Open {
+    /// When an awaited sleep's timer fired, if it has by `now_ms`: from then on the
+    /// request is ready and waits for the loop (another request holds it).
+    fn ready_at(&self, now_ms: f64) -> Option<f64> {
+        self.due.filter(|&due| due < now_ms)
+    }
+}
+
+pub struct Trace {
+    rec: Recorder,
+    open: Vec<Option<Open>>,
+    /// Per request: when the coroutine step now going first blocked the loop (a step
+    /// may block in several calls; its stall is one, reported when the step ends).
+    blocking_since: Vec<Option<f64>>,
+    /// When each response left (the event carries no body, so the recorder has no
+    /// response yet; the server's report will).
+    responded: Vec<Option<f64>>,
+    lag: Vec<[f64; 2]>,
+    /// The server's report, once the run is over.
+    pub finished: Option<Report>,
+    /// When the run's clock started (absolute ms), once it has.
+    pub t0_abs: Option<f64>,
+}
+
+impl Trace {
+    pub fn new(config: Config) -> Trace {
+        let n = config.requests as usize;
+        Trace {
+            rec: Recorder::new(config),
+            open: vec![None; n],
+            blocking_since: vec![None; n],
+            responded: vec![None; n],
+            lag: Vec::new(),
+            finished: None,
+            t0_abs: None,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        self.rec.config()
+    }
+
+    /// Records an event; one naming a request the run does not have is refused.
+    pub fn apply(&mut self, event: &Event) -> Result<(), UnknownRequest> {
+        self.rec.record(event)?;
+        let i = event.request() as usize; // checked by the recorder
+        match *event {
+            Event::Began {
+                kind,
+                on,
+                blocking,
+                t,
+                due,
+                ..
+            } => {
+                self.open[i] = Some(Open {
+                    kind,
+                    on,
+                    blocking,
+                    start_ms: t,
+                    due,
+                });
+                if on == Place::Loop && blocking {
+                    self.blocking_since[i].get_or_insert(t);
+                }
+            }
+            Event::Stall { .. } => self.blocking_since[i] = None,
+            Event::Phase { .. } | Event::Waited { .. } => self.open[i] = None,
+            Event::Responded { t, .. } => self.responded[i] = Some(t),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Heartbeat samples, already on the run's timeline.
+    pub fn lag(&mut self, samples: impl IntoIterator<Item = [f64; 2]>) {
+        self.lag.extend(samples);
+    }
+
+    pub fn console(&self) -> &[ConsoleLine] {
+        self.rec.console()
+    }
+
+    /// How many requests have been answered.
+    pub fn responded(&self) -> u64 {
+        self.responded.iter().flatten().count() as u64
+    }
+
+    /// The run so far, with whatever is still going drawn up to `now_ms`.
+    pub fn picture(&self, now_ms: f64) -> Picture {
+        if let Some(report) = &self.finished {
+            return Picture::from_report(report);
+        }
+        let n = self.config().requests as usize;
+        let mut picture = Picture {
+            lanes: n,
+            end_ms: now_ms,
+            lag: self.lag.clone(),
+            ..Picture::default()
+        };
+        for (lane, open) in self.open.iter().enumerate() {
+            let Some(r) = self.rec.request(lane as u64) else {
+                continue;
+            };
+            picture
+                .bars
+                .extend(r.phases.iter().map(|p| Bar::from_phase(lane, p)));
+            if let Some(o) = open {
+                let ready_at = o.ready_at(now_ms);
+                picture.bars.push(Bar {
+                    lane,
+                    kind: o.kind,
+                    on: o.on,
+                    blocking: o.blocking,
+                    start_ms: o.start_ms,
+                    end_ms: ready_at.unwrap_or(now_ms).max(o.start_ms),
+                    open: ready_at.is_none(),
+                });
+                if let Some(due) = ready_at {
+                    picture.bars.push(Bar {
+                        lane,
+                        kind: PhaseKind::Queued,
+                        on: Place::Loop,
+                        blocking: false,
+                        start_ms: due,
+                        end_ms: now_ms,
+                        open: true,
+                    });
+                }
+                if o.on == Place::Loop && o.blocking {
+                    let since = self.blocking_since[lane].unwrap_or(o.start_ms).min(o.start_ms);
+                    picture.stalls.push(StallBar {
+                        start_ms: since,
+                        end_ms: now_ms.max(o.start_ms),
+                        request: lane as u64,
+                        open: true,
+                    });
+                }
+            }
+            if let (Some(sent), None) = (r.sent_ms, r.accepted_ms) {
+                // Sent, not yet taken in: waiting for the loop.
+                picture.bars.push(Bar {
+                    lane,
+                    kind: PhaseKind::Queued,
+                    on: Place::Loop,
+                    blocking: false,
+                    start_ms: sent,
+                    end_ms: now_ms.max(sent),
+                    open: true,
+                });
+            }
+            if let Some(t) = self.responded[lane] {
+                picture.responses.push((lane, t));
+            }
+        }
+        picture.stalls.extend(self.rec.stalls().iter().map(|s| StallBar {
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            request: s.request,
+            open: false,
+        }));
+        picture
+    }
+
+    /// Where each request is, for the code panel: `(position, responded)`.
+    /// `now_ms` is on the run's clock: an awaited sleep past its due time is a wait for
+    /// the loop.
+    pub fn positions(&self, now_ms: f64) -> Vec<(Position, bool)> {
+        let background = self.config().variant == Variant::Background;
+        self.open
+            .iter()
+            .enumerate()
+            .map(|(id, open)| {
+                let r = self.rec.request(id as u64).expect("a lane per request");
+                let responded = self.responded[id].is_some();
+                let open = open.map(|o| match o.ready_at(now_ms) {
+                    Some(_) => Open {
+                        kind: PhaseKind::Queued,
+                        due: None,
+                        ..o
+                    },
+                    None => o,
+                });
+                let open = open.as_ref();
+                let position = match (open, r.accepted_ms, responded) {
+                    // A def endpoint's second wait for a token: its endpoint call is
+                    // done, its return value waits to be validated.
+                    (Some(o), _, false)
+                        if o.kind == PhaseKind::Queued
+                            && o.on == Place::Pool
+                            && r.phases
+                                .iter()
+                                .any(|p| p.on == Place::Pool && p.kind != PhaseKind::Queued)
+                            && self.config().variant == Variant::SyncDef =>
+                    {
+                        Position::Validating
+                    }
+                    (Some(o), _, _) => Position::In {
+                        kind: o.kind,
+                        on: o.on,
+                        blocking: o.blocking,
+                    },
+                    (None, _, true)
+                        if self.finished.is_none() && background && r.background_done_ms.is_none() =>
+                    {
+                        Position::Responded { background: true }
+                    }
+                    (None, _, true) => Position::Done,
+                    (None, Some(_), false) => Position::Started,
+                    (None, None, false) if r.sent_ms.is_some() => Position::Arriving,
+                    (None, None, false) => Position::Done, // not sent yet: nowhere in the code
+                };
+                (position, responded)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Phase, Stall};
+
+    fn config() -> Config {
+        Config {
+            variant: Variant::AsyncIo,
+            requests: 2,
+            concurrency: 2,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn open_phases_grow_to_now_and_close_with_their_phase() {
+        let mut live = Trace::new(config());
+        live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Sent { request: 1, t: 0.0 }).unwrap();
+        // Request 1 not yet accepted: queued up to now.
+        live.apply(&Event::Accepted { request: 0, t: 1.0 }).unwrap();
+        live.apply(&Event::Began {
+            request: 0,
+            kind: PhaseKind::Cpu,
+            on: Place::Loop,
+            blocking: true,
+            t: 10.0,
+            due: None,
+        })
+        .unwrap();
+        let p = live.picture(60.0);
+        let open: Vec<_> = p
+            .bars
+            .iter()
+            .filter(|b| b.open)
+            .map(|b| (b.lane, b.kind, b.end_ms))
+            .collect();
+        assert_eq!(open, [(0, PhaseKind::Cpu, 60.0), (1, PhaseKind::Queued, 60.0)]);
+        assert_eq!(p.stalls.len(), 1);
+        assert!(p.stalls[0].open);
+        let phase = Phase {
+            kind: PhaseKind::Cpu,
+            start_ms: 10.0,
+            end_ms: 70.0,
+            on: Place::Loop,
+            blocking: true,
+        };
+        live.apply(&Event::Phase { request: 0, phase }).unwrap();
+        live.apply(&Event::Stall {
+            stall: Stall {
+                start_ms: 10.0,
+                end_ms: 70.0,
+                request: 0,
+                cause: "run_model_prediction".into(),
+            },
+        })
+        .unwrap();
+        live.apply(&Event::Responded {
+            request: 0,
+            t: 70.0,
+            response: crate::flows::step1::response(
+                &crate::flows::step1::ExternalData {
+                    item_id: 123,
+                    metadata: "some_fetched_value_async",
+                },
+                10.0,
+            ),
+        })
+        .unwrap();
+        let p = live.picture(80.0);
+        assert!(p.bars.iter().any(|b| b.lane == 0 && !b.open && b.end_ms == 70.0));
+        assert_eq!(p.stalls.iter().filter(|s| !s.open).count(), 1);
+        assert_eq!(p.responses, [(0, 70.0)]);
+        assert_eq!(live.responded(), 1);
+        let positions = live.positions(0.0);
+        assert_eq!(positions[0], (Position::Done, true));
+        assert_eq!(positions[1], (Position::Arriving, false));
+    }
+
+    #[test]
+    fn a_finished_run_draws_the_servers_report() {
+        let report = crate::simulate(&config()).unwrap();
+        let mut live = Trace::new(config());
+        live.finished = Some(report.clone());
+        assert_eq!(live.picture(5.0), Picture::from_report(&report));
+    }
+
+    #[test]
+    fn a_def_endpoints_second_token_wait_is_validating_its_response() {
+        let mut live = Trace::new(Config {
+            variant: Variant::SyncDef,
+            requests: 1,
+            concurrency: 1,
+            ..Config::default()
+        });
+        live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Accepted { request: 0, t: 0.0 }).unwrap();
+        let token_wait = |t| Event::Began {
+            request: 0,
+            kind: PhaseKind::Queued,
+            on: Place::Pool,
+            blocking: false,
+            t,
+            due: None,
+        };
+        live.apply(&token_wait(0.0)).unwrap();
+        // Before the endpoint ran: waiting for a token to start it.
+        let waiting = Position::In {
+            kind: PhaseKind::Queued,
+            on: Place::Pool,
+            blocking: false,
+        };
+        assert_eq!(live.positions(0.0)[0], (waiting, false));
+        for (kind, start_ms, end_ms) in [(PhaseKind::Io, 0.0, 500.0), (PhaseKind::Cpu, 500.0, 1500.0)] {
+            let phase = Phase {
+                kind,
+                start_ms,
+                end_ms,
+                on: Place::Pool,
+                blocking: true,
+            };
+            live.apply(&Event::Phase { request: 0, phase }).unwrap();
+        }
+        live.apply(&token_wait(1500.0)).unwrap();
+        assert_eq!(live.positions(0.0)[0], (Position::Validating, false));
+    }
+
+    fn began(request: u64, kind: PhaseKind, blocking: bool, t: f64, due: Option<f64>) -> Event {
+        Event::Began {
+            request,
+            kind,
+            on: Place::Loop,
+            blocking,
+            t,
+            due,
+        }
+    }
+
+    #[test]
+    fn an_awaited_fetch_past_its_timer_is_drawn_waiting_for_the_loop() {
+        let mut live = Trace::new(config());
+        live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Accepted { request: 0, t: 0.0 }).unwrap();
+        live.apply(&began(0, PhaseKind::Io, false, 0.0, Some(500.0)))
+            .unwrap();
+        let open = |p: &Picture| -> Vec<_> {
+            p.bars
+                .iter()
+                .filter(|b| b.lane == 0)
+                .map(|b| (b.kind, b.start_ms, b.end_ms, b.open))
+                .collect()
+        };
+        assert_eq!(open(&live.picture(300.0)), [(PhaseKind::Io, 0.0, 300.0, true)]);
+        // The timer fired at 500, but the loop is held by someone else: ready, waiting.
+        assert_eq!(
+            open(&live.picture(800.0)),
+            [
+                (PhaseKind::Io, 0.0, 500.0, false),
+                (PhaseKind::Queued, 500.0, 800.0, true)
+            ]
+        );
+        let waiting = Position::In {
+            kind: PhaseKind::Queued,
+            on: Place::Loop,
+            blocking: false,
+        };
+        assert_eq!(live.positions(800.0)[0].0, waiting);
+        assert!(matches!(
+            live.positions(300.0)[0].0,
+            Position::In {
+                kind: PhaseKind::Io,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_step_blocking_in_two_calls_draws_one_growing_stall() {
+        let mut live = Trace::new(config());
+        live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Accepted { request: 0, t: 0.0 }).unwrap();
+        live.apply(&began(0, PhaseKind::Io, true, 0.0, None)).unwrap();
+        let phase = Phase {
+            kind: PhaseKind::Io,
+            start_ms: 0.0,
+            end_ms: 500.0,
+            on: Place::Loop,
+            blocking: true,
+        };
+        live.apply(&Event::Phase {
+            request: 0,
+            phase: phase.clone(),
+        })
+        .unwrap();
+        live.apply(&began(0, PhaseKind::Cpu, true, 500.0, None)).unwrap();
+        let stalls = |live: &Trace, now_ms| -> Vec<_> {
+            live.picture(now_ms)
+                .stalls
+                .iter()
+                .map(|s| (s.start_ms, s.end_ms, s.open))
+                .collect()
+        };
+        assert_eq!(stalls(&live, 900.0), [(0.0, 900.0, true)]);
+        // The step ends: its stall comes as one, and nothing is open any more.
+        live.apply(&Event::Phase {
+            request: 0,
+            phase: Phase {
+                kind: PhaseKind::Cpu,
+                start_ms: 500.0,
+                ..phase
+            },
+        })
+        .unwrap();
+        live.apply(&Event::Stall {
+            stall: Stall {
+                start_ms: 0.0,
+                end_ms: 1500.0,
+                request: 0,
+                cause: "fetch_external_data, run_model_prediction".into(),
+            },
+        })
+        .unwrap();
+        live.apply(&began(0, PhaseKind::Cpu, true, 2000.0, None)).unwrap();
+        assert_eq!(
+            stalls(&live, 2100.0),
+            [(2000.0, 2100.0, true), (0.0, 1500.0, false)]
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! The controls: presets, the form, the run buttons. What was typed is read by the
+//! core's rules (`loopscope::view::settings::read`): each problem beside its field.
+
+use super::{by_id, escape, on, App, Res};
+use crate::runtime::loadgen;
+use loopscope::model::input::Raw;
+use loopscope::model::Variant;
+use loopscope::view::link;
+use loopscope::view::presets;
+use loopscope::view::settings::{self, FORM_FIELDS};
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlButtonElement, HtmlInputElement, HtmlSelectElement};
+
+impl App {
+    pub(super) fn build_controls(self: &Rc<Self>) -> Res {
+        let presets: Element = by_id(&self.doc, "presets")?;
+        for p in presets::presets() {
+            let b: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
+            b.set_type("button");
+            b.set_text_content(Some(p.title));
+            b.set_attribute("data-preset", p.id)?;
+            b.set_attribute("aria-pressed", "false")?;
+            b.set_attribute("aria-describedby", "preset-explanation")?;
+            let app = self.clone();
+            let id = p.id;
+            on(&b, "click", move |_: web_sys::Event| {
+                if let Some(p) = presets::preset(id) {
+                    *app.settings.borrow_mut() = p.settings.clone();
+                    *app.preset.borrow_mut() = Some(id.to_string());
+                    app.fill_form();
+                    app.show_preset();
+                    let _ = app.settings_changed(true);
+                }
+            })?;
+            presets.append_child(&b)?;
+        }
+        let buttons: Element = by_id(&self.doc, "run-buttons")?;
+        for v in Variant::ALL {
+            let b: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
+            b.set_type("button");
+            b.set_attribute("data-run", v.id())?;
+            b.set_inner_html(&format!(
+                "<b>{}</b><span>{} — {}</span>",
+                escape(v.route()),
+                v.id(),
+                escape(v.summary())
+            ));
+            let app = self.clone();
+            on(&b, "click", move |_: web_sys::Event| app.clone().start(vec![v]))?;
+            buttons.append_child(&b)?;
+        }
+        let all: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
+        all.set_type("button");
+        all.set_attribute("data-run", "all")?;
+        all.set_inner_html(
+            "<b>Run all five</b><span>one after another on one time axis (at once, they would fight over the CPU cores)</span>",
+        );
+        let app = self.clone();
+        on(&all, "click", move |_: web_sys::Event| {
+            app.clone().start(Variant::ALL.to_vec())
+        })?;
+        buttons.append_child(&all)?;
+
+        let settings: Element = by_id(&self.doc, "settings")?;
+        let app = self.clone();
+        on(&settings, "input", move |_: web_sys::Event| {
+            *app.preset.borrow_mut() = None;
+            let _ = app.read_form();
+        })?;
+        let app = self.clone();
+        on(&settings, "submit", move |e: web_sys::Event| {
+            e.prevent_default();
+            if app.valid.get() {
+                let v = app.settings.borrow().config.variant;
+                app.clone().start(vec![v]);
+            }
+        })?;
+        let window = web_sys::window().ok_or("no window")?;
+        let app = self.clone();
+        on(&window, "resize", move |_: web_sys::Event| app.paint_all())?;
+        let app = self.clone();
+        on(&window, "hashchange", move |_: web_sys::Event| {
+            if app.live.borrow().is_some() {
+                return;
+            }
+            let hash = web_sys::window()
+                .and_then(|w| w.location().hash().ok())
+                .unwrap_or_default();
+            let read = link::from_hash(&hash);
+            if read.settings != *app.settings.borrow() {
+                *app.settings.borrow_mut() = read.settings;
+                *app.preset.borrow_mut() = read.preset;
+                app.fill_form();
+                app.show_preset();
+                let _ = app.settings_changed(false);
+            }
+        })?;
+        for (id, f) in [
+            ("export-json", App::export_json as fn(&App) -> Res),
+            ("export-csv", App::export_csv),
+            ("export-png", App::export_png),
+        ] {
+            let button: HtmlButtonElement = by_id(&self.doc, id)?;
+            let app = self.clone();
+            on(&button, "click", move |_: web_sys::Event| {
+                if let Err(e) = f(&app) {
+                    app.status(&format!("Export failed: {e:?}"), true);
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn input(&self, field: &str) -> Option<Element> {
+        self.doc.get_element_by_id(&format!("f-{field}"))
+    }
+
+    pub(super) fn fill_form(&self) {
+        let s = self.settings.borrow();
+        let c = &s.config;
+        let work = c.work.id();
+        let values = [
+            ("requests", c.requests.to_string()),
+            ("concurrency", c.concurrency.to_string()),
+            ("io_ms", format!("{}", c.io_ms)),
+            ("cpu_ms", format!("{}", c.cpu_ms)),
+            ("bg_ms", format!("{}", c.bg_ms)),
+            ("tokens", c.tokens.to_string()),
+            ("work", work.to_string()),
+            ("scale", format!("{}", s.scale)),
+        ];
+        for (field, value) in values {
+            match self.input(field) {
+                Some(el) if field == "work" => {
+                    if let Ok(sel) = el.dyn_into::<HtmlSelectElement>() {
+                        sel.set_value(&value);
+                    }
+                }
+                Some(el) => {
+                    if let Ok(inp) = el.dyn_into::<HtmlInputElement>() {
+                        inp.set_value(&value);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Each field of the form as typed.
+    pub(super) fn raw_form(&self) -> Vec<(String, Raw)> {
+        FORM_FIELDS
+            .iter()
+            .filter_map(|&f| {
+                let el = self.input(f)?;
+                let value = match el.dyn_ref::<HtmlSelectElement>() {
+                    Some(sel) => sel.value(),
+                    None => el.dyn_ref::<HtmlInputElement>()?.value(),
+                };
+                Some((f.to_string(), Raw::Typed(value)))
+            })
+            .collect()
+    }
+
+    /// Validates the form with the core's rules: every problem beside its field, the
+    /// run buttons disabled until none is left. Never clamps.
+    pub(super) fn read_form(self: &Rc<Self>) -> Res {
+        let raw = self.raw_form();
+        let base = self.settings.borrow().clone();
+        let result = settings::read(&base, &raw).ok();
+        let errors = result.as_ref().err().cloned().unwrap_or_default();
+        for &field in FORM_FIELDS.iter() {
+            let message = errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone());
+            if let Some(el) = self.doc.get_element_by_id(&format!("e-{field}")) {
+                el.set_text_content(message.as_deref());
+            }
+            if let Some(input) = self.input(field) {
+                let _ = input.set_attribute("aria-invalid", if message.is_some() { "true" } else { "false" });
+            }
+        }
+        match result {
+            Ok(settings) => {
+                let variant = self.settings.borrow().config.variant;
+                *self.settings.borrow_mut() = settings::Settings {
+                    config: settings.config.with_variant(variant),
+                    ..settings
+                };
+                self.valid.set(true);
+                self.show_preset();
+                self.settings_changed(true)
+            }
+            Err(_) => {
+                self.valid.set(false);
+                self.set_buttons();
+                self.status(
+                    "Fix the highlighted field to run (each says what it needs).",
+                    true,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn show_preset(&self) {
+        let preset = self.preset.borrow().clone().and_then(|id| presets::preset(&id));
+        if let Ok(list) = self.doc.query_selector_all("[data-preset]") {
+            for i in 0..list.length() {
+                if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    let active = preset
+                        .as_ref()
+                        .is_some_and(|p| el.get_attribute("data-preset").as_deref() == Some(p.id));
+                    let _ = el.set_attribute("aria-pressed", if active { "true" } else { "false" });
+                    let _ = el.class_list().toggle_with_force("active", active);
+                }
+            }
+        }
+        if let Some(el) = self.doc.get_element_by_id("preset-explanation") {
+            el.set_text_content(preset.as_ref().map(|p| p.explanation));
+        }
+        for v in Variant::ALL {
+            if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {
+                let suggested = preset.as_ref().is_some_and(|p| p.suggested.contains(&v));
+                let _ = b.class_list().toggle_with_force("suggested", suggested);
+            }
+        }
+    }
+
+    pub(super) fn set_buttons(&self) {
+        // This page's own run, or one started from the console with loopscope.run.
+        let running = self.live.borrow().is_some() || loadgen::is_running();
+        if let Ok(list) = self.doc.query_selector_all("[data-run], [data-preset]") {
+            for i in 0..list.length() {
+                if let Some(b) = list.item(i).and_then(|n| n.dyn_into::<HtmlButtonElement>().ok()) {
+                    let is_run = b.has_attribute("data-run");
+                    b.set_disabled(running || (is_run && !self.valid.get()));
+                }
+            }
+        }
+        if let Ok(list) = self.doc.query_selector_all("#settings input, #settings select") {
+            for i in 0..list.length() {
+                if let Some(node) = list.item(i) {
+                    if let Some(inp) = node.dyn_ref::<HtmlInputElement>() {
+                        inp.set_disabled(running);
+                    } else if let Some(sel) = node.dyn_ref::<HtmlSelectElement>() {
+                        sel.set_disabled(running);
+                    }
+                }
+            }
+        }
+        let has_results = self
+            .sections
+            .borrow()
+            .iter()
+            .any(|s| s.measured.borrow().is_some());
+        for id in ["export-json", "export-csv", "export-png"] {
+            if let Ok(b) = by_id::<HtmlButtonElement>(&self.doc, id) {
+                b.set_disabled(running || (id != "export-png" && !has_results));
+            }
+        }
+        if let Some(body) = self.doc.body() {
+            let _ = body.set_attribute("data-running", if running { "true" } else { "false" });
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Every message the page, the server worker and the pool workers send each other,
+//! typed. Messages travel as JSON strings ([`to_json`], [`from_json`]); a worker's
+//! start object is the one exception: it carries the `WebAssembly.Module`, so it is a
+//! JS object ([`super::worker`]).
+
+use super::hold::Hold;
+use loopscope::flows::{SyncCall, SyncReturn};
+use loopscope::model::{Config, Durations, Phase, PhaseKind, Report};
+use loopscope::runtime::Event;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("messages serialize")
+}
+
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("bad message {text:?}: {e}"))
+}
+
+/// What a worker is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// One uvicorn process: the event loop.
+    Server,
+    /// One threadpool thread.
+    Pool,
+}
+
+impl Role {
+    pub fn id(self) -> &'static str {
+        loopscope::model::ids::serde_id(&self)
+    }
+}
+
+/// What a worker's bootstrap script posts once it has loaded, before its module is
+/// instantiated; its owner answers with the start object.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Hello {
+    Booted,
+}
+
+/// The page to the server worker.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToServer {
+    /// Get ready for this run (calibrate compute work); answer `WantPool`.
+    Setup { config: Config },
+    /// The pool workers the page started for this run: their ports come with this
+    /// message. Get each ready, start the probe, answer `Ready`.
+    Pool,
+    /// The clock starts: times are ms since `t0_abs`.
+    Go { t0_abs: f64 },
+    /// A request, sent by the page at `sent_abs`.
+    Request { id: u64, sent_abs: f64 },
+}
+
+/// The server worker to the page.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FromServer {
+    /// Start this many pool workers and send `Pool` with a port to each.
+    WantPool {
+        workers: u64,
+    },
+    Ready {
+        pool_workers: u64,
+        pool_start_ms: f64,
+    },
+    /// What happened since the last batch (times on the run's timeline).
+    Events {
+        events: Vec<Event>,
+    },
+    /// Heartbeat lateness samples, `[absolute time, lag]`, for a live sparkline.
+    Lag {
+        samples: Vec<[f64; 2]>,
+    },
+    Done {
+        report: Box<Report>,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+/// The server to a pool worker.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToPool {
+    /// Get ready for jobs that hold their thread this way; answer `Ready`.
+    Start { hold: Hold },
+    Job {
+        job: u64,
+        request: u64,
+        call: SyncCall,
+        durations: Durations,
+        hold: Hold,
+    },
+}
+
+/// A pool worker to the server.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FromPool {
+    Ready,
+    Progress { items: Vec<Progress> },
+    Done(JobDone),
+    Failed { message: String },
+}
+
+/// What a job did, in absolute time (the server converts it to the run's timeline):
+/// its result, and the [`Progress`] not yet posted (the end of its last phase, its last
+/// prints).
+#[derive(Serialize, Deserialize)]
+pub struct JobDone {
+    pub job: u64,
+    pub request: u64,
+    pub result: SyncReturn,
+    pub progress: Vec<Progress>,
+    pub end_abs: f64,
+}
+
+/// A job's phase began or ended, or it printed a line, in absolute time. What happened
+/// so far is posted as each phase begins, so the page draws a `def` endpoint's fetch
+/// and then its prediction while its job runs; the rest comes with the result (one
+/// message at the busy moment a job ends, not three).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum Progress {
+    Began {
+        request: u64,
+        phase: PhaseKind,
+        start_abs: f64,
+    },
+    Ended {
+        request: u64,
+        phase: Phase,
+    },
+    Print {
+        request: u64,
+        t_abs: f64,
+        text: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loopscope::model::{Place, PredictionRequest};
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// Every message a pool worker sends survives JSON (an internally tagged enum
+    /// cannot hold a bare sequence, and `to_json` panics on what cannot serialize).
+    #[wasm_bindgen_test]
+    fn every_message_to_and_from_a_pool_worker_round_trips() {
+        let request = PredictionRequest::for_index(0);
+        let phase = Phase {
+            kind: PhaseKind::Cpu,
+            start_ms: 1.0,
+            end_ms: 2.0,
+            on: Place::Pool,
+            blocking: true,
+        };
+        let items = vec![
+            Progress::Print {
+                request: 0,
+                t_abs: 1.0,
+                text: "Starting model prediction...".into(),
+            },
+            Progress::Began {
+                request: 0,
+                phase: PhaseKind::Cpu,
+                start_abs: 1.0,
+            },
+            Progress::Ended { request: 0, phase },
+        ];
+        let from = [
+            FromPool::Ready,
+            FromPool::Progress { items: items.clone() },
+            FromPool::Done(JobDone {
+                job: 3,
+                request: 0,
+                result: SyncReturn::Prediction(10.0),
+                progress: items,
+                end_abs: 2.0,
+            }),
+            FromPool::Failed { message: "no".into() },
+        ];
+        for message in from {
+            let text = to_json(&message);
+            let back: FromPool = serde_json::from_str(&text).expect(&text);
+            assert_eq!(to_json(&back), text);
+        }
+        let to = ToPool::Job {
+            job: 3,
+            request: 0,
+            call: SyncCall::PredictSynchronously(request),
+            durations: Durations {
+                io_ms: 1.0,
+                cpu_ms: 2.0,
+                bg_ms: 3.0,
+            },
+            hold: Hold::Sleep,
+        };
+        let text = to_json(&to);
+        assert_eq!(
+            to_json(&serde_json::from_str::<ToPool>(&text).expect(&text)),
+            text
+        );
+    }
+}
