@@ -320,9 +320,15 @@ fn each_variant_prints_its_endpoints_lines() {
         .console
         .iter()
         .any(|l| l.line == "Fetching external data for item 123..."));
-    assert_eq!(sync.requests[0].response.metadata, "some_fetched_value");
+    assert_eq!(
+        sync.requests[0].answer.response.as_ref().unwrap().metadata,
+        "some_fetched_value"
+    );
     let io = run(&cfg(Variant::AsyncIo, 1, 1, 40, 5.0, 10.0, 2.0));
-    assert_eq!(io.requests[0].response.metadata, "some_fetched_value_async");
+    assert_eq!(
+        io.requests[0].answer.response.as_ref().unwrap().metadata,
+        "some_fetched_value_async"
+    );
 }
 
 #[test]
@@ -363,8 +369,10 @@ fn predictions_are_feature_value_times_two() {
     for v in Variant::ALL {
         let r = run(&cfg(v, 8, 4, 3, 10.0, 20.0, 5.0));
         for q in &r.requests {
-            assert_eq!(q.response.prediction, q.request.feature_value * 2.0);
-            assert_eq!(q.response.item_id, q.request.item_id);
+            assert_eq!(q.answer.status, 200);
+            let response = q.answer.response.as_ref().expect("a 200 has its body");
+            assert_eq!(response.prediction, q.request.feature_value * 2.0);
+            assert_eq!(response.item_id, q.request.item_id);
         }
     }
 }
@@ -387,4 +395,60 @@ fn the_largest_allowed_run_finishes() {
 fn invalid_configs_are_refused_not_run() {
     let bad = cfg(Variant::AsyncIo, 0, 0, 40, 1.0, 1.0, 1.0);
     assert_eq!(simulate(&bad).unwrap_err().field, "requests");
+}
+
+/// A job that raises (or whose thread dies) ends its request as a 500 at once; its
+/// token goes to the next in line, and every other request is served as before.
+#[test]
+fn a_job_that_raises_is_answered_500_and_the_rest_complete() {
+    use loopscope::model::Faults;
+    let c = cfg(Variant::FullAsync, 4, 4, 2, 40.0, 80.0, 20.0);
+    let faults = Faults {
+        raise_in: vec![1],
+        crash_in: vec![],
+    };
+    let r = loopscope::simulate_with(&c, &faults).expect("valid");
+    let answers: Vec<(u16, f64)> = r
+        .requests
+        .iter()
+        .map(|q| (q.answer.status, q.responded_ms))
+        .collect();
+    // Tokens 2: requests 0 and 1 get theirs at 40 ms; 1 raises at once and hands its
+    // token to 2 (done at 120); 3 takes 0's at 120 (done at 200).
+    assert_eq!(answers, [(200, 120.0), (500, 40.0), (200, 120.0), (200, 200.0)]);
+    assert_eq!(r.stats.failed, 1);
+    assert!(r.requests[1].answer.response.is_none());
+    assert!(r.requests[1]
+        .answer
+        .error
+        .as_deref()
+        .unwrap()
+        .starts_with("ValueError"));
+    assert!(r
+        .console
+        .iter()
+        .any(|l| l.request == 1 && l.line.starts_with("ERROR:    Exception in ASGI application")));
+    // A background endpoint that raised never runs its log task.
+    let bg = loopscope::simulate_with(
+        &c.with_variant(Variant::Background),
+        &Faults {
+            raise_in: vec![],
+            crash_in: vec![0],
+        },
+    )
+    .expect("valid");
+    assert_eq!(bg.requests[0].answer.status, 500);
+    assert_eq!(bg.requests[0].background_done_ms, None);
+    assert!(bg.requests[1..].iter().all(|q| q.background_done_ms.is_some()));
+    // A def endpoint that raised never asks for its second token.
+    let def = loopscope::simulate_with(&c.with_variant(Variant::SyncDef), &faults).expect("valid");
+    assert_eq!(def.requests[1].answer.status, 500);
+    assert_eq!(def.requests[1].responded_ms, 0.0);
+    // Faults for an endpoint with no threadpool job, or a request the run lacks: refused.
+    assert!(loopscope::simulate_with(&c.with_variant(Variant::AsyncIo), &faults).is_err());
+    let too_far = Faults {
+        raise_in: vec![4],
+        crash_in: vec![],
+    };
+    assert!(loopscope::simulate_with(&c, &too_far).is_err());
 }

@@ -8,7 +8,9 @@ try {
   await init();
   window.loopscope = {
     /** Runs a config for real; resolves to { predicted, measured, fidelity }. */
-    run: (config) => wasm.run(config, glue),
+    run: (config, options) => wasm.run(config, options, glue),
+    /** Ends the run going on; it rejects with what it measured so far as `partial`. */
+    cancel: () => wasm.cancel(),
     /** The virtual model's report for one variant, instantly. */
     simulate: (config) => wasm.simulate(config),
     /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */

@@ -17,4 +17,4 @@ pub mod sim;
 pub mod view;
 
 pub use model::{Config, ConfigError, Report, Variant};
-pub use sim::simulate;
+pub use sim::{simulate, simulate_with};

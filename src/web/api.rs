@@ -3,13 +3,15 @@
 //! read the arguments, call the core or the runtime, hand back plain JS values.
 
 use crate::page;
-use crate::runtime::loadgen::{self, Unobserved};
+use crate::runtime::loadgen::{self, Observer, RunError};
 use crate::runtime::worker;
 use js_sys::{Array, Object, Reflect};
 use loopscope::model::fidelity::fidelity;
 use loopscope::model::input::{read_config, Raw};
-use loopscope::model::{Config, ConfigError, Target};
+use loopscope::model::{Config, ConfigError, Faults, Recorder, Report, Source, Target};
+use loopscope::runtime::Event;
 use serde::Serialize;
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 /// A value for JS: `None` → `null`, maps → plain objects, so `JSON.stringify`
@@ -109,19 +111,95 @@ pub fn problems(config: JsValue) -> JsValue {
     to_js(&list).unwrap_or_else(|_| Array::new().into())
 }
 
-/// `run(config, glue_url)`: runs `config` for real and resolves to `{ predicted,
-/// measured, fidelity }`. Rejects with every problem of an invalid config (as
-/// `problems` lists them), and while another run is going.
+/// Reads `run`'s options: `{faults: {raise_in: [ids], crash_in: [ids]}}`, a test's
+/// way to make threadpool jobs fail; nothing else.
+fn read_options(options: &JsValue, config: &Config) -> Result<Faults, Vec<ConfigError>> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(Faults::default());
+    }
+    let bad = |message: String| vec![ConfigError::new("options", message)];
+    if !options.is_object() || Array::is_array(options) {
+        return Err(bad(format!(
+            "run's options must be an object such as {{faults: {{raise_in: [1]}}}}, got {}",
+            described(options)
+        )));
+    }
+    let object: &Object = options.unchecked_ref();
+    for key in Object::keys(object).iter() {
+        if key.as_string().as_deref() != Some("faults") {
+            return Err(bad(format!(
+                "unknown option {}: run takes only faults",
+                raw_of(&key).shown()
+            )));
+        }
+    }
+    let faults = Reflect::get(options, &"faults".into()).unwrap_or(JsValue::UNDEFINED);
+    let faults: Faults = if faults.is_undefined() {
+        Faults::default()
+    } else {
+        serde_wasm_bindgen::from_value(faults).map_err(|e| {
+            bad(format!(
+                "faults must be {{raise_in: [request ids], crash_in: [request ids]}}: {e}"
+            ))
+        })?
+    };
+    let problems = faults.problems(config);
+    if problems.is_empty() {
+        Ok(faults)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Keeps what a console run reports, so a cancelled run can still say what it measured.
+struct Recording(RefCell<Recorder>);
+
+impl Observer for Recording {
+    fn event(&self, event: &Event) {
+        let _ = self.0.borrow_mut().record(event);
+    }
+}
+
+/// The JS error for a cancelled run: what it measured so far travels as `partial` (a
+/// report cut short), with the prediction as `predicted`.
+fn cancelled(at_ms: f64, partial: &Report, predicted: &Report) -> JsValue {
+    let cut = partial.cut_short.as_ref();
+    let e = js_sys::Error::new(&format!(
+        "the run was cancelled {:.1} s in: {} of {} requests answered",
+        at_ms / 1000.0,
+        cut.map_or(0, |c| c.answered),
+        cut.map_or(0, |c| c.requests)
+    ));
+    for (key, report) in [("partial", partial), ("predicted", predicted)] {
+        if let Ok(value) = to_js(report) {
+            let _ = Reflect::set(&e, &key.into(), &value);
+        }
+    }
+    e.into()
+}
+
+/// `run(config, options, glue_url)`: runs `config` for real and resolves to
+/// `{ predicted, measured, fidelity }`. Rejects with every problem of an invalid config
+/// (as `problems` lists them), while another run is going, and when cancelled (the
+/// error then carries the run so far as `partial`).
 #[wasm_bindgen]
-pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
-    let config = read_js_config(&config, Target::Browser);
+pub fn run(config: JsValue, options: JsValue, glue_url: String) -> js_sys::Promise {
+    let read = read_js_config(&config, Target::Browser)
+        .and_then(|config| read_options(&options, &config).map(|faults| (config, faults)));
     wasm_bindgen_futures::future_to_promise(async move {
-        let config = config.map_err(|p| refused(&p))?;
+        let (config, faults) = read.map_err(|p| refused(&p))?;
         let _running = loadgen::begin_run().map_err(|e| error(&e))?;
-        let predicted = loopscope::simulate(&config).map_err(|e| refused(&[e]))?;
-        let mut measured = loadgen::measure(&config, &glue_url, &predicted, &Unobserved)
-            .await
-            .map_err(|e| error(&e))?;
+        let predicted = loopscope::simulate_with(&config, &faults).map_err(|e| refused(&[e]))?;
+        let recording = Recording(RefCell::new(Recorder::new(config.clone())));
+        let measured = loadgen::measure(&config, &faults, &glue_url, &predicted, &recording).await;
+        let mut measured = match measured {
+            Ok(report) => report,
+            Err(RunError::Failed(message)) => return Err(error(&message)),
+            Err(RunError::Cancelled { at_ms }) => {
+                let partial = recording.0.into_inner().finish_cut_short(Source::Measured, at_ms);
+                return Err(cancelled(at_ms, &partial, &predicted));
+            }
+        };
         if let Some(m) = measured.measurement.as_mut() {
             if loadgen::page_hidden() {
                 m.warnings.push(
@@ -137,6 +215,13 @@ pub fn run(config: JsValue, glue_url: String) -> js_sys::Promise {
         Reflect::set(&out, &"fidelity".into(), &to_js(&check)?)?;
         Ok(out.into())
     })
+}
+
+/// `cancel()`: ends the run going on now (the page's or the console's); it rejects, or
+/// the page shows it, as cut short. Returns whether a run was going.
+#[wasm_bindgen]
+pub fn cancel() -> bool {
+    loadgen::cancel()
 }
 
 /// Workers alive right now (each run's server and pool workers; 0 between runs).

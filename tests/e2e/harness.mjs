@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 export const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const artifacts = path.join(root, 'artifacts');
@@ -88,4 +89,23 @@ export async function openPage(browser, url) {
   await page.waitForFunction(() => window.loopscope?.ready === true, null, { timeout: 20000 })
     .catch((e) => { throw new Error(`${e.message}\n${log.join('\n')}`); });
   return { page, log };
+}
+
+/**
+ * One served simulator and one browser for a test file: registers the file's
+ * before/after hooks and returns an object they fill in (`server`, `browser`, and with
+ * `{ page: true }` a `page` on the simulator with its `log`).
+ */
+export function suite({ page: withPage = false } = {}) {
+  const s = {};
+  before(async () => {
+    s.server = await startServer();
+    s.browser = await launchBrowser();
+    if (withPage) ({ page: s.page, log: s.log } = await openPage(s.browser, s.server.url));
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.server?.stop();
+  });
+  return s;
 }

@@ -1,20 +1,12 @@
 // The page as a person uses it: buttons, timelines, numbers, console, presets, errors.
 // Served by `loopscope serve`, driven in Debian's Chromium by playwright-core.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { startServer, launchBrowser, openPage, artifacts, workersLeft } from './harness.mjs';
+import { artifacts, openPage, suite, workersLeft } from './harness.mjs';
 
-let server, browser;
-before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const s = suite();
+mkdirSync(artifacts, { recursive: true });
 
 const small = '#variant=async_io&requests=6&concurrency=6&io_ms=40&cpu_ms=80&bg_ms=20&tokens=40&work=sleep&scale=1';
 const VARIANTS = ['sync_def', 'blocking', 'async_io', 'full_async', 'background'];
@@ -50,7 +42,7 @@ function canvasStats(page, variant) {
 }
 
 test('every variant button runs, and the page shows numbers, timeline and console', async () => {
-  const { page, log } = await openPage(browser, server.url + small);
+  const { page, log } = await openPage(s.browser, s.server.url + small);
   try {
     const firstTimeline = await page.evaluate(() => performance.getEntriesByName('loopscope-first-timeline')[0]?.startTime);
     assert.ok(firstTimeline > 0, 'the first timeline is drawn on load');
@@ -123,14 +115,14 @@ test('every variant button runs, and the page shows numbers, timeline and consol
     assert.equal(png.name, 'loopscope-timelines.png');
     assert.deepEqual([...png.body.subarray(1, 4)], [...Buffer.from('PNG')]);
     assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
-    assert.deepEqual(await workersLeft(browser), [], 'five runs leave no worker behind');
+    assert.deepEqual(await workersLeft(s.browser), [], 'five runs leave no worker behind');
   } finally {
     await page.close();
   }
 });
 
 test('the code panel lights the lines requests are in while a run goes', async () => {
-  const { page } = await openPage(browser, server.url +
+  const { page } = await openPage(s.browser, s.server.url +
     '#variant=blocking&requests=4&concurrency=4&io_ms=200&cpu_ms=400&bg_ms=20&tokens=40&work=sleep&scale=1');
   try {
     await page.click('[data-run="blocking"]');
@@ -147,7 +139,7 @@ test('the code panel lights the lines requests are in while a run goes', async (
 test('a def endpoint lights its fetch, its prediction and its response validation in turn', async () => {
   // One token, two requests: request 0 fetches and predicts in the pool, then its return
   // value waits for the token (held by request 1's endpoint) to be validated.
-  const { page } = await openPage(browser, server.url +
+  const { page } = await openPage(s.browser, s.server.url +
     '#variant=sync_def&requests=2&concurrency=2&io_ms=300&cpu_ms=300&bg_ms=20&tokens=1&work=sleep&scale=1');
   try {
     await page.click('[data-run="sync_def"]');
@@ -170,7 +162,7 @@ test('a def endpoint lights its fetch, its prediction and its response validatio
 });
 
 test('a run started from the console shows on the page and holds its buttons', async () => {
-  const { page } = await openPage(browser, server.url + small);
+  const { page } = await openPage(s.browser, s.server.url + small);
   try {
     const done = page.evaluate(() => window.loopscope.run({ variant: 'full_async', requests: 3, io_ms: 150, cpu_ms: 150 }));
     await page.waitForFunction(() => document.body.dataset.running === 'true');
@@ -187,7 +179,7 @@ test('a run started from the console shows on the page and holds its buttons', a
 });
 
 test('a preset link reproduces its config', async () => {
-  const { page } = await openPage(browser, server.url);
+  const { page } = await openPage(s.browser, s.server.url);
   try {
     await page.click('[data-preset="threadpool-exhausted"]');
     assert.equal(await page.getAttribute('[data-preset="threadpool-exhausted"]', 'aria-pressed'), 'true');
@@ -197,7 +189,7 @@ test('a preset link reproduces its config', async () => {
     const values = async (p) => p.$$eval('#settings input, #settings select', (els) => els.map((e) => `${e.name}=${e.value}`));
     const expected = await values(page);
     assert.ok(expected.includes('requests=41') && expected.includes('tokens=40'), expected.join());
-    const { page: other } = await openPage(browser, server.url + hash);
+    const { page: other } = await openPage(s.browser, s.server.url + hash);
     try {
       assert.deepEqual(await values(other), expected);
       assert.equal(await other.getAttribute('[data-preset="threadpool-exhausted"]', 'aria-pressed'), 'true');
@@ -210,7 +202,7 @@ test('a preset link reproduces its config', async () => {
 });
 
 test('an invalid input shows its message beside the field and disables the buttons', async () => {
-  const { page } = await openPage(browser, server.url);
+  const { page } = await openPage(s.browser, s.server.url);
   try {
     await page.fill('#f-requests', 'abc');
     assert.match(await page.textContent('#e-requests'), /requests/);
@@ -233,7 +225,7 @@ test('an invalid input shows its message beside the field and disables the butto
 });
 
 test('a timeline can be explored from the keyboard', async () => {
-  const { page } = await openPage(browser, server.url + small);
+  const { page } = await openPage(s.browser, s.server.url + small);
   try {
     await page.focus('figure[data-variant="async_io"] canvas');
     await page.keyboard.press('ArrowRight');
@@ -248,7 +240,7 @@ test('a timeline can be explored from the keyboard', async () => {
 });
 
 test('Run all five on the tutorial preset at 0.2× (screenshot saved)', async () => {
-  const { page } = await openPage(browser, server.url);
+  const { page } = await openPage(s.browser, s.server.url);
   try {
     await page.click('[data-preset="tutorial"]');
     await click(page, '[data-run="all"]');
@@ -268,9 +260,9 @@ test('Run all five on the tutorial preset at 0.2× (screenshot saved)', async ()
 });
 
 test('on a phone-sized screen the page still works', async () => {
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const page = await s.browser.newPage({ viewport: { width: 390, height: 844 } });
   try {
-    await page.goto(server.url + small);
+    await page.goto(s.server.url + small);
     await page.waitForFunction(() => window.loopscope?.ready === true);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `no sideways scrolling of the page (${overflow}px)`);

@@ -5,20 +5,11 @@
 //   the probe's total within 10 % or 20 ms of ground truth,
 //   no probe stall over 15 ms where the loop is never blocked (sleep work).
 // Durations are scaled down (io 40, cpu 80, bg 20 ms) so the suite stays quick.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, workersLeft } from './harness.mjs';
+import { suite, workersLeft } from './harness.mjs';
 
-let server, browser, page, log;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  ({ page, log } = await openPage(browser, server.url));
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const s = suite({ page: true });
 
 const small = { io_ms: 40, cpu_ms: 80, bg_ms: 20, tokens: 40, work: 'sleep' };
 const scenarios = [
@@ -34,9 +25,9 @@ const scenarios = [
 
 async function run(config) {
   try {
-    return await page.evaluate((c) => window.loopscope.run(c), config);
+    return await s.page.evaluate((c) => window.loopscope.run(c), config);
   } catch (e) {
-    throw new Error(`${e.message}\npage log:\n${log.join('\n')}`);
+    throw new Error(`${e.message}\npage log:\n${s.log.join('\n')}`);
   }
 }
 
@@ -81,8 +72,8 @@ for (const config of scenarios) {
     // No worker outlives the run: none is left in the browser (server and pool alike).
     const m = measured.measurement;
     assert.equal(m.pool_workers, Math.min(config.tokens, config.requests));
-    assert.equal(await page.evaluate(() => window.loopscope.liveWorkers()), 0);
-    assert.deepEqual(await workersLeft(browser), []);
+    assert.equal(await s.page.evaluate(() => window.loopscope.liveWorkers()), 0);
+    assert.deepEqual(await workersLeft(s.browser), []);
     assert.equal(m.cross_origin_isolated, true, 'loopscope serve sends COOP/COEP');
     assert.equal(m.loop_block_method, config.work === 'sleep' ? 'atomics_wait' : 'compute');
     const key = `${config.variant}/${config.work}`;
@@ -96,49 +87,49 @@ for (const config of scenarios) {
 }
 
 test('an invalid config rejects with the core\'s message', async () => {
-  const err = await page.evaluate(() => window.loopscope.run({ variant: 'async_io', io_ms: -5 })
+  const err = await s.page.evaluate(() => window.loopscope.run({ variant: 'async_io', io_ms: -5 })
     .then(() => 'resolved', (e) => e.message));
   assert.match(err, /io_ms must be a number of milliseconds from 1 to 600000 in a browser run/);
-  const unknown = await page.evaluate(() => window.loopscope.run({ variant: 'fastest' })
+  const unknown = await s.page.evaluate(() => window.loopscope.run({ variant: 'fastest' })
     .then(() => 'resolved', (e) => e.message));
   assert.match(unknown, /unknown variant/);
-  const tooMany = await page.evaluate(() => window.loopscope.run({ requests: 5000, concurrency: 5000 })
+  const tooMany = await s.page.evaluate(() => window.loopscope.run({ requests: 5000, concurrency: 5000 })
     .then(() => 'resolved', (e) => e.message));
-  assert.match(tooMany, /a browser run takes at most 2000 requests/);
+  assert.match(tooMany, /requests must be a whole number from 1 to 2000 in a browser run \(the model alone takes up to 100000\), got 5000/);
 });
 
 test('a config without concurrency sends every request at once, as the command line does', async () => {
-  const got = await page.evaluate(() => {
+  const got = await s.page.evaluate(() => {
     const r = window.loopscope.simulate({ variant: 'blocking', requests: 3 });
     return [r.config.concurrency, r.stats.makespan_ms];
   });
   assert.deepEqual(got, [3, 3 * 1500]);
-  const clients = await page.evaluate(() => window.loopscope.simulate({ requests: 40 }).config.concurrency);
+  const clients = await s.page.evaluate(() => window.loopscope.simulate({ requests: 40 }).config.concurrency);
   assert.equal(clients, 40);
 });
 
 test('a second run while one is going rejects, and the first still completes', async () => {
-  const [first, second] = await page.evaluate(async (c) => {
+  const [first, second] = await s.page.evaluate(async (c) => {
     const a = window.loopscope.run(c);
     const b = window.loopscope.run(c).then(() => 'resolved', (e) => e.message);
     return [await a.then((r) => r.measured.requests.length), await b];
   }, { ...small, variant: 'full_async', requests: 3, concurrency: 3 });
   assert.equal(first, 3);
   assert.match(second, /a run is already going/);
-  assert.equal(await page.evaluate(() => window.loopscope.isRunning()), false);
+  assert.equal(await s.page.evaluate(() => window.loopscope.isRunning()), false);
 });
 
 test('a hidden page refuses to measure: its timers would be throttled', async () => {
-  const hidden = await browser.newPage();
+  const hidden = await s.browser.newPage();
   try {
-    await hidden.goto(server.url);
+    await hidden.goto(s.server.url);
     await hidden.waitForFunction(() => window.loopscope?.ready === true);
     await hidden.evaluate(() => Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }));
     const err = await hidden.evaluate(() => window.loopscope.run({ variant: 'full_async', requests: 2, concurrency: 2, io_ms: 5, cpu_ms: 5 })
       .then(() => 'resolved', (e) => e.message));
     assert.match(err, /the page is hidden/);
     assert.equal(await hidden.evaluate(() => window.loopscope.liveWorkers()), 0);
-    assert.deepEqual(await workersLeft(browser), []);
+    assert.deepEqual(await workersLeft(s.browser), []);
     assert.equal(await hidden.evaluate(() => window.loopscope.isRunning()), false);
   } finally {
     await hidden.close();

@@ -11,7 +11,7 @@ pub mod step2;
 pub mod step3;
 pub mod step4;
 
-use crate::model::{PredictionRequest, PredictionResponse, Variant};
+use crate::model::{Answer, PredictionRequest, PredictionResponse, Variant};
 use crate::runtime::{EventLoop, Thread};
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +33,17 @@ pub enum SyncCall {
         request: PredictionRequest,
         response: PredictionResponse,
     },
+}
+
+/// A Python exception raised in a threadpool job (or the death of the thread running
+/// it), re-raised in the coroutine that awaited the job, as `run_in_threadpool` does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raised(pub String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// What a [`SyncCall`] returned.
@@ -100,11 +111,13 @@ impl BackgroundTasks {
     }
 
     /// `BackgroundTasks.__call__`: each task in turn; a sync task goes through
-    /// `run_in_threadpool`, so it takes a token like any other.
-    pub async fn run(self, s: &impl EventLoop) {
+    /// `run_in_threadpool`, so it takes a token like any other. A task that raises
+    /// stops the ones after it (the client already has its response).
+    pub async fn run(self, s: &impl EventLoop) -> Result<(), Raised> {
         for task in self.tasks {
-            s.run_in_threadpool(task).await;
+            s.run_in_threadpool(task).await?;
         }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -118,28 +131,48 @@ impl BackgroundTasks {
 /// for `async def` endpoints and with `run_in_threadpool` for `def` ones), the response,
 /// then the background tasks (Starlette's `Response.__call__` sends the body, then
 /// awaits `background`).
+///
+/// An exception the endpoint does not catch is answered 500 (Starlette's
+/// `ServerErrorMiddleware`), logged as uvicorn logs it, and its background tasks never
+/// run: the endpoint never returned the response they belong to.
 pub async fn handle_request(s: &impl EventLoop, variant: Variant, request: PredictionRequest) {
     let mut background_tasks = BackgroundTasks::default();
-    let response = match variant {
-        Variant::SyncDef => {
-            let returned = s
-                .run_in_threadpool(SyncCall::PredictSynchronously(request))
-                .await
-                .into_response();
-            s.run_in_threadpool(SyncCall::ValidateResponse(returned))
-                .await
-                .into_response()
-        }
-        Variant::Blocking => step1::predict_blocking(s, &request).await,
-        Variant::AsyncIo => step2::predict_with_async_io(s, &request).await,
+    let outcome = match variant {
+        Variant::SyncDef => predict_synchronously_in_threadpool(s, request).await,
+        Variant::Blocking => Ok(step1::predict_blocking(s, &request).await),
+        Variant::AsyncIo => Ok(step2::predict_with_async_io(s, &request).await),
         Variant::FullAsync => step3::predict_fully_asynchronous(s, &request).await,
         Variant::Background => step4::predict_with_background_task(s, &request, &mut background_tasks).await,
     };
-    s.respond(&response);
+    match outcome {
+        Ok(response) => s.respond(&Answer::ok(response)),
+        Err(raised) => {
+            s.print(&format!("ERROR:    Exception in ASGI application: {raised}"));
+            s.respond(&Answer::server_error(&raised));
+            return;
+        }
+    }
     if !background_tasks.is_empty() {
-        background_tasks.run(s).await;
+        if let Err(raised) = background_tasks.run(s).await {
+            s.print(&format!("ERROR:    Exception in background task: {raised}"));
+        }
         s.background_done();
     }
+}
+
+/// FastAPI's `run_endpoint_function` for a `def` endpoint, then `serialize_response`
+/// validating what it returned: two calls, each with a token of its own.
+async fn predict_synchronously_in_threadpool(
+    s: &impl EventLoop,
+    request: PredictionRequest,
+) -> Result<PredictionResponse, Raised> {
+    let returned = s
+        .run_in_threadpool(SyncCall::PredictSynchronously(request))
+        .await?
+        .into_response();
+    Ok(s.run_in_threadpool(SyncCall::ValidateResponse(returned))
+        .await?
+        .into_response())
 }
 
 /// Python's `repr` of a float, as an f-string shows it (`10.0`, `2.5`).

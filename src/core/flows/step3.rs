@@ -2,7 +2,7 @@
 
 use super::step1::response;
 use super::step2::fetch_external_data_async;
-use super::SyncCall;
+use super::{Raised, SyncCall};
 use crate::model::{PhaseKind, PredictionRequest, PredictionResponse};
 use crate::runtime::{EventLoop, Thread};
 
@@ -19,13 +19,13 @@ pub fn run_model_prediction(t: &impl Thread, data_point: f64) -> f64 {
 pub async fn predict_fully_asynchronous(
     s: &impl EventLoop,
     request: &PredictionRequest,
-) -> PredictionResponse {
+) -> Result<PredictionResponse, Raised> {
     s.print("Received full async prediction request.");
     let external_data = fetch_external_data_async(s, request.item_id).await;
     let prediction_result = s
         .run_in_threadpool(SyncCall::RunModelPrediction(request.feature_value))
-        .await
+        .await? // an exception in the model is re-raised here
         .into_prediction();
     s.print("Sending response.");
-    response(&external_data, prediction_result)
+    Ok(response(&external_data, prediction_result))
 }

@@ -2,7 +2,7 @@
 
 use super::step1::response;
 use super::step2::fetch_external_data_async;
-use super::{BackgroundTasks, SyncCall};
+use super::{BackgroundTasks, Raised, SyncCall};
 use crate::model::{PhaseKind, PredictionRequest, PredictionResponse};
 use crate::runtime::{EventLoop, Thread};
 
@@ -30,12 +30,12 @@ pub async fn predict_with_background_task(
     s: &impl EventLoop,
     request: &PredictionRequest,
     background_tasks: &mut BackgroundTasks,
-) -> PredictionResponse {
+) -> Result<PredictionResponse, Raised> {
     s.print("Received prediction request with background task.");
     let external_data = fetch_external_data_async(s, request.item_id).await;
     let prediction_result = s
         .run_in_threadpool(SyncCall::RunModelPrediction(request.feature_value))
-        .await
+        .await?
         .into_prediction();
     let response = response(&external_data, prediction_result);
     background_tasks.add_task(SyncCall::LogPredictionDetails {
@@ -43,5 +43,5 @@ pub async fn predict_with_background_task(
         response: response.clone(),
     });
     s.print("Sending response (background task pending).");
-    response
+    Ok(response)
 }

@@ -8,18 +8,18 @@
 
 use super::config::Config;
 use super::report::{
-    ConsoleLine, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Report, RequestRecord,
-    Source, Stall,
+    Answer, ConsoleLine, CutShort, Phase, PhaseKind, Place, PredictionRequest, Report, RequestRecord, Source,
+    Stall,
 };
 use super::stats::Stats;
 use crate::runtime::Event;
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Partial {
     request: Option<PredictionRequest>,
     sent_ms: Option<f64>,
     accepted_ms: Option<f64>,
-    responded: Option<(f64, PredictionResponse)>,
+    responded: Option<(f64, Answer)>,
     background_done_ms: Option<f64>,
     phases: Vec<Phase>,
 }
@@ -83,6 +83,7 @@ pub struct RequestView<'a> {
     pub phases: &'a [Phase],
 }
 
+#[derive(Clone)]
 pub struct Recorder {
     config: Config,
     requests: Vec<Partial>,
@@ -126,7 +127,7 @@ impl Recorder {
             Event::Began { .. } => {}
             Event::Phase { phase, .. } => slot.phases.push(phase.clone()),
             Event::Waited { on, from, to, .. } => slot.wait(*on, *from, *to),
-            Event::Responded { t, response, .. } => slot.responded = Some((*t, response.clone())),
+            Event::Responded { t, answer, .. } => slot.responded = Some((*t, answer.clone())),
             Event::BackgroundDone { t, .. } => slot.background_done_ms = Some(*t),
             Event::Stall { stall } => self.stalls.push(stall.clone()),
             Event::Print { request, t, text } => {
@@ -178,13 +179,28 @@ impl Recorder {
     /// Orders everything in time and computes the stats. Fails if a request never got
     /// a response (a runtime bug, or a measurement cut short).
     pub fn finish(self, source: Source) -> Result<Report, Incomplete> {
+        self.build(source, None)
+    }
+
+    /// The run so far, cut short `at_ms` into it (cancelled): the requests answered by
+    /// then, and everything recorded; the report says it was cut short.
+    pub fn finish_cut_short(self, source: Source, at_ms: f64) -> Report {
+        self.build(source, Some(at_ms))
+            .expect("a cut-short report leaves unanswered requests out")
+    }
+
+    fn build(self, source: Source, cut_at: Option<f64>) -> Result<Report, Incomplete> {
+        let total = self.requests.len() as u64;
         let mut requests = Vec::with_capacity(self.requests.len());
         for (id, p) in self.requests.into_iter().enumerate() {
+            if cut_at.is_some() && p.responded.is_none() {
+                continue;
+            }
             let missing = |what: &str| Incomplete(format!("request {id} has no {what}"));
             let request = p.request.ok_or_else(|| missing("request body"))?;
             let sent_ms = p.sent_ms.ok_or_else(|| missing("send time"))?;
             let accepted_ms = p.accepted_ms.ok_or_else(|| missing("accept time"))?;
-            let (responded_ms, response) = p.responded.ok_or_else(|| missing("response"))?;
+            let (responded_ms, answer) = p.responded.ok_or_else(|| missing("response"))?;
             let mut phases = p.phases;
             phases.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
             requests.push(RequestRecord {
@@ -194,7 +210,7 @@ impl Recorder {
                 accepted_ms,
                 responded_ms,
                 latency_ms: responded_ms - sent_ms,
-                response,
+                answer,
                 background_done_ms: p.background_done_ms,
                 phases,
             });
@@ -204,15 +220,89 @@ impl Recorder {
         let mut console = self.console;
         console.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms)); // stable: ties keep print order
         let stats = Stats::compute(&requests, &loop_stalls);
+        let cut_short = cut_at.map(|at_ms| CutShort {
+            at_ms,
+            answered: requests.len() as u64,
+            requests: total,
+        });
         Ok(Report {
             source,
             config: self.config,
+            faults: Default::default(),
             requests,
             loop_stalls,
             console,
             stats,
             probe_stalls: None,
             measurement: None,
+            cut_short,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Answer, Config, PredictionResponse};
+
+    fn answer(id: u64) -> Answer {
+        let request = PredictionRequest::for_index(id);
+        Answer::ok(PredictionResponse {
+            item_id: request.item_id,
+            metadata: "m".into(),
+            prediction: request.feature_value * 2.0,
+        })
+    }
+
+    #[test]
+    fn ids_are_checked_not_trusted_as_indices() {
+        let mut rec = Recorder::new(Config {
+            requests: 2,
+            concurrency: 2,
+            ..Config::default()
+        });
+        assert!(rec.record(&Event::Sent { request: 1, t: 0.0 }).is_ok());
+        let e = rec.record(&Event::Sent { request: 2, t: 0.0 }).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "an event named request 2, but the run has 2 (ids 0 to 1)"
+        );
+        assert!(rec
+            .record(&Event::Accepted {
+                request: u64::MAX,
+                t: 0.0
+            })
+            .is_err());
+        assert!(rec.request(7).is_none());
+        assert!(rec.accepted_at(7).is_none());
+    }
+
+    #[test]
+    fn a_run_cut_short_keeps_what_was_answered() {
+        let mut rec = Recorder::new(Config {
+            requests: 3,
+            concurrency: 3,
+            ..Config::default()
+        });
+        for id in 0..3 {
+            rec.record(&Event::Sent { request: id, t: 0.0 }).unwrap();
+            rec.record(&Event::Accepted { request: id, t: 1.0 }).unwrap();
+        }
+        rec.record(&Event::Responded {
+            request: 1,
+            t: 40.0,
+            answer: answer(1),
+        })
+        .unwrap();
+        assert!(
+            rec.clone().finish(Source::Measured).is_err(),
+            "two never answered"
+        );
+        let report = rec.finish_cut_short(Source::Measured, 55.0);
+        assert_eq!(report.requests.len(), 1);
+        assert_eq!(report.requests[0].id, 1);
+        let cut = report.cut_short.expect("cut short");
+        assert_eq!((cut.at_ms, cut.answered, cut.requests), (55.0, 1, 3));
+        assert_eq!(report.stats.makespan_ms, 40.0);
     }
 }

@@ -3,6 +3,7 @@
 //! All times are milliseconds from the first request sent.
 
 use super::config::Config;
+use super::faults::Faults;
 use super::stats::Stats;
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +71,41 @@ impl PredictionRequest {
     }
 }
 
+/// What a request got back: the tutorial's response (HTTP 200), or a server error
+/// (HTTP 500, the body Starlette's `ServerErrorMiddleware` sends when the endpoint
+/// raises).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub status: u16,
+    /// The body, for a 200; `null` for an error.
+    pub response: Option<PredictionResponse>,
+    /// What was raised, for an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Answer {
+    pub fn ok(response: PredictionResponse) -> Answer {
+        Answer {
+            status: 200,
+            response: Some(response),
+            error: None,
+        }
+    }
+
+    pub fn server_error(raised: &impl std::fmt::Display) -> Answer {
+        Answer {
+            status: 500,
+            response: None,
+            error: Some(raised.to_string()),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == 200
+    }
+}
+
 /// One request, end to end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
@@ -80,7 +116,9 @@ pub struct RequestRecord {
     pub accepted_ms: f64,
     pub responded_ms: f64,
     pub latency_ms: f64,
-    pub response: PredictionResponse,
+    /// `status`, `response` and, for an error, `error`.
+    #[serde(flatten)]
+    pub answer: Answer,
     /// End of this request's last background task; `None` when it has none.
     pub background_done_ms: Option<f64>,
     pub phases: Vec<Phase>,
@@ -119,6 +157,9 @@ pub enum Source {
 pub struct Report {
     pub source: Source,
     pub config: Config,
+    /// Faults injected into the run (a test's), if any.
+    #[serde(default, skip_serializing_if = "Faults::is_empty")]
+    pub faults: Faults,
     /// In request id order.
     pub requests: Vec<RequestRecord>,
     /// Ground truth: when the runtime itself held the loop, in time order.
@@ -133,6 +174,20 @@ pub struct Report {
     /// How a measured run was measured; absent from predictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measurement: Option<Measurement>,
+    /// Set when the run was cancelled: `requests` then holds only those answered by
+    /// then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<CutShort>,
+}
+
+/// A run cancelled before it ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CutShort {
+    /// When, on the run's clock.
+    pub at_ms: f64,
+    /// How many requests had been answered by then, of how many.
+    pub answered: u64,
+    pub requests: u64,
 }
 
 /// A span the stall probe saw the loop unavailable: its heartbeat timer fired `lag_ms`

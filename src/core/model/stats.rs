@@ -17,6 +17,10 @@ pub struct Latency {
 pub struct Stats {
     /// When the last response was sent.
     pub makespan_ms: f64,
+    /// Requests answered with an error (non-2xx, as `ab` counts them); their times
+    /// count in the latencies too.
+    #[serde(default)]
+    pub failed: u64,
     /// Requests per second over the makespan.
     pub throughput_rps: f64,
     pub latency_ms: Latency,
@@ -55,6 +59,7 @@ impl Stats {
         let stall_lengths = stalls.iter().map(|s| s.end_ms - s.start_ms);
         Stats {
             makespan_ms,
+            failed: requests.iter().filter(|r| !r.answer.is_ok()).count() as u64,
             throughput_rps: if makespan_ms > 0.0 {
                 requests.len() as f64 * 1000.0 / makespan_ms
             } else {

@@ -2,7 +2,7 @@
 //! ([`crate::model::Recorder::record`]) is how each builds its report, and the page
 //! applies the same stream to draw a browser run while it goes.
 
-use crate::model::{Phase, PhaseKind, Place, PredictionResponse, Stall};
+use crate::model::{Answer, Phase, PhaseKind, Place, Stall};
 use serde::{Deserialize, Serialize};
 
 /// Times are ms on the run's timeline.
@@ -38,12 +38,8 @@ pub enum Event {
     Stall { stall: Stall },
     /// `print(text)`.
     Print { request: u64, t: f64, text: String },
-    /// The response is on the wire.
-    Responded {
-        request: u64,
-        t: f64,
-        response: PredictionResponse,
-    },
+    /// The answer is on the wire.
+    Responded { request: u64, t: f64, answer: Answer },
     /// Every background task of the request has finished.
     BackgroundDone { request: u64, t: f64 },
 }

@@ -16,7 +16,8 @@ pub use event::Event;
 pub use limiter::Limiter;
 pub use step::Step;
 
-use crate::model::PhaseKind;
+use crate::flows::{Raised, SyncCall, SyncReturn};
+use crate::model::{Answer, PhaseKind};
 use std::future::Future;
 
 /// What any Python thread can do: read the clock, print, and `time.sleep`.
@@ -38,13 +39,11 @@ pub trait EventLoop: Thread {
     /// has fired *and* the loop is free.
     fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()>;
     /// `await run_in_threadpool(call)`: waits for a token of the shared limiter (FIFO),
-    /// runs `call` on a pool thread, resumes on the loop with its result.
-    fn run_in_threadpool(
-        &self,
-        call: crate::flows::SyncCall,
-    ) -> impl Future<Output = crate::flows::SyncReturn>;
-    /// The response is on the wire: the client has it from now on.
-    fn respond(&self, response: &crate::model::PredictionResponse);
+    /// runs `call` on a pool thread, resumes on the loop with its result, or with the
+    /// exception it raised (or the death of its thread), re-raised.
+    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>>;
+    /// The answer is on the wire: the client has it from now on.
+    fn respond(&self, answer: &Answer);
     /// Every background task of this request has finished.
     fn background_done(&self);
 }

@@ -16,10 +16,10 @@
 //! - Clients follow `ab`: `concurrency` requests go out at 0; each response sends the
 //!   next request, until `requests` have been sent.
 
-use crate::flows::{handle_request, SyncCall, SyncReturn};
+use crate::flows::{handle_request, Raised, SyncCall, SyncReturn};
 use crate::model::{
-    Config, ConfigError, Durations, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder,
-    Report, Source,
+    Answer, Config, ConfigError, Durations, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
+    Recorder, Report, Source,
 };
 use crate::runtime::{Event, EventLoop, Limiter, Step, Thread};
 use std::cell::{Cell, RefCell};
@@ -33,15 +33,29 @@ use std::task::{Context, Poll, Wake, Waker};
 
 /// Predicts the run `config` describes. Fails only on an invalid config.
 pub fn simulate(config: &Config) -> Result<Report, ConfigError> {
-    simulate_counting_tokens(config).map(|(report, _)| report)
+    simulate_with(config, &Faults::default())
+}
+
+/// [`simulate`] with `faults` injected: each failing job raises at its first line.
+pub fn simulate_with(config: &Config, faults: &Faults) -> Result<Report, ConfigError> {
+    run(config, faults).map(|(report, _)| report)
 }
 
 /// [`simulate`], and the most threadpool tokens held at once during the run (a token
 /// is held from its grant until its task resumes on the loop, as with anyio's
 /// `async with limiter`), for tests of the limiter's bound.
 pub fn simulate_counting_tokens(config: &Config) -> Result<(Report, u64), ConfigError> {
+    run(config, &Faults::default())
+}
+
+fn run(config: &Config, faults: &Faults) -> Result<(Report, u64), ConfigError> {
     config.validate()?;
-    Ok(Sim::new(config.clone()).run())
+    if let Some(e) = faults.problems(config).into_iter().next() {
+        return Err(e);
+    }
+    let (mut report, peak) = Sim::new(config.clone(), faults.clone()).run();
+    report.faults = faults.clone();
+    Ok((report, peak))
 }
 
 /// A one-shot flag a task can await; an event sets it.
@@ -148,12 +162,13 @@ impl World {
 }
 
 /// A request's view of the runtime while on the event loop.
-#[derive(Clone)]
 struct LoopHandle {
     world: Rc<RefCell<World>>,
     limiter: Limiter,
     durations: Durations,
     request: u64,
+    /// How this request's first threadpool job fails, until it has run.
+    fault: Cell<Option<Fault>>,
 }
 
 /// A pool worker thread running one job, with its own clock.
@@ -261,7 +276,7 @@ impl EventLoop for LoopHandle {
         }
     }
 
-    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = SyncReturn> {
+    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
         let asked = self.now();
         async move {
             let token = self.limiter.acquire().await;
@@ -272,14 +287,20 @@ impl EventLoop for LoopHandle {
                 from: asked,
                 to: granted,
             });
-            let thread = PoolThread {
-                world: &self.world,
-                durations: self.durations,
-                request: self.request,
-                clock: Cell::new(granted),
+            let (result, done) = match self.fault.take() {
+                // It raises at its first line, having taken no time.
+                Some(fault) => (Err(fault.raised()), granted),
+                None => {
+                    let thread = PoolThread {
+                        world: &self.world,
+                        durations: self.durations,
+                        request: self.request,
+                        clock: Cell::new(granted),
+                    };
+                    let returned = call.call(&thread);
+                    (Ok(returned), thread.clock.get())
+                }
             };
-            let result = call.call(&thread);
-            let done = thread.clock.get();
             let finished = self.world.borrow_mut().timer(done);
             finished.await;
             let resumed = self.now();
@@ -294,13 +315,13 @@ impl EventLoop for LoopHandle {
         }
     }
 
-    fn respond(&self, response: &PredictionResponse) {
+    fn respond(&self, answer: &Answer) {
         let mut w = self.world.borrow_mut();
         let now = w.now;
         w.emit(Event::Responded {
             request: self.request,
             t: now,
-            response: response.clone(),
+            answer: answer.clone(),
         });
         if w.next_request < w.total_requests {
             w.send(now); // this client's next request
@@ -336,6 +357,7 @@ type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 struct Sim {
     config: Config,
+    faults: Faults,
     world: Rc<RefCell<World>>,
     limiter: Limiter,
     /// Each request's task, and whether it has been polled yet.
@@ -344,7 +366,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(config: Config) -> Sim {
+    fn new(config: Config, faults: Faults) -> Sim {
         let world = World {
             now: 0.0,
             seq: 0,
@@ -360,6 +382,7 @@ impl Sim {
             tasks: Vec::new(),
             ready: Arc::default(),
             config,
+            faults,
         }
     }
 
@@ -369,6 +392,7 @@ impl Sim {
             limiter: self.limiter.clone(),
             durations: self.config.durations(),
             request,
+            fault: Cell::new(self.faults.of(request)),
         };
         let variant = self.config.variant;
         let body = PredictionRequest::for_index(request);

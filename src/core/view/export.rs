@@ -3,7 +3,7 @@
 use crate::model::{Report, Source};
 
 /// The CSV header, in column order.
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "variant",
     "source",
     "id",
@@ -13,6 +13,7 @@ pub const HEADER: [&str; 12] = [
     "accepted_ms",
     "responded_ms",
     "latency_ms",
+    "status",
     "prediction",
     "metadata",
     "background_done_ms",
@@ -43,9 +44,10 @@ fn field(s: &str) -> String {
 
 /// One row per request of each report, in the order given, under the header
 /// `variant,source,id,item_id,feature_value,sent_ms,accepted_ms,responded_ms,latency_ms,
-/// prediction,metadata,background_done_ms`.
+/// status,prediction,metadata,background_done_ms`.
 ///
-/// `source` is `predicted` or `measured`; `background_done_ms` is empty when the request
+/// `source` is `predicted` or `measured`; `status` is 200, or 500 for an error, whose
+/// `prediction` and `metadata` are empty; `background_done_ms` is empty when the request
 /// had no background task. Numbers are printed shortest, times rounded to 3 decimals.
 /// Fields holding a comma, quote or line break are quoted; lines end with CRLF (RFC 4180).
 pub fn requests_csv(reports: &[&Report]) -> String {
@@ -68,8 +70,17 @@ pub fn requests_csv(reports: &[&Report]) -> String {
                 time(r.accepted_ms),
                 time(r.responded_ms),
                 time(r.latency_ms),
-                number(r.response.prediction),
-                field(&r.response.metadata),
+                r.answer.status.to_string(),
+                r.answer
+                    .response
+                    .as_ref()
+                    .map(|a| number(a.prediction))
+                    .unwrap_or_default(),
+                r.answer
+                    .response
+                    .as_ref()
+                    .map(|a| field(&a.metadata))
+                    .unwrap_or_default(),
                 r.background_done_ms.map(time).unwrap_or_default(),
             ];
             out.push_str(&row.join(","));
@@ -134,7 +145,7 @@ mod tests {
             csv.lines().next(),
             Some(
                 "variant,source,id,item_id,feature_value,sent_ms,accepted_ms,responded_ms,latency_ms,\
-                 prediction,metadata,background_done_ms"
+                 status,prediction,metadata,background_done_ms"
             )
         );
         assert_eq!(rows.len(), 1 + 3 + 2);
@@ -158,6 +169,7 @@ mod tests {
             assert_eq!(num("accepted_ms"), req.accepted_ms);
             assert_eq!(num("responded_ms"), req.responded_ms);
             assert_eq!(num("latency_ms"), req.latency_ms);
+            assert_eq!(row[col("status")], "200");
             assert_eq!(num("prediction"), req.request.feature_value * 2.0);
             assert_eq!(row[col("metadata")], "some_fetched_value_async");
             // No background task: empty.
@@ -174,14 +186,15 @@ mod tests {
     fn background_done_is_filled_when_there_is_one() {
         let r = report(Variant::Background, 2);
         let rows = read(&requests_csv(&[&r]));
-        assert_eq!(rows[1][11], "1700");
+        assert_eq!(rows[1][12], "1700");
     }
 
     #[test]
     fn awkward_fields_are_quoted_and_times_rounded() {
         let mut r = report(Variant::SyncDef, 2);
         r.source = Source::Measured;
-        r.requests[0].response.metadata = "a, \"quoted\"\nvalue".to_string();
+        r.requests[0].answer.response.as_mut().unwrap().metadata = "a, \"quoted\"\nvalue".to_string();
+        r.requests[1].answer = crate::model::Answer::server_error(&"ValueError: no model");
         r.requests[1].sent_ms = 0.1 + 0.2;
         r.requests[1].responded_ms = 1500.123456;
         let csv = requests_csv(&[&r]);
@@ -189,7 +202,9 @@ mod tests {
         let rows = read(&csv);
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1][1], "measured");
-        assert_eq!(rows[1][10], "a, \"quoted\"\nvalue");
+        assert_eq!(rows[1][11], "a, \"quoted\"\nvalue");
+        // An error: its status, and no prediction or metadata.
+        assert_eq!(&rows[2][9..12], ["500", "", ""]);
         assert_eq!(rows[2][5], "0.3");
         assert_eq!(rows[2][7], "1500.123");
         assert_eq!(number(f64::NAN), "");

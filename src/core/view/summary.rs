@@ -26,6 +26,7 @@ pub fn report_text(r: &Report) -> String {
     );
     let _ = writeln!(out, "Concurrency Level:      {}", c.concurrency);
     let _ = writeln!(out, "Complete requests:      {}", r.requests.len());
+    let _ = writeln!(out, "Failed requests:        {}", s.failed);
     let _ = writeln!(
         out,
         "Time taken for tests:   {:.3} seconds",

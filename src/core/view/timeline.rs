@@ -43,13 +43,21 @@ pub struct StallBar {
     pub open: bool,
 }
 
+/// An answer leaving: its lane, when, and whether it was an error (a 500).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reply {
+    pub lane: usize,
+    pub t_ms: f64,
+    pub error: bool,
+}
+
 /// Everything a timeline shows of one run (a prediction, a measurement, or a run going on).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Picture {
     pub lanes: usize,
     pub bars: Vec<Bar>,
-    /// (lane, time the response was sent)
-    pub responses: Vec<(usize, f64)>,
+    /// Each answer as it left.
+    pub responses: Vec<Reply>,
     pub stalls: Vec<StallBar>,
     /// The probe's `[t_ms, lag_ms]` samples (measurements only).
     pub lag: Vec<[f64; 2]>,
@@ -77,7 +85,11 @@ impl Picture {
                 .requests
                 .iter()
                 .enumerate()
-                .map(|(i, q)| (i, q.responded_ms))
+                .map(|(lane, q)| Reply {
+                    lane,
+                    t_ms: q.responded_ms,
+                    error: !q.answer.is_ok(),
+                })
                 .collect(),
             stalls: r
                 .loop_stalls
@@ -117,6 +129,8 @@ pub enum Style {
     Stall,
     /// The response leaving.
     Response,
+    /// An error leaving (HTTP 500).
+    ErrorResponse,
     LagLine,
     Axis,
     Grid,
@@ -373,15 +387,38 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
             ),
         });
     }
-    for &(lane, t) in &shown.responses {
-        shapes.push(Shape::Rect {
-            x: x(t) - 1.0,
-            y: lane_y(lane),
-            w: 3.0,
-            h: lane_h,
-            style: Style::Response,
-            ghost: false,
-        });
+    for reply in &shown.responses {
+        let (rx, ry) = (x(reply.t_ms), lane_y(reply.lane));
+        if reply.error {
+            // An error stands out: a wider block, in its own colour, labelled where room allows.
+            shapes.push(Shape::Rect {
+                x: rx - 2.0,
+                y: ry,
+                w: 5.0,
+                h: lane_h,
+                style: Style::ErrorResponse,
+                ghost: false,
+            });
+            hits.push(Hit {
+                x: rx - 3.0,
+                y: ry,
+                w: 7.0,
+                h: lane_h,
+                text: format!(
+                    "request {}: answered 500 Internal Server Error at {:.1} ms ({source})",
+                    reply.lane, reply.t_ms
+                ),
+            });
+        } else {
+            shapes.push(Shape::Rect {
+                x: rx - 1.0,
+                y: ry,
+                w: 3.0,
+                h: lane_h,
+                style: Style::Response,
+                ghost: false,
+            });
+        }
     }
     for s in &shown.stalls {
         let (sx, sw) = (x(s.start_ms), w(s.start_ms, s.end_ms));

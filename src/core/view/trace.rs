@@ -3,9 +3,9 @@
 //! that have begun and not yet ended, which a live view draws growing up to "now".
 
 use super::code::Position;
-use super::timeline::{Bar, Picture, StallBar};
+use super::timeline::{Bar, Picture, Reply, StallBar};
 use crate::model::recorder::UnknownRequest;
-use crate::model::{Config, ConsoleLine, PhaseKind, Place, Recorder, Report, Variant};
+use crate::model::{Config, ConsoleLine, PhaseKind, Place, Recorder, Report, Source, Variant};
 use crate::runtime::Event;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,9 +32,8 @@ pub struct Trace {
     /// Per request: when the coroutine step now going first blocked the loop (a step
     /// may block in several calls; its stall is one, reported when the step ends).
     blocking_since: Vec<Option<f64>>,
-    /// When each response left (the event carries no body, so the recorder has no
-    /// response yet; the server's report will).
-    responded: Vec<Option<f64>>,
+    /// When each answer left, and whether it was an error.
+    responded: Vec<Option<(f64, bool)>>,
     lag: Vec<[f64; 2]>,
     /// The server's report, once the run is over.
     pub finished: Option<Report>,
@@ -86,7 +85,7 @@ impl Trace {
             }
             Event::Stall { .. } => self.blocking_since[i] = None,
             Event::Phase { .. } | Event::Waited { .. } => self.open[i] = None,
-            Event::Responded { t, .. } => self.responded[i] = Some(t),
+            Event::Responded { t, ref answer, .. } => self.responded[i] = Some((t, !answer.is_ok())),
             _ => {}
         }
         Ok(())
@@ -95,6 +94,11 @@ impl Trace {
     /// Heartbeat samples, already on the run's timeline.
     pub fn lag(&mut self, samples: impl IntoIterator<Item = [f64; 2]>) {
         self.lag.extend(samples);
+    }
+
+    /// The run as recorded so far, cut short `at_ms` into it (cancelled).
+    pub fn cut_short(&self, at_ms: f64) -> Report {
+        self.rec.clone().finish_cut_short(Source::Measured, at_ms)
     }
 
     pub fn console(&self) -> &[ConsoleLine] {
@@ -169,8 +173,8 @@ impl Trace {
                     open: true,
                 });
             }
-            if let Some(t) = self.responded[lane] {
-                picture.responses.push((lane, t));
+            if let Some((t_ms, error)) = self.responded[lane] {
+                picture.responses.push(Reply { lane, t_ms, error });
             }
         }
         picture.stalls.extend(self.rec.stalls().iter().map(|s| StallBar {
@@ -296,19 +300,26 @@ mod tests {
         live.apply(&Event::Responded {
             request: 0,
             t: 70.0,
-            response: crate::flows::step1::response(
+            answer: crate::model::Answer::ok(crate::flows::step1::response(
                 &crate::flows::step1::ExternalData {
                     item_id: 123,
                     metadata: "some_fetched_value_async",
                 },
                 10.0,
-            ),
+            )),
         })
         .unwrap();
         let p = live.picture(80.0);
         assert!(p.bars.iter().any(|b| b.lane == 0 && !b.open && b.end_ms == 70.0));
         assert_eq!(p.stalls.iter().filter(|s| !s.open).count(), 1);
-        assert_eq!(p.responses, [(0, 70.0)]);
+        assert_eq!(
+            p.responses,
+            [Reply {
+                lane: 0,
+                t_ms: 70.0,
+                error: false
+            }]
+        );
         assert_eq!(live.responded(), 1);
         let positions = live.positions(0.0);
         assert_eq!(positions[0], (Position::Done, true));

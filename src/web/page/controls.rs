@@ -29,8 +29,8 @@ impl App {
                     *app.settings.borrow_mut() = p.settings.clone();
                     *app.preset.borrow_mut() = Some(id.to_string());
                     app.fill_form();
-                    app.show_preset();
-                    let _ = app.settings_changed(true);
+                    // Read back what the form now holds: old errors go with old values.
+                    let _ = app.read_form();
                 }
             })?;
             presets.append_child(&b)?;
@@ -62,6 +62,16 @@ impl App {
         })?;
         buttons.append_child(&all)?;
 
+        let cancel: HtmlButtonElement = by_id(&self.doc, "cancel")?;
+        on(&cancel, "click", move |_: web_sys::Event| {
+            loadgen::cancel();
+        })?;
+        // Escape stops a run, wherever the focus is.
+        on(&self.doc, "keydown", move |e: web_sys::KeyboardEvent| {
+            if e.key() == "Escape" && loadgen::is_running() && loadgen::cancel() {
+                e.prevent_default();
+            }
+        })?;
         let settings: Element = by_id(&self.doc, "settings")?;
         let app = self.clone();
         on(&settings, "input", move |_: web_sys::Event| {
@@ -88,13 +98,11 @@ impl App {
                 .and_then(|w| w.location().hash().ok())
                 .unwrap_or_default();
             let read = link::from_hash(&hash);
-            if read.settings != *app.settings.borrow() {
-                *app.settings.borrow_mut() = read.settings;
-                *app.preset.borrow_mut() = read.preset;
-                app.fill_form();
-                app.show_preset();
-                let _ = app.settings_changed(false);
-            }
+            *app.settings.borrow_mut() = read.settings;
+            *app.preset.borrow_mut() = read.preset;
+            app.fill_form();
+            let _ = app.read_form();
+            app.link_problems(&read.errors);
         })?;
         for (id, f) in [
             ("export-json", App::export_json as fn(&App) -> Res),
@@ -231,6 +239,19 @@ impl App {
     pub(super) fn set_buttons(&self) {
         // This page's own run, or one started from the console with loopscope.run.
         let running = self.live.borrow().is_some() || loadgen::is_running();
+        if let Ok(cancel) = by_id::<HtmlButtonElement>(&self.doc, "cancel") {
+            // Keyboard focus on a button about to be disabled moves to Cancel.
+            let focused_goes = running
+                && self
+                    .doc
+                    .active_element()
+                    .is_some_and(|el| el.has_attribute("data-run") || el.has_attribute("data-preset"));
+            cancel.set_hidden(!running);
+            cancel.set_disabled(!running);
+            if focused_goes {
+                let _ = cancel.focus();
+            }
+        }
         if let Ok(list) = self.doc.query_selector_all("[data-run], [data-preset]") {
             for i in 0..list.length() {
                 if let Some(b) = list.item(i).and_then(|n| n.dyn_into::<HtmlButtonElement>().ok()) {
@@ -262,6 +283,28 @@ impl App {
         }
         if let Some(body) = self.doc.body() {
             let _ = body.set_attribute("data-running", if running { "true" } else { "false" });
+        }
+    }
+}
+
+impl App {
+    /// Says what a link got wrong, every value by name, and puts the settings in use
+    /// back in the address bar, so the link matches the page again.
+    pub(super) fn link_problems(&self, errors: &[loopscope::model::ConfigError]) {
+        if errors.is_empty() {
+            return;
+        }
+        let list: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        self.status(
+            &format!(
+                "The link had values loopscope cannot use, so defaults stand in (the address bar now shows the settings in use): {}",
+                list.join("; ")
+            ),
+            true,
+        );
+        let hash = link::to_hash(&self.settings.borrow(), self.preset.borrow().as_deref());
+        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&hash));
         }
     }
 }

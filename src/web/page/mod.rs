@@ -15,11 +15,12 @@ mod paint;
 mod panels;
 mod timelines;
 
-use crate::runtime::loadgen::{self, Observer};
+use crate::runtime::loadgen::{self, Observer, RunError};
 use crate::runtime::now_abs;
 use loopscope::model::fidelity::fidelity;
-use loopscope::model::Variant;
+use loopscope::model::{Faults, Variant};
 use loopscope::runtime::Event;
+use loopscope::view::format;
 use loopscope::view::link;
 use loopscope::view::settings::{scaled, Settings};
 use loopscope::view::trace::Trace;
@@ -72,6 +73,8 @@ struct App {
     first_timeline: Cell<bool>,
     /// A run started by this page's buttons is going (not one from the console).
     own_run: Cell<bool>,
+    /// The last run was refused because the page was hidden.
+    hidden_failure: Cell<bool>,
 }
 
 pub(super) type Res<T = ()> = Result<T, JsValue>;
@@ -103,6 +106,7 @@ pub(super) fn escape(s: &str) -> String {
 
 /// Starts the page (`start_ui(glue_url)` from www/main.js).
 pub fn start(glue_url: String) -> Res {
+    console_error_panic_hook::set_once();
     let window = web_sys::window().ok_or("no window")?;
     let doc = window.document().ok_or("no document")?;
     let reduced_motion = window
@@ -129,6 +133,7 @@ pub fn start(glue_url: String) -> Res {
         raf: RefCell::default(),
         first_timeline: Cell::new(false),
         own_run: Cell::new(false),
+        hidden_failure: Cell::new(false),
     });
     app.code_variant.set(app.settings.borrow().config.variant);
     let watcher = app.clone();
@@ -152,16 +157,15 @@ pub fn start(glue_url: String) -> Res {
     app.fill_form();
     app.show_preset();
     app.settings_changed(false)?;
-    if !link_errors.is_empty() {
-        let list: Vec<String> = link_errors.iter().map(|e| e.message.clone()).collect();
-        app.status(
-            &format!(
-                "The link had values loopscope cannot use, so defaults stand in: {}",
-                list.join("; ")
-            ),
-            true,
-        );
-    }
+    app.link_problems(&link_errors);
+    // A run refused because the page was hidden: once it is visible, say it can run.
+    let watcher = app.clone();
+    on(&app.doc, "visibilitychange", move |_: web_sys::Event| {
+        let visible = watcher.doc.visibility_state() == web_sys::VisibilityState::Visible;
+        if visible && watcher.hidden_failure.replace(false) {
+            watcher.status("The page is visible again: choose a run to measure it.", false);
+        }
+    })?;
     Ok(())
 }
 
@@ -233,6 +237,8 @@ impl App {
                     .map(|e| String::from(e.message()))
                     .or_else(|| e.as_string())
                     .unwrap_or_else(|| format!("{e:?}"));
+                self.hidden_failure
+                    .set(loadgen::page_hidden() || message.contains("the page is hidden"));
                 self.status(&format!("The run failed: {message}"), true);
             }
             *self.live.borrow_mut() = None;
@@ -242,7 +248,7 @@ impl App {
     }
 
     async fn run(self: &Rc<Self>, variants: Vec<Variant>) -> Res {
-        let _running = loadgen::begin_run()?;
+        let _running = loadgen::begin_run().map_err(|e| JsValue::from_str(&e))?;
         let settings = self.settings.borrow().clone();
         let config = scaled(&settings);
         let total = variants.len();
@@ -267,7 +273,7 @@ impl App {
             self.set_buttons();
             self.status(
                 &format!(
-                    "Running {} ({} of {total}): {} requests, {} at a time…",
+                    "Running {} ({} of {total}): {} requests, {} at a time… (Esc or Cancel stops it)",
                     v.route(),
                     i + 1,
                     config.requests,
@@ -276,21 +282,41 @@ impl App {
                 false,
             );
             self.animate();
-            let measured = loadgen::measure(&config, &self.glue, &predicted, &Tracing(trace.clone()))
-                .await
-                .map_err(|e| JsValue::from_str(&e))?;
-            let check = fidelity(&section.predicted.borrow(), &measured);
-            section.caption.set_inner_html(&caption(
-                v,
-                &section.predicted.borrow(),
-                Some((&measured, &check)),
-            ));
+            let outcome = loadgen::measure(
+                &config,
+                &Faults::default(),
+                &self.glue,
+                &predicted,
+                &Tracing(trace.clone()),
+            )
+            .await;
+            let (measured, cancelled) = match outcome {
+                Ok(measured) => (measured, None),
+                Err(RunError::Cancelled { at_ms }) => (trace.borrow().cut_short(at_ms), Some(at_ms)),
+                Err(RunError::Failed(message)) => return Err(JsValue::from_str(&message)),
+            };
+            let check = fidelity(&predicted, &measured);
+            section
+                .caption
+                .set_inner_html(&caption(v, &predicted, Some((&measured, &check))));
             trace.borrow_mut().finished = Some(measured.clone());
             *section.measured.borrow_mut() = Some(measured);
             self.render_stats();
             self.render_console(false);
             self.render_code_counts();
             self.paint_all();
+            if let Some(at_ms) = cancelled {
+                *self.live.borrow_mut() = None;
+                self.status(
+                    &format!(
+                        "Cancelled {} {} in: what it measured so far is drawn, cut short. Run again when ready.",
+                        v.route(),
+                        format::duration(at_ms)
+                    ),
+                    false,
+                );
+                return Ok(());
+            }
         }
         *self.live.borrow_mut() = None;
         self.render_code_counts();

@@ -16,6 +16,7 @@ fn colour(style: Style) -> &'static str {
         Style::CpuPool => "#009e73",
         Style::Background => "#cc79a7",
         Style::Response => "#000000",
+        Style::ErrorResponse => "#c80000",
         Style::LagLine => "#e69f00",
         Style::Axis => "#444444",
         Style::Grid => "#e6e6e2",

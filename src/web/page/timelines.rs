@@ -210,6 +210,16 @@ impl App {
 pub(super) fn caption(v: Variant, predicted: &Report, measured: Option<(&Report, &Fidelity)>) -> String {
     let p = &predicted.stats;
     let result = match measured {
+        Some((m, _)) if m.cut_short.is_some() => {
+            let cut = m.cut_short.as_ref().expect("cut short");
+            format!(
+                "<span class=\"warning\">cancelled {} in: {} of {} requests answered</span> (the model: last response at {}); what it measured so far is drawn",
+                format::duration(cut.at_ms),
+                cut.answered,
+                cut.requests,
+                format::duration(p.makespan_ms)
+            )
+        }
         Some((m, f)) => {
             let warnings: String = m.measurement.as_ref().map_or(String::new(), |x| {
                 x.warnings
@@ -217,14 +227,24 @@ pub(super) fn caption(v: Variant, predicted: &Report, measured: Option<(&Report,
                     .map(|w| format!(" · <span class=\"warning\">⚠ {}</span>", escape(w)))
                     .collect()
             });
+            // A check that failed says what it found, beside the numbers.
+            let failures: String = f
+                .failures()
+                .map(|say| {
+                    format!(
+                        "<span class=\"failed-check\" data-failed-check>✗ {}</span>",
+                        escape(say)
+                    )
+                })
+                .collect();
             format!(
-                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{warnings}",
+                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{warnings}{failures}",
                 format::duration(m.stats.makespan_ms),
                 format::duration(p.makespan_ms),
                 if f.ok {
-                    ""
+                    " · within the model's bounds"
                 } else {
-                    " — outside the model's tolerance"
+                    " · <b>outside the model's bounds</b>:"
                 },
                 m.loop_stalls.len(),
                 format::duration(m.stats.loop_stall_max_ms)

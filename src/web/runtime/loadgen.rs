@@ -6,11 +6,12 @@
 use super::now_abs;
 use super::protocol::{from_json, to_json, FromServer, Role, ToServer};
 use super::worker::{spawn_worker, Inbox, Spawned};
-use loopscope::model::{Config, Report, Variant, Work};
+use loopscope::model::{Config, Faults, Report, Variant, Work};
 use loopscope::runtime::Event;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
+use wasm_bindgen::JsValue;
 
 /// Told what happens during a run, as it happens.
 pub trait Observer {
@@ -38,6 +39,43 @@ thread_local! {
     static ON_RUNNING: RefCell<Option<RunningListener>> = RefCell::default();
     /// The (endpoint, work) pairs this page has rehearsed.
     static REHEARSED: RefCell<HashSet<(Variant, Work)>> = RefCell::default();
+    /// The inbox of the run going on, for [`cancel`].
+    static CURRENT: RefCell<Option<Inbox<Heard>>> = RefCell::default();
+}
+
+/// Cancels the run going on, if any: its workers are terminated at once and it ends
+/// with [`RunError::Cancelled`]. Returns whether there was one.
+pub fn cancel() -> bool {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|inbox| inbox.push(Heard::Cancelled))
+            .is_some()
+    })
+}
+
+/// Why a run ended without its report.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunError {
+    /// Something failed; the sentence says what.
+    Failed(String),
+    /// [`cancel`] was called `at_ms` into the run (on its clock; 0 before it started).
+    Cancelled { at_ms: f64 },
+}
+
+impl From<String> for RunError {
+    fn from(message: String) -> RunError {
+        RunError::Failed(message)
+    }
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Failed(message) => f.write_str(message),
+            RunError::Cancelled { at_ms } => write!(f, "the run was cancelled {:.1} s in", at_ms / 1000.0),
+        }
+    }
 }
 
 /// Workers alive right now, as this module counts them: each run starts a server and
@@ -109,10 +147,52 @@ pub fn page_hidden() -> bool {
         .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
 }
 
-/// What the load generator hears: the server's messages, and its workers' errors.
+/// What the load generator hears: the server's messages, its workers' errors, the
+/// watchdog and a cancel.
 enum Heard {
     Server(String),
     Failed(String),
+    /// Pool worker `worker` died: it is replaced, and its job ends as an error.
+    PoolDied {
+        worker: usize,
+        message: String,
+    },
+    Cancelled,
+}
+
+/// Claims the cancel slot for a run's inbox; released when dropped.
+struct Current;
+
+impl Current {
+    fn new(inbox: &Inbox<Heard>) -> Current {
+        CURRENT.with(|c| *c.borrow_mut() = Some(inbox.clone()));
+        Current
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// Starts pool worker `i`, talking to the server through `port`; its death is heard
+/// as [`Heard::PoolDied`].
+fn spawn_pool_worker(
+    glue_url: &str,
+    i: usize,
+    port: web_sys::MessagePort,
+    inbox: &Inbox<Heard>,
+) -> Result<Counted, JsValue> {
+    let errors = inbox.clone();
+    Ok(Counted::new(spawn_worker(
+        glue_url,
+        Role::Pool,
+        &format!("loopscope pool thread {i}"),
+        Some(port),
+        |_| {}, // it talks to the server
+        move |message| errors.push(Heard::PoolDied { worker: i, message }),
+    )?))
 }
 
 /// Runs `config` on a fresh server worker and returns its measured report, telling
@@ -125,10 +205,11 @@ enum Heard {
 /// ones, see BENCHMARKS.md). Its wall time is reported as `measurement.rehearsal_ms`.
 pub async fn measure(
     config: &Config,
+    faults: &Faults,
     glue_url: &str,
     predicted: &Report,
     observer: &dyn Observer,
-) -> Result<Report, String> {
+) -> Result<Report, RunError> {
     let key = (config.variant, config.work);
     let rehearsal_ms = if REHEARSED.with(|r| r.borrow().contains(&key)) {
         None
@@ -136,11 +217,18 @@ pub async fn measure(
         let start = now_abs();
         let rehearsal = rehearsal_of(config);
         let rehearsal_predicted = loopscope::simulate(&rehearsal).map_err(|e| e.message)?;
-        measure_once(&rehearsal, glue_url, &rehearsal_predicted, &Unobserved).await?;
+        measure_once(
+            &rehearsal,
+            &Faults::default(),
+            glue_url,
+            &rehearsal_predicted,
+            &Unobserved,
+        )
+        .await?;
         REHEARSED.with(|r| r.borrow_mut().insert(key));
         Some(now_abs() - start)
     };
-    let mut report = measure_once(config, glue_url, predicted, observer).await?;
+    let mut report = measure_once(config, faults, glue_url, predicted, observer).await?;
     if let Some(m) = report.measurement.as_mut() {
         m.rehearsal_ms = rehearsal_ms;
     }
@@ -162,17 +250,31 @@ fn rehearsal_of(config: &Config) -> Config {
     }
 }
 
+/// How long a run may take before the watchdog ends it: a wedged worker rejects the
+/// run instead of hanging it, and a long run is given time in proportion to the model's
+/// prediction (pool start-up and the page's own work come on top of it).
+pub fn watchdog_ms(predicted: &Report) -> f64 {
+    let end = predicted
+        .stats
+        .background_done_ms
+        .unwrap_or(0.0)
+        .max(predicted.stats.makespan_ms);
+    30_000.0 + 4.0 * end
+}
+
 async fn measure_once(
     config: &Config,
+    faults: &Faults,
     glue_url: &str,
     predicted: &Report,
     observer: &dyn Observer,
-) -> Result<Report, String> {
+) -> Result<Report, RunError> {
     if page_hidden() {
-        return Err("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again".into());
+        return Err(RunError::Failed("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again".into()));
     }
-    let js = |e: wasm_bindgen::JsValue| format!("{e:?}");
+    let js = |e: JsValue| RunError::Failed(format!("{e:?}"));
     let inbox: Inbox<Heard> = Inbox::default();
+    let _current = Current::new(&inbox);
     let (messages, errors) = (inbox.clone(), inbox.clone());
     let server = Counted::new(
         spawn_worker(
@@ -188,42 +290,65 @@ async fn measure_once(
     // The pool workers: this page starts them when the server asks, and terminates
     // them (dropping them) when the run ends, however it ends.
     let mut pool: Vec<Counted> = Vec::new();
-    // A watchdog, so a wedged worker rejects the run instead of hanging it.
-    let limit_ms = 30_000.0 + 3.0 * (predicted.stats.makespan_ms + config.bg_ms * config.requests as f64);
+    let limit_ms = watchdog_ms(predicted);
     let watchdog = inbox.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        gloo_timers::future::sleep(std::time::Duration::from_millis(limit_ms as u64)).await;
-        watchdog.push(Heard::Failed(format!(
-            "the run did not finish within {:.0} s",
-            limit_ms / 1000.0
+    let _watchdog = gloo_timers::callback::Timeout::new(
+        limit_ms.min(f64::from(u32::MAX)) as u32,
+        move || {
+            watchdog.push(Heard::Failed(format!(
+            "the run did not finish within {:.0} s (four times the model's {:.1} s, plus 30 s): a worker may be stuck",
+            limit_ms / 1000.0,
+            (limit_ms - 30_000.0) / 4000.0
         )));
-    });
+        },
+    );
+    let mut t0: Option<f64> = None;
+    // What the page hears, until the run ends: a server message, or why it ended.
+    macro_rules! next_message {
+        () => {
+            loop {
+                match inbox.next().await {
+                    Heard::Server(text) => break from_json::<FromServer>(&text)?,
+                    Heard::Failed(message) => return Err(RunError::Failed(message)),
+                    Heard::Cancelled => {
+                        return Err(RunError::Cancelled {
+                            at_ms: t0.map_or(0.0, |t0| now_abs() - t0),
+                        })
+                    }
+                    Heard::PoolDied { worker, message } => {
+                        // A thread of the pool died with its job: a new one takes its
+                        // place, and the server ends the job as an exception.
+                        let channel = web_sys::MessageChannel::new().map_err(js)?;
+                        let Some(slot) = pool.get_mut(worker) else {
+                            return Err(RunError::Failed(format!(
+                                "pool thread {worker} failed: {message}"
+                            )));
+                        };
+                        *slot = spawn_pool_worker(glue_url, worker, channel.port2(), &inbox).map_err(js)?;
+                        server
+                            .0
+                            .post_with_ports(
+                                &to_json(&ToServer::Replaced { worker, message }),
+                                &[channel.port1()],
+                            )
+                            .map_err(js)?;
+                    }
+                }
+            }
+        };
+    }
 
     server.0.post(&to_json(&ToServer::Setup {
         config: config.clone(),
+        faults: faults.clone(),
     }));
     loop {
-        let message = match inbox.next().await {
-            Heard::Server(text) => from_json::<FromServer>(&text)?,
-            Heard::Failed(message) => return Err(message),
-        };
-        match message {
+        match next_message!() {
             FromServer::WantPool { workers } => {
                 let mut server_ends = Vec::new();
-                for i in 0..workers {
+                for i in 0..workers as usize {
                     let channel = web_sys::MessageChannel::new().map_err(js)?;
-                    let errors = inbox.clone();
-                    pool.push(Counted::new(
-                        spawn_worker(
-                            glue_url,
-                            Role::Pool,
-                            &format!("loopscope pool thread {i}"),
-                            Some(channel.port2()),
-                            |_| {}, // it talks to the server
-                            move |e| errors.push(Heard::Failed(format!("pool thread {i} failed: {e}"))),
-                        )
-                        .map_err(js)?,
-                    ));
+                    pool.push(spawn_pool_worker(glue_url, i, channel.port2(), &inbox).map_err(js)?);
                     server_ends.push(channel.port1());
                 }
                 server
@@ -232,19 +357,20 @@ async fn measure_once(
                     .map_err(js)?;
             }
             FromServer::Ready { .. } => break,
-            FromServer::Failed { message } => return Err(message),
+            FromServer::Failed { message } => return Err(RunError::Failed(message)),
             _ => {}
         }
     }
-    let t0 = now_abs();
-    observer.started(t0);
-    server.0.post(&to_json(&ToServer::Go { t0_abs: t0 }));
+    let start = now_abs();
+    t0 = Some(start);
+    observer.started(start);
+    server.0.post(&to_json(&ToServer::Go { t0_abs: start }));
     let mut next = 0;
     let send = |id: u64| {
         let sent_abs = now_abs();
         observer.event(&Event::Sent {
             request: id,
-            t: sent_abs - t0,
+            t: sent_abs - start,
         });
         server.0.post(&to_json(&ToServer::Request { id, sent_abs }));
     };
@@ -253,11 +379,7 @@ async fn measure_once(
         next += 1;
     }
     loop {
-        let message = match inbox.next().await {
-            Heard::Server(text) => from_json::<FromServer>(&text)?,
-            Heard::Failed(message) => return Err(message),
-        };
-        match message {
+        match next_message!() {
             FromServer::Events { events } => {
                 for event in &events {
                     observer.event(event);
@@ -269,11 +391,11 @@ async fn measure_once(
                 }
             }
             FromServer::Lag { samples } => {
-                let on_run: Vec<[f64; 2]> = samples.into_iter().map(|[t, lag]| [t - t0, lag]).collect();
+                let on_run: Vec<[f64; 2]> = samples.into_iter().map(|[t, lag]| [t - start, lag]).collect();
                 observer.lag(&on_run);
             }
             FromServer::Done { report } => return Ok(*report),
-            FromServer::Failed { message } => return Err(message),
+            FromServer::Failed { message } => return Err(RunError::Failed(message)),
             FromServer::Ready { .. } | FromServer::WantPool { .. } => {}
         }
     }

@@ -1,16 +1,17 @@
 //! The threadpool: Web Workers that run [`SyncCall`]s, and the server's handle on them.
 //!
-//! A run has [`crate::Config::pool_threads`] workers, ready before its clock starts and
-//! reused for every job. The page starts them when the server asks and terminates them
-//! when the run ends; the server holds one end of a `MessageChannel` to each
-//! ([`Peer`]).
+//! A run has `Config::pool_threads` workers, ready before its clock starts and reused
+//! for every job. The page starts them when the server asks and terminates them when
+//! the run ends; the server holds one end of a `MessageChannel` to each ([`Peer`]).
+//! A worker that dies (a panic in its job) is replaced: its job ends as an exception
+//! for the coroutine awaiting it, and a new worker takes its place.
 
 use super::hold::{hold, warm_up, Hold};
 use super::now_abs;
 use super::protocol::{to_json, FromPool, JobDone, Progress, ToPool};
 use super::worker::{post_to_parent, Peer};
-use loopscope::flows::SyncCall;
-use loopscope::model::{Durations, Phase, PhaseKind, Place};
+use loopscope::flows::{Raised, SyncCall};
+use loopscope::model::{Durations, Fault, Phase, PhaseKind, Place};
 use loopscope::runtime::Thread;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -80,6 +81,7 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
                 call,
                 durations,
                 hold,
+                fault,
             }) => {
                 let thread = WorkerThread {
                     request,
@@ -87,7 +89,14 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
                     hold,
                     pending: RefCell::default(),
                 };
-                let result = call.call(&thread);
+                let result = match fault {
+                    None => Ok(call.call(&thread)),
+                    Some(Fault::Raise) => Err(Fault::Raise.raised()),
+                    // A real panic: this worker dies, its owner hears of it and replaces it.
+                    Some(Fault::Crash) => {
+                        panic!("pool worker: a crash injected into request {request}'s job")
+                    }
+                };
                 FromPool::Done(JobDone {
                     job,
                     request,
@@ -107,61 +116,79 @@ pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
 /// Where a pool sends its jobs' [`Progress`].
 pub type ProgressSink = Box<dyn Fn(Vec<Progress>)>;
 
+/// What the pool's workers have said, and who waits for what.
 #[derive(Default)]
 struct Shared {
     progress: Option<ProgressSink>,
-    ready: Cell<usize>,
-    waker: RefCell<Option<Waker>>,
+    /// Workers ready for jobs, by index, not yet taken as idle.
+    ready: RefCell<Vec<usize>>,
+    /// Woken when a worker is ready (the pool's start, a job waiting for a worker).
+    ready_waiters: RefCell<Vec<Waker>>,
     done: RefCell<HashMap<u64, JobDone>>,
     waiting: RefCell<HashMap<u64, Waker>>,
     failure: RefCell<Option<String>>,
 }
 
 impl Shared {
-    fn on_message(&self, text: &str) {
+    fn on_message(&self, worker: usize, text: &str) {
         match serde_json::from_str::<FromPool>(text) {
             Ok(FromPool::Ready) => {
-                self.ready.set(self.ready.get() + 1);
-                if let Some(w) = self.waker.borrow_mut().take() {
-                    w.wake();
-                }
+                self.ready.borrow_mut().push(worker);
+                wake_all(&self.ready_waiters);
             }
             Ok(FromPool::Progress { items }) => {
                 if let Some(sink) = &self.progress {
                     sink(items);
                 }
             }
-            Ok(FromPool::Done(done)) => {
-                let job = done.job;
-                self.done.borrow_mut().insert(job, done);
-                if let Some(w) = self.waiting.borrow_mut().remove(&job) {
-                    w.wake();
-                }
-            }
+            Ok(FromPool::Done(done)) => self.finish(done),
             Ok(FromPool::Failed { message }) => self.fail(message),
             Err(e) => self.fail(format!("pool worker sent {text:?}: {e}")),
         }
     }
 
-    fn fail(&self, message: String) {
-        self.failure.borrow_mut().get_or_insert(message);
-        if let Some(w) = self.waker.borrow_mut().take() {
+    fn finish(&self, done: JobDone) {
+        let job = done.job;
+        self.done.borrow_mut().insert(job, done);
+        if let Some(w) = self.waiting.borrow_mut().remove(&job) {
             w.wake();
         }
+    }
+
+    /// The pool cannot go on: every waiter hears it.
+    fn fail(&self, message: String) {
+        self.failure.borrow_mut().get_or_insert(message);
+        wake_all(&self.ready_waiters);
         for (_, w) in self.waiting.borrow_mut().drain() {
             w.wake();
         }
     }
 }
 
+fn wake_all(wakers: &RefCell<Vec<Waker>>) {
+    for w in wakers.take() {
+        w.wake();
+    }
+}
+
 /// The server's handle on its pool workers.
 pub struct Pool {
-    workers: Vec<Peer>,
+    workers: RefCell<Vec<Peer>>,
     idle: RefCell<Vec<usize>>,
+    /// The job each busy worker runs.
+    busy: RefCell<HashMap<usize, (u64, u64)>>,
     shared: Rc<Shared>,
     next_job: Cell<u64>,
     durations: Durations,
     hold: Hold,
+}
+
+/// A peer to pool worker `worker`, asked to get ready for jobs held by `hold`.
+fn connect(shared: &Rc<Shared>, worker: usize, port: web_sys::MessagePort, hold: Hold) -> Peer {
+    let s = shared.clone();
+    let peer = Peer::new(port, move |text| s.on_message(worker, &text));
+    peer.post(&to_json(&ToPool::Start { hold }));
+    peer
 }
 
 impl Pool {
@@ -180,27 +207,24 @@ impl Pool {
         let n = ports.len();
         let workers: Vec<Peer> = ports
             .into_iter()
-            .map(|port| {
-                let s = shared.clone();
-                let peer = Peer::new(port, move |text| s.on_message(&text));
-                peer.post(&to_json(&ToPool::Start { hold }));
-                peer
-            })
+            .enumerate()
+            .map(|(i, port)| connect(&shared, i, port, hold))
             .collect();
         poll_fn(|cx| {
             if let Some(f) = shared.failure.borrow().clone() {
                 return Poll::Ready(Err(f));
             }
-            if shared.ready.get() >= n {
+            if shared.ready.borrow().len() >= n {
                 return Poll::Ready(Ok(()));
             }
-            *shared.waker.borrow_mut() = Some(cx.waker().clone());
+            shared.ready_waiters.borrow_mut().push(cx.waker().clone());
             Poll::Pending
         })
         .await?;
         Ok(Pool {
-            idle: RefCell::new((0..n).rev().collect()),
-            workers,
+            workers: RefCell::new(workers),
+            idle: RefCell::new(Vec::new()),
+            busy: RefCell::default(),
             shared,
             next_job: Cell::new(0),
             durations,
@@ -210,24 +234,66 @@ impl Pool {
 
     /// How many pool workers there are.
     pub fn workers(&self) -> usize {
-        self.workers.len()
+        self.workers.borrow().len()
     }
 
-    /// Runs `call` on an idle worker. The caller holds a limiter token, so one is idle.
-    pub async fn run(&self, request: u64, call: SyncCall) -> Result<JobDone, String> {
-        let worker = self
-            .idle
-            .borrow_mut()
-            .pop()
-            .ok_or("no idle pool worker: more jobs in flight than workers")?;
+    /// Pool worker `worker` died (`message`); `port` leads to the one the page started
+    /// in its place. The job it ran, if any, ends as an exception; the new worker takes
+    /// jobs once it is ready.
+    pub fn replace(&self, worker: usize, port: web_sys::MessagePort, message: &str) -> Result<(), String> {
+        let mut workers = self.workers.borrow_mut();
+        let slot = workers.get_mut(worker).ok_or_else(|| {
+            format!(
+                "the page replaced pool worker {worker}, but the pool has {}",
+                self.workers()
+            )
+        })?;
+        *slot = connect(&self.shared, worker, port, self.hold);
+        if let Some((job, request)) = self.busy.borrow_mut().remove(&worker) {
+            self.shared.finish(JobDone {
+                job,
+                request,
+                result: Err(Raised(format!("the pool thread running the job died: {message}"))),
+                progress: Vec::new(),
+                end_abs: now_abs(),
+            });
+        }
+        Ok(())
+    }
+
+    /// An idle worker, once there is one: the caller holds a limiter token, so one is,
+    /// unless a replacement is still getting ready.
+    async fn idle_worker(&self) -> Result<usize, String> {
+        poll_fn(|cx| {
+            if let Some(f) = self.shared.failure.borrow().clone() {
+                return Poll::Ready(Err(f));
+            }
+            self.idle.borrow_mut().append(&mut self.shared.ready.borrow_mut());
+            match self.idle.borrow_mut().pop() {
+                Some(worker) => Poll::Ready(Ok(worker)),
+                None => {
+                    self.shared.ready_waiters.borrow_mut().push(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `call` for `request` on an idle worker; `fault` makes it fail. Fails only
+    /// when the pool itself cannot go on.
+    pub async fn run(&self, request: u64, call: SyncCall, fault: Option<Fault>) -> Result<JobDone, String> {
+        let worker = self.idle_worker().await?;
         let job = self.next_job.get();
         self.next_job.set(job + 1);
-        self.workers[worker].post(&to_json(&ToPool::Job {
+        self.busy.borrow_mut().insert(worker, (job, request));
+        self.workers.borrow()[worker].post(&to_json(&ToPool::Job {
             job,
             request,
             call,
             durations: self.durations,
             hold: self.hold,
+            fault,
         }));
         let result = poll_fn(|cx| {
             if let Some(done) = self.shared.done.borrow_mut().remove(&job) {
@@ -240,7 +306,10 @@ impl Pool {
             Poll::Pending
         })
         .await;
-        self.idle.borrow_mut().push(worker);
+        // A worker that died is not idle: its replacement says when it is ready.
+        if self.busy.borrow_mut().remove(&worker).is_some() {
+            self.idle.borrow_mut().push(worker);
+        }
         result
     }
 }

@@ -4,8 +4,8 @@
 //! JS object ([`super::worker`]).
 
 use super::hold::Hold;
-use loopscope::flows::{SyncCall, SyncReturn};
-use loopscope::model::{Config, Durations, Phase, PhaseKind, Report};
+use loopscope::flows::{Raised, SyncCall, SyncReturn};
+use loopscope::model::{Config, Durations, Fault, Faults, Phase, PhaseKind, Report};
 use loopscope::runtime::Event;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -46,7 +46,7 @@ pub enum Hello {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToServer {
     /// Get ready for this run (calibrate compute work); answer `WantPool`.
-    Setup { config: Config },
+    Setup { config: Config, faults: Faults },
     /// The pool workers the page started for this run: their ports come with this
     /// message. Get each ready, start the probe, answer `Ready`.
     Pool,
@@ -54,6 +54,9 @@ pub enum ToServer {
     Go { t0_abs: f64 },
     /// A request, sent by the page at `sent_abs`.
     Request { id: u64, sent_abs: f64 },
+    /// Pool worker `worker` died (`message`); the port of the one the page started in
+    /// its place comes with this message.
+    Replaced { worker: usize, message: String },
 }
 
 /// The server worker to the page.
@@ -96,6 +99,8 @@ pub enum ToPool {
         call: SyncCall,
         durations: Durations,
         hold: Hold,
+        /// Makes the job fail (a test's injected fault).
+        fault: Option<Fault>,
     },
 }
 
@@ -116,7 +121,7 @@ pub enum FromPool {
 pub struct JobDone {
     pub job: u64,
     pub request: u64,
-    pub result: SyncReturn,
+    pub result: Result<SyncReturn, Raised>,
     pub progress: Vec<Progress>,
     pub end_abs: f64,
 }
@@ -183,7 +188,7 @@ mod tests {
             FromPool::Done(JobDone {
                 job: 3,
                 request: 0,
-                result: SyncReturn::Prediction(10.0),
+                result: Ok(SyncReturn::Prediction(10.0)),
                 progress: items,
                 end_abs: 2.0,
             }),
@@ -204,6 +209,7 @@ mod tests {
                 bg_ms: 3.0,
             },
             hold: Hold::Sleep,
+            fault: Some(Fault::Raise),
         };
         let text = to_json(&to);
         assert_eq!(

@@ -7,10 +7,10 @@ use super::probe::{self, Probe};
 use super::protocol::{from_json, to_json, FromServer, Progress, ToServer};
 use super::worker::{post_to_parent, take_received_ports};
 use super::{cross_origin_isolated, hardware_concurrency, now_abs};
-use loopscope::flows::{handle_request, SyncCall, SyncReturn};
+use loopscope::flows::{handle_request, Raised, SyncCall, SyncReturn};
 use loopscope::model::{
-    Config, Durations, Measurement, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, Recorder,
-    Source, Work,
+    Answer, Config, Durations, Fault, Faults, Measurement, Phase, PhaseKind, Place, PredictionRequest,
+    Recorder, Source, Work,
 };
 use loopscope::runtime::{Event, EventLoop, Limiter, Step, Thread};
 use std::cell::{Cell, RefCell};
@@ -38,6 +38,8 @@ struct Server {
     outbox: RefCell<Vec<Event>>,
     /// How `time.sleep` holds a thread in this run.
     hold: Hold,
+    /// Injected faults (a test's).
+    faults: Faults,
 }
 
 impl Server {
@@ -122,6 +124,7 @@ impl Server {
         let handle = Handle {
             server: self.clone(),
             request: id,
+            fault: Cell::new(self.faults.of(id)),
         };
         let variant = self.config.variant;
         let server = self.clone();
@@ -191,6 +194,7 @@ impl Server {
             ));
         }
         report.probe_stalls = Some(probe_stalls);
+        report.faults = self.faults.clone();
         report.measurement = Some(Measurement {
             probe_lag,
             probe_period_ms: f64::from(probe::PERIOD_MS),
@@ -239,6 +243,8 @@ impl<F: Future<Output = ()>> Future for Tracked<F> {
 struct Handle {
     server: Rc<Server>,
     request: u64,
+    /// How this request's first threadpool job fails, until it has run.
+    fault: Cell<Option<Fault>>,
 }
 
 impl Handle {
@@ -330,7 +336,7 @@ impl EventLoop for Handle {
         }
     }
 
-    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = SyncReturn> {
+    fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
         let asked = self.now();
         self.began(PhaseKind::Queued, Place::Pool, false, asked);
         async move {
@@ -343,8 +349,9 @@ impl EventLoop for Handle {
                 None => self.began(PhaseKind::Queued, Place::Loop, false, granted),
             }
             let pool = self.server.pool.borrow().clone();
+            let fault = self.fault.take();
             let job = match pool {
-                Some(pool) => pool.run(self.request, call).await,
+                Some(pool) => pool.run(self.request, call, fault).await,
                 None => Err("the pool was stopped before the run ended".to_string()),
             };
             let done = match job {
@@ -363,11 +370,11 @@ impl EventLoop for Handle {
         }
     }
 
-    fn respond(&self, response: &PredictionResponse) {
+    fn respond(&self, answer: &Answer) {
         self.emit(Event::Responded {
             request: self.request,
             t: self.now(),
-            response: response.clone(),
+            answer: answer.clone(),
         });
         self.server.flush(); // the client is waiting
     }
@@ -383,6 +390,7 @@ impl EventLoop for Handle {
 /// What the server knows between `Setup` and `Pool`.
 struct Pending {
     config: Config,
+    faults: Faults,
     hold: Hold,
     asked_at: f64,
 }
@@ -392,12 +400,13 @@ pub fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
     let server: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
     let pending: Rc<RefCell<Option<Pending>>> = Rc::default();
     Box::new(move |text: String| match from_json::<ToServer>(&text) {
-        Ok(ToServer::Setup { config }) => {
+        Ok(ToServer::Setup { config, faults }) => {
             // Calibrated here, alone: the page starts the pool workers only after this.
             let hold = Hold::for_work(config.work);
             let workers = config.pool_threads();
             *pending.borrow_mut() = Some(Pending {
                 config,
+                faults,
                 hold,
                 asked_at: now_abs(),
             });
@@ -406,6 +415,7 @@ pub fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
         Ok(ToServer::Pool) => {
             let Some(Pending {
                 config,
+                faults,
                 hold,
                 asked_at,
             }) = pending.borrow_mut().take()
@@ -451,6 +461,7 @@ pub fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
                     outbox: RefCell::default(),
                     hold,
                     config,
+                    faults,
                 });
                 *progress_to.borrow_mut() = Rc::downgrade(&server);
                 *slot.borrow_mut() = Some(server);
@@ -468,6 +479,17 @@ pub fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
             Some(s) => s.accept(id, sent_abs),
             None => fail("request before setup".into()),
         },
+        Ok(ToServer::Replaced { worker, message }) => {
+            let pool = server.borrow().as_ref().and_then(|s| s.pool.borrow().clone());
+            let replaced = match (pool, take_received_ports().pop()) {
+                (Some(pool), Some(port)) => pool.replace(worker, port, &message),
+                (None, _) => Err("a pool worker was replaced before the pool started".into()),
+                (_, None) => Err("a pool worker was replaced without a port to its successor".into()),
+            };
+            if let Err(e) = replaced {
+                fail(e);
+            }
+        }
         Err(e) => fail(e),
     })
 }
