@@ -452,3 +452,20 @@ fn a_job_that_raises_is_answered_500_and_the_rest_complete() {
     };
     assert!(loopscope::simulate_with(&c, &too_far).is_err());
 }
+
+/// The model given each request's own step durations (what compute work measured).
+#[test]
+fn each_request_can_take_its_own_time() {
+    use loopscope::model::{Durations, Faults};
+    let c = cfg(Variant::FullAsync, 2, 2, 1, 40.0, 80.0, 20.0);
+    let of = |cpu_ms| Durations {
+        io_ms: 40.0,
+        cpu_ms,
+        bg_ms: 20.0,
+    };
+    let r = loopscope::simulate_with_durations(&c, &Faults::default(), &[of(100.0), of(30.0)]).unwrap();
+    // One token: request 0 predicts 40–140, request 1 waits for it, then 140–170.
+    let answers: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
+    assert_eq!(answers, [140.0, 170.0]);
+    assert!(loopscope::simulate_with_durations(&c, &Faults::default(), &[of(1.0)]).is_err());
+}

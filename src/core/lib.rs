@@ -9,12 +9,14 @@
 //! - [`model`]: config and its validation, the report, its stats, fidelity.
 //! - [`sim`]: the virtual-time runtime that predicts a run exactly.
 //! - [`view`]: what the page shows, computed without a browser.
+//! - [`format`]: how a time is written, everywhere.
 
 pub mod flows;
+pub mod format;
 pub mod model;
 pub mod runtime;
 pub mod sim;
 pub mod view;
 
 pub use model::{Config, ConfigError, Report, Variant};
-pub use sim::{simulate, simulate_with};
+pub use sim::{simulate, simulate_with, simulate_with_durations};

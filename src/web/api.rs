@@ -3,7 +3,7 @@
 //! read the arguments, call the core or the runtime, hand back plain JS values.
 
 use crate::page;
-use crate::runtime::loadgen::{self, Observer, RunError};
+use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::worker;
 use js_sys::{Array, Object, Reflect};
 use loopscope::model::fidelity::fidelity;
@@ -191,7 +191,14 @@ pub fn run(config: JsValue, options: JsValue, glue_url: String) -> js_sys::Promi
         let _running = loadgen::begin_run().map_err(|e| error(&e))?;
         let predicted = loopscope::simulate_with(&config, &faults).map_err(|e| refused(&[e]))?;
         let recording = Recording(RefCell::new(Recorder::new(config.clone())));
-        let measured = loadgen::measure(&config, &faults, &glue_url, &predicted, &recording).await;
+        let measured = loadgen::measure(&Run {
+            config: &config,
+            faults: &faults,
+            glue_url: &glue_url,
+            predicted: &predicted,
+            observer: &recording,
+        })
+        .await;
         let mut measured = match measured {
             Ok(report) => report,
             Err(RunError::Failed(message)) => return Err(error(&message)),
@@ -244,12 +251,6 @@ pub fn start_ui(glue_url: String) -> Result<(), JsValue> {
 
 /// A worker's entry point, called by its bootstrap once the module is instantiated.
 #[wasm_bindgen]
-pub fn worker_entry(
-    role: &str,
-    glue_url: String,
-    early: Array,
-    early_ports: Array,
-    peer: JsValue,
-) -> Result<(), JsValue> {
-    worker::enter(role, glue_url, early, early_ports, peer).map_err(|e| error(&e))
+pub fn worker_entry(role: &str, early: Array, early_ports: Array, peer: JsValue) -> Result<(), JsValue> {
+    worker::enter(role, early, early_ports, peer).map_err(|e| error(&e))
 }

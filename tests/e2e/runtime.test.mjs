@@ -19,8 +19,9 @@ const scenarios = [
   { ...small, variant: 'sync_def', requests: 6, concurrency: 6, tokens: 2 },
   { ...small, variant: 'async_io', requests: 6, concurrency: 2 },
   { ...small, variant: 'background', requests: 6, concurrency: 6, tokens: 3 },
-  // compute: two jobs at a time on this machine's two cores
-  { ...small, variant: 'full_async', requests: 4, concurrency: 4, tokens: 2, work: 'compute' },
+  // compute: fewer jobs at a time than a 2-core machine has cores (the benchmarks show
+  // them sharing cores); held against the model given what each prediction took here
+  { ...small, variant: 'full_async', requests: 3, concurrency: 3, tokens: 1, work: 'compute' },
 ];
 
 async function run(config) {
@@ -47,8 +48,13 @@ for (const config of scenarios) {
     assert.equal(predicted.probe_stalls, undefined);
     for (const c of fidelity.checks) assert.ok(c.ok, `${c.name}: expected ${c.expected}, measured ${c.measured}, tolerance ${c.tolerance}\n${detail}`);
     assert.ok(fidelity.ok);
+    // Every answer's time is among them (sorted: which request gets the loop first may
+    // differ, not when the k-th answer comes): it is what shows a def endpoint's second
+    // token (with tokens 2, all six at ~360 ms).
     const names = fidelity.checks.map((c) => c.name);
-    assert.ok(names.includes('probe_stall_total_ms vs ground truth'), names.join());
+    for (const name of ['makespan_ms', 'loop_stall_total_ms', 'answers', 'probe_stall_total_ms vs ground truth']) {
+      assert.ok(names.includes(name), names.join());
+    }
     for (const r of measured.requests) {
       assert.equal(r.response.prediction, r.request.feature_value * 2, `request ${r.id}`);
       // A compute step is a fixed amount of arithmetic sized by a calibration, so it
@@ -56,15 +62,6 @@ for (const config of scenarios) {
       const slack = config.work === 'compute' ? 0.1 * config.cpu_ms : 1;
       const latency = r.responded_ms - r.sent_ms;
       assert.ok(latency >= config.io_ms + config.cpu_ms - slack, `request ${r.id} too fast: ${latency} ms`);
-    }
-    // Every answer when the model says, as a distribution (which request gets the loop
-    // first may differ): sorted response times within the makespan's bound. This is
-    // what shows a def endpoint's second token (with tokens 2, all six at ~360 ms).
-    if (config.work === 'sleep') {
-      const times = (rep) => rep.requests.map((q) => q.responded_ms).sort((a, b) => a - b);
-      const [m, p] = [times(measured), times(predicted)];
-      m.forEach((t, i) => assert.ok(Math.abs(t - p[i]) <= Math.max(15, 0.05 * p[i]),
-        `answer ${i + 1} of ${m.length}: measured ${m.map(Math.round)}, predicted ${p.map(Math.round)}`));
     }
     // The same console lines as predicted, as a multiset (interleaving may differ by a tick).
     const lines = (rep) => rep.console.map((l) => `${l.request}:${l.line}`).sort();

@@ -66,6 +66,14 @@ impl Raw {
     }
 }
 
+/// Typed pairs (field, text), as a person types them.
+pub fn typed(pairs: &[(&str, &str)]) -> Vec<(String, Raw)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Raw::Typed(v.to_string())))
+        .collect()
+}
+
 /// Reads one field: its typed value, or the field's one sentence for this input.
 pub fn read_field(name: &str, raw: &Raw, target: Target) -> Result<Value, ConfigError> {
     let f = field(name).ok_or_else(|| unknown_field(name))?;
@@ -182,13 +190,6 @@ pub fn read_config(base: &Config, pairs: &[(String, Raw)], target: Target) -> Re
 mod tests {
     use super::*;
     use crate::model::{Variant, Work};
-
-    fn typed(pairs: &[(&str, &str)]) -> Vec<(String, Raw)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Raw::Typed(v.to_string())))
-            .collect()
-    }
 
     fn one(name: &str, raw: Raw, target: Target) -> ConfigError {
         read_field(name, &raw, target).expect_err(name)

@@ -209,6 +209,11 @@ pub struct Measurement {
     pub probe_period_ms: f64,
     /// A late heartbeat counts as a stall from this lag on.
     pub probe_threshold_ms: f64,
+    /// How late the heartbeat fired while nothing held the loop (the 90th percentile):
+    /// the machine's own lateness, which every wake-up of the run is exposed to.
+    /// Fidelity allows it once per hop of each answer (`stats::idle_lateness`).
+    #[serde(default)]
+    pub timer_lateness_ms: f64,
     /// Whether the page was cross-origin isolated (then `time.sleep` is `Atomics.wait`).
     pub cross_origin_isolated: bool,
     /// How the prediction's `time.sleep` held a thread, on the loop and in the pool

@@ -5,8 +5,10 @@
 //! - anyio's capacity limiter, the threadpool's gate ([`limiter`]);
 //! - the events a runtime reports as things happen ([`event`]), from which the report
 //!   is built and the page draws a run live;
-//! - how one coroutine step that blocked becomes a stall ([`step`]).
+//! - how one coroutine step that blocked becomes a stall ([`step`]);
+//! - a runtime that only counts what a request waits for ([`count`]).
 
+pub mod count;
 pub mod event;
 pub mod limiter;
 pub mod step;

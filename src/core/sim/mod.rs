@@ -38,22 +38,51 @@ pub fn simulate(config: &Config) -> Result<Report, ConfigError> {
 
 /// [`simulate`] with `faults` injected: each failing job raises at its first line.
 pub fn simulate_with(config: &Config, faults: &Faults) -> Result<Report, ConfigError> {
-    run(config, faults).map(|(report, _)| report)
+    run(config, faults, None).map(|(report, _)| report)
+}
+
+/// [`simulate_with`], with each request's own step durations (`durations[id]`) instead
+/// of the config's: the model of a run whose steps took what they took, to hold its
+/// scheduling (who waited for whom) against a measurement whose steps varied.
+pub fn simulate_with_durations(
+    config: &Config,
+    faults: &Faults,
+    durations: &[Durations],
+) -> Result<Report, ConfigError> {
+    if durations.len() as u64 != config.requests {
+        return Err(ConfigError::new(
+            "durations",
+            format!(
+                "{} requests need as many step durations, got {}",
+                config.requests,
+                durations.len()
+            ),
+        ));
+    }
+    run(config, faults, Some(durations)).map(|(report, _)| report)
 }
 
 /// [`simulate`], and the most threadpool tokens held at once during the run (a token
 /// is held from its grant until its task resumes on the loop, as with anyio's
 /// `async with limiter`), for tests of the limiter's bound.
 pub fn simulate_counting_tokens(config: &Config) -> Result<(Report, u64), ConfigError> {
-    run(config, &Faults::default())
+    run(config, &Faults::default(), None)
 }
 
-fn run(config: &Config, faults: &Faults) -> Result<(Report, u64), ConfigError> {
+fn run(
+    config: &Config,
+    faults: &Faults,
+    durations: Option<&[Durations]>,
+) -> Result<(Report, u64), ConfigError> {
     config.validate()?;
     if let Some(e) = faults.problems(config).into_iter().next() {
         return Err(e);
     }
-    let (mut report, peak) = Sim::new(config.clone(), faults.clone()).run();
+    let durations = durations.map_or_else(
+        || vec![config.durations(); config.requests as usize],
+        <[_]>::to_vec,
+    );
+    let (mut report, peak) = Sim::new(config.clone(), faults.clone(), durations).run();
     report.faults = faults.clone();
     Ok((report, peak))
 }
@@ -358,6 +387,8 @@ type Task = Pin<Box<dyn Future<Output = ()>>>;
 struct Sim {
     config: Config,
     faults: Faults,
+    /// Each request's step durations.
+    durations: Vec<Durations>,
     world: Rc<RefCell<World>>,
     limiter: Limiter,
     /// Each request's task, and whether it has been polled yet.
@@ -366,7 +397,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(config: Config, faults: Faults) -> Sim {
+    fn new(config: Config, faults: Faults, durations: Vec<Durations>) -> Sim {
         let world = World {
             now: 0.0,
             seq: 0,
@@ -383,6 +414,7 @@ impl Sim {
             ready: Arc::default(),
             config,
             faults,
+            durations,
         }
     }
 
@@ -390,7 +422,7 @@ impl Sim {
         let handle = LoopHandle {
             world: self.world.clone(),
             limiter: self.limiter.clone(),
-            durations: self.config.durations(),
+            durations: self.durations[request as usize],
             request,
             fault: Cell::new(self.faults.of(request)),
         };

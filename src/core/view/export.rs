@@ -1,6 +1,7 @@
 //! Exports: the requests of one or more reports as CSV, for a spreadsheet or pandas.
 
-use crate::model::{Report, Source};
+use crate::model::ids::serde_id;
+use crate::model::Report;
 
 /// The CSV header, in column order.
 pub const HEADER: [&str; 13] = [
@@ -55,10 +56,7 @@ pub fn requests_csv(reports: &[&Report]) -> String {
     out.push_str("\r\n");
     for report in reports {
         let variant = report.config.variant.id();
-        let source = match report.source {
-            Source::Predicted => "predicted",
-            Source::Measured => "measured",
-        };
+        let source = serde_id(&report.source);
         for r in &report.requests {
             let row = [
                 variant.to_string(),
@@ -93,7 +91,7 @@ pub fn requests_csv(reports: &[&Report]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Config, Variant};
+    use crate::model::{Config, Source, Variant};
 
     /// A small RFC 4180 reader: rows of fields.
     fn read(csv: &str) -> Vec<Vec<String>> {

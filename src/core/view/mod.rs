@@ -5,11 +5,10 @@
 //! - [`timeline`]: a run's timeline as geometry (what to draw where, and what it means);
 //! - [`code`]: the endpoints' Python, and the line each request is at;
 //! - [`settings`], [`link`], [`presets`]: the form, its URL and ready-made scenarios;
-//! - [`summary`], [`export`], [`format`]: the ab-like text, CSV, and how times are written.
+//! - [`summary`], [`export`]: the ab-like text and CSV.
 
 pub mod code;
 pub mod export;
-pub mod format;
 pub mod link;
 pub mod presets;
 pub mod settings;

@@ -173,14 +173,8 @@ pub fn read(base: &Settings, pairs: &[(String, Raw)]) -> Read {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::input::typed;
     use crate::model::{Variant, Work};
-
-    fn typed(pairs: &[(&str, &str)]) -> Vec<(String, Raw)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Raw::Typed(v.to_string())))
-            .collect()
-    }
 
     fn fields_of(errors: &[ConfigError]) -> Vec<&'static str> {
         errors.iter().map(|e| e.field).collect()

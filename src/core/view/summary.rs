@@ -1,6 +1,6 @@
 //! Human-readable summaries of reports, in the spirit of ApacheBench's output.
 
-use super::format::millis as ms;
+use crate::format::millis as ms;
 use crate::model::Report;
 use std::fmt::Write;
 

@@ -6,7 +6,7 @@
 //! its length; the probe's lag sparkline; one lane per request. The prediction is drawn
 //! first as a faint ghost filling each lane; the measurement over it, inset.
 
-use super::format;
+use crate::format;
 use crate::model::{Phase, PhaseKind, Place, Report};
 
 /// One phase of one request, possibly still going (`open`).

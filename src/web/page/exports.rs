@@ -1,9 +1,10 @@
 //! Exports: the report as JSON, the requests as CSV, the timelines as one PNG.
 
 use super::{App, Res};
+use loopscope::format;
 use loopscope::model::fidelity::{fidelity, Fidelity};
 use loopscope::model::{Report, Variant};
-use loopscope::view::{export, format, link};
+use loopscope::view::{export, link};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, HtmlCanvasElement};

@@ -15,12 +15,12 @@ mod paint;
 mod panels;
 mod timelines;
 
-use crate::runtime::loadgen::{self, Observer, RunError};
+use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::now_abs;
+use loopscope::format;
 use loopscope::model::fidelity::fidelity;
 use loopscope::model::{Faults, Variant};
 use loopscope::runtime::Event;
-use loopscope::view::format;
 use loopscope::view::link;
 use loopscope::view::settings::{scaled, Settings};
 use loopscope::view::trace::Trace;
@@ -282,13 +282,13 @@ impl App {
                 false,
             );
             self.animate();
-            let outcome = loadgen::measure(
-                &config,
-                &Faults::default(),
-                &self.glue,
-                &predicted,
-                &Tracing(trace.clone()),
-            )
+            let outcome = loadgen::measure(&Run {
+                config: &config,
+                faults: &Faults::default(),
+                glue_url: &self.glue,
+                predicted: &predicted,
+                observer: &Tracing(trace.clone()),
+            })
             .await;
             let (measured, cancelled) = match outcome {
                 Ok(measured) => (measured, None),

@@ -3,9 +3,10 @@
 
 use super::{by_id, escape, on, App, Res};
 use crate::runtime::now_abs;
+use loopscope::format;
 use loopscope::model::fidelity::fidelity;
 use loopscope::model::{Report, Stats, Variant};
-use loopscope::view::{code, format};
+use loopscope::view::code;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlSelectElement};
@@ -222,17 +223,19 @@ pub(super) fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report
             get(&predicted.stats)
         };
         let m = measured.and_then(|m| get(&m.stats));
-        let bad = check
-            .as_ref()
-            .and_then(|c| {
-                c.checks.iter().find(|x| match key {
-                    "makespan_ms" => x.name == "makespan_ms",
-                    "loop_stall_total_ms" => x.name == "loop_stall_total_ms",
-                    "probe_stall_total_ms" => x.name.starts_with("probe_stall_total_ms"),
-                    _ => false,
-                })
+        // The fidelity check behind this cell, if one is: its verdict is the cell's.
+        let verdict = check.as_ref().and_then(|c| {
+            c.checks.iter().find(|x| match key {
+                "makespan_ms" => x.name == "makespan_ms",
+                "loop_stall_total_ms" => x.name == "loop_stall_total_ms",
+                "probe_stall_total_ms" => x.name.starts_with("probe_stall_total_ms"),
+                _ => false,
             })
-            .is_some_and(|x| !x.ok);
+        });
+        let bad = verdict.is_some_and(|x| !x.ok);
+        let ok_attr = verdict.map_or(String::new(), |x| {
+            format!(" data-ok=\"{}\" title=\"{}\"", x.ok, escape(&x.says))
+        });
         let attr = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x}"));
         let cell = match (m, p) {
             (Some(m), Some(p)) => {
@@ -262,7 +265,7 @@ pub(super) fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report
             _ => "<span class=\"m\">—</span>".to_string(),
         };
         html.push_str(&format!(
-            "<td data-metric=\"{key}\" data-measured=\"{}\" data-predicted=\"{}\">{cell}</td>",
+            "<td data-metric=\"{key}\" data-measured=\"{}\" data-predicted=\"{}\"{ok_attr}>{cell}</td>",
             attr(m),
             attr(p)
         ));

@@ -195,40 +195,47 @@ fn spawn_pool_worker(
     )?))
 }
 
-/// Runs `config` on a fresh server worker and returns its measured report, telling
-/// `observer` everything as it happens. `predicted` is the model's report for it.
+/// One run to measure: what to run, and who to tell what happens.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    pub config: &'a Config,
+    /// Faults to inject (a test's); none for the page.
+    pub faults: &'a Faults,
+    /// The wasm glue's URL, which each worker imports.
+    pub glue_url: &'a str,
+    /// The model's report for it (the watchdog's time scales with it).
+    pub predicted: &'a Report,
+    pub observer: &'a dyn Observer,
+}
+
+/// Runs `run.config` on a fresh server worker and returns its measured report, telling
+/// `run.observer` everything as it happens.
 ///
 /// The first time a page runs an endpoint with a kind of work, a rehearsal goes first,
 /// off the clock: the same endpoint with a few requests of a few ms, so that the
 /// browser has compiled the code the measured run executes (WebAssembly functions are
 /// compiled on first call; cold, the first run measured up to 13 ms slower than later
 /// ones, see BENCHMARKS.md). Its wall time is reported as `measurement.rehearsal_ms`.
-pub async fn measure(
-    config: &Config,
-    faults: &Faults,
-    glue_url: &str,
-    predicted: &Report,
-    observer: &dyn Observer,
-) -> Result<Report, RunError> {
-    let key = (config.variant, config.work);
+pub async fn measure(run: &Run<'_>) -> Result<Report, RunError> {
+    let key = (run.config.variant, run.config.work);
     let rehearsal_ms = if REHEARSED.with(|r| r.borrow().contains(&key)) {
         None
     } else {
         let start = now_abs();
-        let rehearsal = rehearsal_of(config);
-        let rehearsal_predicted = loopscope::simulate(&rehearsal).map_err(|e| e.message)?;
-        measure_once(
-            &rehearsal,
-            &Faults::default(),
-            glue_url,
-            &rehearsal_predicted,
-            &Unobserved,
-        )
+        let config = rehearsal_of(run.config);
+        let predicted = loopscope::simulate(&config).map_err(|e| e.message)?;
+        measure_once(&Run {
+            config: &config,
+            faults: &Faults::default(),
+            predicted: &predicted,
+            observer: &Unobserved,
+            ..*run
+        })
         .await?;
         REHEARSED.with(|r| r.borrow_mut().insert(key));
         Some(now_abs() - start)
     };
-    let mut report = measure_once(config, faults, glue_url, predicted, observer).await?;
+    let mut report = measure_once(run).await?;
     if let Some(m) = report.measurement.as_mut() {
         m.rehearsal_ms = rehearsal_ms;
     }
@@ -262,13 +269,14 @@ pub fn watchdog_ms(predicted: &Report) -> f64 {
     30_000.0 + 4.0 * end
 }
 
-async fn measure_once(
-    config: &Config,
-    faults: &Faults,
-    glue_url: &str,
-    predicted: &Report,
-    observer: &dyn Observer,
-) -> Result<Report, RunError> {
+async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
+    let Run {
+        config,
+        faults,
+        glue_url,
+        predicted,
+        observer,
+    } = *run;
     if page_hidden() {
         return Err(RunError::Failed("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again".into()));
     }

@@ -8,6 +8,7 @@ use super::protocol::{from_json, to_json, FromServer, Progress, ToServer};
 use super::worker::{post_to_parent, take_received_ports};
 use super::{cross_origin_isolated, hardware_concurrency, now_abs};
 use loopscope::flows::{handle_request, Raised, SyncCall, SyncReturn};
+use loopscope::model::stats::{idle_lateness, most_at_once};
 use loopscope::model::{
     Answer, Config, Durations, Fault, Faults, Measurement, Phase, PhaseKind, Place, PredictionRequest,
     Recorder, Source, Work,
@@ -181,7 +182,7 @@ impl Server {
             ));
         }
         let cores = hardware_concurrency();
-        let computing = loopscope::model::stats::most_at_once(report.requests.iter().flat_map(|r| {
+        let computing = most_at_once(report.requests.iter().flat_map(|r| {
             r.phases
                 .iter()
                 .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
@@ -195,10 +196,13 @@ impl Server {
         }
         report.probe_stalls = Some(probe_stalls);
         report.faults = self.faults.clone();
+        let period = f64::from(probe::PERIOD_MS);
+        let timer_lateness_ms = idle_lateness(&probe_lag, period, &report.loop_stalls);
         report.measurement = Some(Measurement {
             probe_lag,
-            probe_period_ms: f64::from(probe::PERIOD_MS),
+            probe_period_ms: period,
             probe_threshold_ms: probe::THRESHOLD_MS,
+            timer_lateness_ms,
             cross_origin_isolated: cross_origin_isolated(),
             loop_block_method: self.hold.method().to_string(),
             compute_rounds_per_ms: match self.hold {
@@ -396,7 +400,7 @@ struct Pending {
 }
 
 /// The server worker's message handler.
-pub fn start(_glue_url: String) -> Box<dyn FnMut(String)> {
+pub fn start() -> Box<dyn FnMut(String)> {
     let server: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
     let pending: Rc<RefCell<Option<Pending>>> = Rc::default();
     Box::new(move |text: String| match from_json::<ToServer>(&text) {

@@ -27,7 +27,7 @@ self.onmessage = async (e) => {{
   if (started || typeof e.data === "string") {{ early.push(e.data); earlyPorts.push(...e.ports); return; }}
   started = true;
   await init({{ module_or_path: e.data.module }});
-  worker_entry(e.data.role, e.data.glue, early, earlyPorts, e.data.peer ?? null);
+  worker_entry(e.data.role, early, earlyPorts, e.data.peer ?? null);
 }};
 self.postMessage({booted});
 "#,
@@ -133,7 +133,6 @@ pub fn spawn_worker(
     let start = js_sys::Object::new();
     Reflect::set(&start, &"module".into(), &wasm_bindgen::module())?;
     Reflect::set(&start, &"role".into(), &role.id().into())?;
-    Reflect::set(&start, &"glue".into(), &glue_url.into())?;
     let transfer = Array::new();
     if let Some(port) = &peer {
         Reflect::set(&start, &"peer".into(), port)?;
@@ -199,17 +198,11 @@ fn keep_ports(ports: impl IntoIterator<Item = JsValue>) {
 /// Runs in a worker once the bootstrap has initialised the module: installs the role's
 /// message handler (on `peer`, the worker's end of a channel, when it has one) and
 /// replays what arrived during start-up. Fails for a role it does not know.
-pub fn enter(
-    role: &str,
-    glue_url: String,
-    early: Array,
-    early_ports: Array,
-    peer: JsValue,
-) -> Result<(), String> {
+pub fn enter(role: &str, early: Array, early_ports: Array, peer: JsValue) -> Result<(), String> {
     let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string()))
         .map_err(|_| format!("unknown worker role {role:?}"))?;
     let handler: Box<dyn FnMut(String)> = match role {
-        Role::Server => server::start(glue_url),
+        Role::Server => server::start(),
         Role::Pool => pool::start_worker(),
     };
     keep_ports(early_ports.iter());
