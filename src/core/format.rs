@@ -1,5 +1,6 @@
-//! How the page, the CLI and the exports write a time: one place, so a duration reads
-//! the same in a caption, a tooltip, the stats table and the command line's summary.
+//! How the page, the CLI and the exports write a time, and quote what a person typed:
+//! one place, so a duration reads the same in a caption, a tooltip, the stats table and
+//! the command line's summary.
 
 /// A duration for a person: "1.50 s" from a second up, "120 ms" from 10 ms, "4.2 ms"
 /// below.
@@ -21,6 +22,19 @@ pub fn millis(x: f64) -> String {
     } else {
         format!("{x:.1}")
     }
+}
+
+/// `'text'`, with control characters replaced and long input cut.
+pub fn quoted(raw: &str) -> String {
+    let mut s: String = raw
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if raw.chars().count() > 40 {
+        s.push('…');
+    }
+    format!("'{s}'")
 }
 
 #[cfg(test)]

@@ -4,13 +4,15 @@
 //!
 //! - [`flows`]: the tutorial's functions and endpoints, written once against the
 //!   runtime traits, and the part FastAPI and Starlette play around them.
-//! - [`runtime`]: what both runtimes share: those traits, anyio's capacity limiter,
-//!   the events a runtime reports, and how a coroutine step becomes a stall.
-//! - [`model`]: config and its validation, the report, its stats, fidelity.
+//! - [`runtime`]: what both runtimes share: those traits and the calls they hand the
+//!   threadpool, anyio's capacity limiter, how a coroutine step becomes a stall.
+//! - [`model`]: config and its validation, the events, the report and its stats.
 //! - [`sim`]: the virtual-time runtime that predicts a run exactly.
+//! - [`fidelity`]: how close a measured run came to the model, in numbers and words.
 //! - [`view`]: what the page shows, computed without a browser.
 //! - [`format`]: how a time is written, everywhere.
 
+pub mod fidelity;
 pub mod flows;
 pub mod format;
 pub mod model;

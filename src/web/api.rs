@@ -4,12 +4,13 @@
 
 use crate::page;
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
-use crate::runtime::worker;
+use crate::runtime::protocol::Role;
+use crate::runtime::{pool, server, worker};
 use js_sys::{Array, Object, Reflect};
-use loopscope::model::fidelity::fidelity;
+use loopscope::fidelity::fidelity;
 use loopscope::model::input::{read_config, Raw};
+use loopscope::model::Event;
 use loopscope::model::{Config, ConfigError, Faults, Recorder, Report, Source, Target};
-use loopscope::runtime::Event;
 use serde::Serialize;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -252,5 +253,13 @@ pub fn start_ui(glue_url: String) -> Result<(), JsValue> {
 /// A worker's entry point, called by its bootstrap once the module is instantiated.
 #[wasm_bindgen]
 pub fn worker_entry(role: &str, early: Array, early_ports: Array, peer: JsValue) -> Result<(), JsValue> {
-    worker::enter(role, early, early_ports, peer).map_err(|e| error(&e))
+    console_error_panic_hook::set_once();
+    let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string()))
+        .map_err(|_| error(&format!("unknown worker role {role:?}")))?;
+    let handler: Box<dyn FnMut(String)> = match role {
+        Role::Server => server::start(),
+        Role::Pool => pool::start_worker(),
+    };
+    worker::listen(handler, early, early_ports, peer);
+    Ok(())
 }

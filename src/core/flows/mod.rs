@@ -6,67 +6,18 @@
 //! (and the `async def` that calls them, which is what the tutorial's text describes),
 //! [`step2`] async I/O, [`step3`] `run_in_threadpool`, [`step4`] background tasks.
 
+pub mod count;
 pub mod step1;
 pub mod step2;
 pub mod step3;
 pub mod step4;
 
-use crate::model::{Answer, PredictionRequest, PredictionResponse, Variant};
+use crate::model::{Answer, PredictionRequest, PredictionResponse, Raised, Variant};
 use crate::runtime::{EventLoop, Thread};
-use serde::{Deserialize, Serialize};
+pub use crate::runtime::{SyncCall, SyncReturn};
 
-/// A sync callable handed to the threadpool. It is data, not a closure, so the browser
-/// runtime can post it to a Web Worker that runs the same Rust function.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum SyncCall {
-    /// FastAPI's `run_endpoint_function` sending a `def` endpoint to the threadpool.
-    PredictSynchronously(PredictionRequest),
-    /// FastAPI's `serialize_response` validating a `def` endpoint's return value against
-    /// its `response_model`: `await run_in_threadpool(field.validate, ...)`. Takes no
-    /// measurable time, but it needs a token like any other call, behind every call
-    /// already waiting for one.
-    ValidateResponse(PredictionResponse),
-    /// `run_in_threadpool(run_model_prediction, feature_value)` (step 3's version).
-    RunModelPrediction(f64),
-    /// A sync background task: `log_prediction_details(request.dict(), response.dict())`.
-    LogPredictionDetails {
-        request: PredictionRequest,
-        response: PredictionResponse,
-    },
-}
-
-/// A Python exception raised in a threadpool job (or the death of the thread running
-/// it), re-raised in the coroutine that awaited the job, as `run_in_threadpool` does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Raised(pub String);
-
-impl std::fmt::Display for Raised {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a [`SyncCall`] returned.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum SyncReturn {
-    Response(PredictionResponse),
-    Prediction(f64),
-    None,
-}
-
+/// How the threadpool runs a call: the same Rust function as the tutorial's Python.
 impl SyncCall {
-    /// What the call does first, for a live view of a job that has started; `None` for
-    /// a call that holds its thread for no measurable time.
-    pub fn first_kind(&self) -> Option<crate::model::PhaseKind> {
-        use crate::model::PhaseKind;
-        match self {
-            SyncCall::PredictSynchronously(_) => Some(PhaseKind::Io),
-            SyncCall::ValidateResponse(_) => None,
-            SyncCall::RunModelPrediction(_) => Some(PhaseKind::Cpu),
-            SyncCall::LogPredictionDetails { .. } => Some(PhaseKind::Background),
-        }
-    }
-
     /// Runs the call on the given thread (a pool worker).
     pub fn call(&self, t: &impl Thread) -> SyncReturn {
         match self {
@@ -79,22 +30,6 @@ impl SyncCall {
                 step4::log_prediction_details(t, request, response);
                 SyncReturn::None
             }
-        }
-    }
-}
-
-impl SyncReturn {
-    pub(crate) fn into_response(self) -> PredictionResponse {
-        match self {
-            SyncReturn::Response(r) => r,
-            other => unreachable!("a def endpoint returns a response, got {other:?}"),
-        }
-    }
-
-    pub(crate) fn into_prediction(self) -> f64 {
-        match self {
-            SyncReturn::Prediction(p) => p,
-            other => unreachable!("run_model_prediction returns a float, got {other:?}"),
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use super::step1::response;
 use super::step2::fetch_external_data_async;
-use super::{BackgroundTasks, Raised, SyncCall};
+use super::{BackgroundTasks, SyncCall};
+use crate::model::Raised;
 use crate::model::{PhaseKind, PredictionRequest, PredictionResponse};
 use crate::runtime::{EventLoop, Thread};
 

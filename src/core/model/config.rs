@@ -82,7 +82,7 @@ impl FromStr for Variant {
         Variant::ALL
             .into_iter()
             .find(|v| v.id() == s)
-            .ok_or_else(|| unknown_variant(&super::input::quoted(s)))
+            .ok_or_else(|| unknown_variant(&crate::format::quoted(s)))
     }
 }
 

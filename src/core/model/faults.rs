@@ -3,7 +3,7 @@
 //! others; the model predicts exactly that, and the browser runtime does it for real.
 
 use super::config::{Config, ConfigError};
-use crate::flows::Raised;
+use crate::model::Raised;
 use serde::{Deserialize, Serialize};
 
 /// Which requests' first threadpool job fails, and how.

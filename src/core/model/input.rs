@@ -4,6 +4,7 @@
 //! the same sentence wherever it came from, quoting it as it was given.
 
 use super::config::{field, js_number, sort_by_field, Config, ConfigError, Rule, Target, Value, FIELDS};
+pub use crate::format::quoted;
 
 /// One value as it came in.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,19 +18,6 @@ pub enum Raw {
     Str(String),
     /// Any other JavaScript value, described (`null`, `true`, `an object`).
     Other(String),
-}
-
-/// `'text'`, with control characters replaced and long input cut.
-pub fn quoted(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .take(40)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if raw.chars().count() > 40 {
-        s.push('…');
-    }
-    format!("'{s}'")
 }
 
 /// The number typed text stands for, if it is one (`inf` and `NaN` count: they are

@@ -1,19 +1,23 @@
-//! Config and its validation, the report and its stats, fidelity: plain data, no runtime.
+//! Plain data, no runtime: config and its validation, the events a runtime reports,
+//! the report built from them, its stats.
 
 pub mod config;
+pub mod event;
 pub mod faults;
-pub mod fidelity;
 pub mod ids;
 pub mod input;
+pub mod record;
 pub mod recorder;
 pub mod report;
 pub mod stats;
 
 pub use config::{limits, Config, ConfigError, Durations, Target, Variant, Work};
+pub use event::Event;
 pub use faults::{Fault, Faults};
-pub use recorder::{Incomplete, Recorder, RequestView};
-pub use report::{
-    Answer, ConsoleLine, CutShort, Measurement, Phase, PhaseKind, Place, PredictionRequest,
-    PredictionResponse, ProbeStall, Report, RequestRecord, Source, Stall,
+pub use record::{
+    Answer, ConsoleLine, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, ProbeStall, Raised,
+    RequestRecord, Stall,
 };
+pub use recorder::{Incomplete, Recorder, RequestView};
+pub use report::{CutShort, Measurement, Report, Source};
 pub use stats::{Latency, Stats};

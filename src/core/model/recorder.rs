@@ -7,12 +7,10 @@
 //! checked, never trusted as indices.
 
 use super::config::Config;
-use super::report::{
-    Answer, ConsoleLine, CutShort, Phase, PhaseKind, Place, PredictionRequest, Report, RequestRecord, Source,
-    Stall,
-};
+use super::record::{Answer, ConsoleLine, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall};
+use super::report::{CutShort, Report, Source};
 use super::stats::Stats;
-use crate::runtime::Event;
+use crate::model::Event;
 
 #[derive(Clone, Default)]
 struct Partial {

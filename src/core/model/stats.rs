@@ -1,6 +1,6 @@
 //! Summary numbers, the ones `ab` prints plus the event loop's.
 
-use super::report::{RequestRecord, Stall};
+use super::record::{ProbeStall, RequestRecord, Stall};
 use serde::{Deserialize, Serialize};
 
 /// Latency percentiles, nearest-rank (the smallest latency with at least p % of the
@@ -79,7 +79,7 @@ impl Stats {
     }
 
     /// Adds the probe's totals.
-    pub fn set_probe(&mut self, stalls: &[super::report::ProbeStall]) {
+    pub fn set_probe(&mut self, stalls: &[ProbeStall]) {
         let lengths = stalls.iter().map(|s| s.end_ms - s.start_ms);
         self.probe_stall_total_ms = Some(lengths.clone().fold(0.0, |a, b| a + b));
         self.probe_stall_max_ms = Some(lengths.fold(0.0, f64::max));

@@ -3,24 +3,79 @@
 //! - the capabilities the tutorial's code uses, as two traits ([`Thread`],
 //!   [`EventLoop`]), which each runtime implements and the endpoints are written against;
 //! - anyio's capacity limiter, the threadpool's gate ([`limiter`]);
-//! - the events a runtime reports as things happen ([`event`]), from which the report
-//!   is built and the page draws a run live;
-//! - how one coroutine step that blocked becomes a stall ([`step`]);
-//! - a runtime that only counts what a request waits for ([`count`]).
+//! - the calls the loop hands to the threadpool ([`SyncCall`]), as data, so the browser
+//!   can post them to a Web Worker;
+//! - how one coroutine step that blocked becomes a stall ([`step`]).
+//!
+//! What a runtime reports as it goes is [`crate::model::Event`].
 
-pub mod count;
-pub mod event;
 pub mod limiter;
 pub mod step;
 
 pub use crate::model::Durations;
-pub use event::Event;
 pub use limiter::Limiter;
 pub use step::Step;
 
-use crate::flows::{Raised, SyncCall, SyncReturn};
-use crate::model::{Answer, PhaseKind};
+use crate::model::{Answer, PhaseKind, PredictionRequest, PredictionResponse, Raised};
+use serde::{Deserialize, Serialize};
 use std::future::Future;
+
+/// A sync callable handed to the threadpool. It is data, not a closure, so the browser
+/// runtime can post it to a Web Worker that runs the same Rust function.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SyncCall {
+    /// FastAPI's `run_endpoint_function` sending a `def` endpoint to the threadpool.
+    PredictSynchronously(PredictionRequest),
+    /// FastAPI's `serialize_response` validating a `def` endpoint's return value against
+    /// its `response_model`: `await run_in_threadpool(field.validate, ...)`. Takes no
+    /// measurable time, but it needs a token like any other call, behind every call
+    /// already waiting for one.
+    ValidateResponse(PredictionResponse),
+    /// `run_in_threadpool(run_model_prediction, feature_value)` (step 3's version).
+    RunModelPrediction(f64),
+    /// A sync background task: `log_prediction_details(request.dict(), response.dict())`.
+    LogPredictionDetails {
+        request: PredictionRequest,
+        response: PredictionResponse,
+    },
+}
+
+/// What a [`SyncCall`] returned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SyncReturn {
+    Response(PredictionResponse),
+    Prediction(f64),
+    None,
+}
+
+impl SyncCall {
+    /// What the call does first, for a live view of a job that has started; `None` for
+    /// a call that holds its thread for no measurable time.
+    pub fn first_kind(&self) -> Option<PhaseKind> {
+        match self {
+            SyncCall::PredictSynchronously(_) => Some(PhaseKind::Io),
+            SyncCall::ValidateResponse(_) => None,
+            SyncCall::RunModelPrediction(_) => Some(PhaseKind::Cpu),
+            SyncCall::LogPredictionDetails { .. } => Some(PhaseKind::Background),
+        }
+    }
+}
+
+impl SyncReturn {
+    pub fn into_response(self) -> PredictionResponse {
+        match self {
+            SyncReturn::Response(r) => r,
+            other => unreachable!("a def endpoint returns a response, got {other:?}"),
+        }
+    }
+
+    pub fn into_prediction(self) -> f64 {
+        match self {
+            SyncReturn::Prediction(p) => p,
+            other => unreachable!("run_model_prediction returns a float, got {other:?}"),
+        }
+    }
+}
 
 /// What any Python thread can do: read the clock, print, and `time.sleep`.
 pub trait Thread {

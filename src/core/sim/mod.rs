@@ -16,12 +16,15 @@
 //! - Clients follow `ab`: `concurrency` requests go out at 0; each response sends the
 //!   next request, until `requests` have been sent.
 
-use crate::flows::{handle_request, Raised, SyncCall, SyncReturn};
+use crate::flows::handle_request;
+use crate::model::Event;
+use crate::model::Raised;
 use crate::model::{
     Answer, Config, ConfigError, Durations, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
     Recorder, Report, Source,
 };
-use crate::runtime::{Event, EventLoop, Limiter, Step, Thread};
+use crate::runtime::{EventLoop, Limiter, Step, Thread};
+use crate::runtime::{SyncCall, SyncReturn};
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};

@@ -5,8 +5,8 @@
 use super::code::Position;
 use super::timeline::{Bar, Picture, Reply, StallBar};
 use crate::model::recorder::UnknownRequest;
+use crate::model::Event;
 use crate::model::{Config, ConsoleLine, PhaseKind, Place, Recorder, Report, Source, Variant};
-use crate::runtime::Event;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Open {

@@ -1,8 +1,8 @@
 //! Exports: the report as JSON, the requests as CSV, the timelines as one PNG.
 
 use super::{App, Res};
+use loopscope::fidelity::{fidelity, Fidelity};
 use loopscope::format;
-use loopscope::model::fidelity::{fidelity, Fidelity};
 use loopscope::model::{Report, Variant};
 use loopscope::view::{export, link};
 use wasm_bindgen::prelude::*;

@@ -17,10 +17,10 @@ mod timelines;
 
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::now_abs;
+use loopscope::fidelity::fidelity;
 use loopscope::format;
-use loopscope::model::fidelity::fidelity;
+use loopscope::model::Event;
 use loopscope::model::{Faults, Variant};
-use loopscope::runtime::Event;
 use loopscope::view::link;
 use loopscope::view::settings::{scaled, Settings};
 use loopscope::view::trace::Trace;

@@ -3,8 +3,8 @@
 
 use super::{by_id, escape, on, App, Res};
 use crate::runtime::now_abs;
+use loopscope::fidelity::fidelity;
 use loopscope::format;
-use loopscope::model::fidelity::fidelity;
 use loopscope::model::{Report, Stats, Variant};
 use loopscope::view::code;
 use std::rc::Rc;

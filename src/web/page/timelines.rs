@@ -4,8 +4,8 @@
 use super::paint::Painter;
 use super::{by_id, escape, on, App, Res};
 use crate::runtime::now_abs;
+use loopscope::fidelity::Fidelity;
 use loopscope::format;
-use loopscope::model::fidelity::Fidelity;
 use loopscope::model::{Report, Variant};
 use loopscope::view::settings::scaled;
 use loopscope::view::timeline::{self, Geometry, Layout, Picture};

@@ -6,8 +6,8 @@
 use super::now_abs;
 use super::protocol::{from_json, to_json, FromServer, Role, ToServer};
 use super::worker::{spawn_worker, Inbox, Spawned};
+use loopscope::model::Event;
 use loopscope::model::{Config, Faults, Report, Variant, Work};
-use loopscope::runtime::Event;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;

@@ -10,8 +10,9 @@ use super::hold::{hold, warm_up, Hold};
 use super::now_abs;
 use super::protocol::{to_json, FromPool, JobDone, Progress, ToPool};
 use super::worker::{post_to_parent, Peer};
-use loopscope::flows::{Raised, SyncCall};
+use loopscope::model::Raised;
 use loopscope::model::{Durations, Fault, Phase, PhaseKind, Place};
+use loopscope::runtime::SyncCall;
 use loopscope::runtime::Thread;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -66,7 +67,7 @@ impl Thread for WorkerThread {
 }
 
 /// The pool worker's side: get ready, then run each job and post back what happened.
-pub(super) fn start_worker() -> Box<dyn FnMut(String)> {
+pub fn start_worker() -> Box<dyn FnMut(String)> {
     Box::new(|text: String| {
         let reply = match serde_json::from_str::<ToPool>(&text) {
             Ok(ToPool::Start { hold }) => {

@@ -4,9 +4,10 @@
 //! JS object ([`super::worker`]).
 
 use super::hold::Hold;
-use loopscope::flows::{Raised, SyncCall, SyncReturn};
+use loopscope::model::Event;
+use loopscope::model::Raised;
 use loopscope::model::{Config, Durations, Fault, Faults, Phase, PhaseKind, Report};
-use loopscope::runtime::Event;
+use loopscope::runtime::{SyncCall, SyncReturn};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 pub fn to_json<T: Serialize>(value: &T) -> String {

@@ -7,13 +7,16 @@ use super::probe::{self, Probe};
 use super::protocol::{from_json, to_json, FromServer, Progress, ToServer};
 use super::worker::{post_to_parent, take_received_ports};
 use super::{cross_origin_isolated, hardware_concurrency, now_abs};
-use loopscope::flows::{handle_request, Raised, SyncCall, SyncReturn};
+use loopscope::flows::handle_request;
 use loopscope::model::stats::{idle_lateness, most_at_once};
+use loopscope::model::Event;
+use loopscope::model::Raised;
 use loopscope::model::{
     Answer, Config, Durations, Fault, Faults, Measurement, Phase, PhaseKind, Place, PredictionRequest,
     Recorder, Source, Work,
 };
-use loopscope::runtime::{Event, EventLoop, Limiter, Step, Thread};
+use loopscope::runtime::{EventLoop, Limiter, Step, Thread};
+use loopscope::runtime::{SyncCall, SyncReturn};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;

@@ -2,7 +2,6 @@
 //! ([`Role`]); messages are JSON strings ([`super::protocol`]).
 
 use super::protocol::{to_json, Hello, Role};
-use super::{pool, server};
 use js_sys::{Array, Reflect};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -195,16 +194,10 @@ fn keep_ports(ports: impl IntoIterator<Item = JsValue>) {
     });
 }
 
-/// Runs in a worker once the bootstrap has initialised the module: installs the role's
-/// message handler (on `peer`, the worker's end of a channel, when it has one) and
-/// replays what arrived during start-up. Fails for a role it does not know.
-pub fn enter(role: &str, early: Array, early_ports: Array, peer: JsValue) -> Result<(), String> {
-    let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string()))
-        .map_err(|_| format!("unknown worker role {role:?}"))?;
-    let handler: Box<dyn FnMut(String)> = match role {
-        Role::Server => server::start(),
-        Role::Pool => pool::start_worker(),
-    };
+/// Runs in a worker once the bootstrap has initialised the module: makes `handler` (its
+/// role's) hear the worker's messages (on `peer`, the worker's end of a channel, when it
+/// has one) and replays what arrived during start-up.
+pub fn listen(handler: Box<dyn FnMut(String)>, early: Array, early_ports: Array, peer: JsValue) {
     keep_ports(early_ports.iter());
     let handler = Rc::new(RefCell::new(handler));
     let h = handler.clone();
@@ -227,7 +220,6 @@ pub fn enter(role: &str, early: Array, early_ports: Array, peer: JsValue) -> Res
             (handler.borrow_mut())(text);
         }
     }
-    Ok(())
 }
 
 /// One end of a `MessageChannel` to another worker: JSON strings both ways.

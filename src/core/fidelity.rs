@@ -2,8 +2,7 @@
 //! browser tests, the benchmarks and the page all use this one definition, and a check
 //! that fails says so in words.
 
-use super::report::Report;
-use super::{Source, Work};
+use crate::model::{Durations, PhaseKind, Report, RequestRecord, Source, Work};
 use serde::{Deserialize, Serialize};
 
 /// One comparison: `measured` agrees with `expected` when within `tolerance` of it.
@@ -46,7 +45,7 @@ use crate::format::millis as ms;
 /// on the way to an answer (the request's message, each awaited timer, each trip to a
 /// pool thread and back, and the answer of the client's previous request) the
 /// heartbeat's idle lateness measured during the run
-/// ([`super::Measurement::timer_lateness_ms`]). It is stated in every check it widens.
+/// ([`crate::model::Measurement::timer_lateness_ms`]). It is stated in every check it widens.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Allowance {
     /// The machine's lateness per hop, measured (0 for a prediction).
@@ -59,10 +58,10 @@ impl Allowance {
     /// The allowance for `measured` against `model` (the model's run gives the hops).
     pub fn of(model: &Report, measured: &Report) -> Allowance {
         let per_hop_ms = measured.measurement.as_ref().map_or(0.0, |m| m.timer_lateness_ms);
-        let awaits = crate::runtime::count::awaits(model.config.variant);
+        let awaits = crate::flows::count::awaits(model.config.variant);
         let own = 1 + awaits.sleeps + 2 * awaits.pool_calls;
         // ab: the i-th answer (in time) sends request `concurrency + i`.
-        let mut by_answer: Vec<&super::RequestRecord> = model.requests.iter().collect();
+        let mut by_answer: Vec<&RequestRecord> = model.requests.iter().collect();
         by_answer.sort_by(|a, b| a.responded_ms.total_cmp(&b.responded_ms).then(a.id.cmp(&b.id)));
         let mut hops = vec![own; model.requests.len()];
         let first = model.config.concurrency as usize;
@@ -227,11 +226,11 @@ pub fn reference(predicted: &Report, measured: &Report) -> (Report, String) {
     if config.work != Work::Compute || measured.requests.len() as u64 != config.requests {
         return unchanged();
     }
-    let cpu_of = |r: &super::RequestRecord| -> Option<f64> {
+    let cpu_of = |r: &RequestRecord| -> Option<f64> {
         let cpu = r
             .phases
             .iter()
-            .filter(|p| p.kind == super::PhaseKind::Cpu && p.blocking)
+            .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
             .map(|p| p.end_ms - p.start_ms)
             .sum::<f64>();
         (cpu > 0.0).then_some(cpu)
@@ -240,10 +239,10 @@ pub fn reference(predicted: &Report, measured: &Report) -> (Report, String) {
     if taken.is_empty() {
         return unchanged();
     }
-    let durations: Vec<super::Durations> = measured
+    let durations: Vec<Durations> = measured
         .requests
         .iter()
-        .map(|r| super::Durations {
+        .map(|r| Durations {
             cpu_ms: cpu_of(r).unwrap_or(config.cpu_ms),
             ..config.durations()
         })

@@ -3,9 +3,9 @@
 //! (awaited sleeps, threadpool calls). Fidelity uses it to know how many hops a
 //! measured answer went through, each of which a busy machine can make late.
 
-use super::{EventLoop, Thread};
-use crate::flows::{handle_request, Raised, SyncCall, SyncReturn};
-use crate::model::{Answer, Durations, PhaseKind, PredictionRequest, Variant};
+use super::handle_request;
+use crate::model::{Answer, Durations, PhaseKind, PredictionRequest, Raised, Variant};
+use crate::runtime::{EventLoop, SyncCall, SyncReturn, Thread};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
