@@ -15,6 +15,8 @@ try {
     simulate: (config) => wasm.simulate(config),
     /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */
     problems: (config) => wasm.problems(config),
+    /** Shows the page at t_ms on the runs' clock, as the scrubber does. */
+    seek: (t_ms) => wasm.seek(t_ms),
     liveWorkers: () => wasm.live_workers(),
     isRunning: () => wasm.is_running(),
     ready: true,

@@ -244,6 +244,13 @@ pub fn is_running() -> bool {
     loadgen::is_running()
 }
 
+/// `seek(t_ms)`: shows every timeline, the code and the console at `t_ms` on the runs'
+/// clock, as the page's scrubber does. Refused while a run is going.
+#[wasm_bindgen]
+pub fn seek(t_ms: f64) -> Result<(), JsValue> {
+    page::seek(t_ms).map_err(|e| error(&e))
+}
+
 /// Starts the page: `start_ui(glue_url)` from www/main.js.
 #[wasm_bindgen]
 pub fn start_ui(glue_url: String) -> Result<(), JsValue> {

@@ -7,190 +7,287 @@
 
 use crate::model::{PhaseKind, Place, Variant};
 
-/// One snippet and the line each kind of position lights.
-struct Snippet {
-    lines: &'static [&'static str],
+/// What a line of a snippet stands for, when a request can be at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
     /// The endpoint's `def` / `async def` line: taken in, not yet in a phase; for `def`
     /// endpoints also the wait for a token before the endpoint can start.
-    start: usize,
+    Start,
     /// The fetch call.
-    io: usize,
+    Io,
     /// The prediction call.
-    cpu: usize,
+    Cpu,
     /// Waiting for a threadpool token (before the prediction, or the endpoint for `def`).
-    token_wait: usize,
+    TokenWait,
     /// Waiting for the event loop (after an await, a pool job, or before starting).
-    loop_wait: usize,
+    LoopWait,
     /// The `return` line: the response is being sent.
-    respond: usize,
+    Respond,
     /// The line declaring `response_model`, for a `def` endpoint whose return value
     /// waits for a token to be validated in the threadpool.
-    validate: Option<usize>,
-    /// `background_tasks.add_task(...)`: responded, the log task not running yet.
-    bg_wait: Option<usize>,
+    Validate,
+    /// `background_tasks.add_task(...)`: answered, the log task not running yet.
+    BgWait,
     /// The log task's `time.sleep`: the log task is running.
-    bg_run: Option<usize>,
+    BgRun,
 }
 
-const SYNC_DEF: Snippet = Snippet {
-    lines: &[
-        "def fetch_external_data(item_id: int) -> dict:",
-        "    time.sleep(0.5)  # blocks the thread that runs it",
-        "    return {\"item_id\": item_id, \"metadata\": \"some_fetched_value\"}",
-        "",
-        "def run_model_prediction(data_point: float) -> float:",
-        "    time.sleep(1)  # stands in for inference: blocks its thread",
-        "    return data_point * 2",
-        "",
-        "# Plain def: FastAPI runs each call in its threadpool (40 at a time by default),",
-        "# then validates the return value against response_model there too (a 2nd token)",
-        "@app.post(\"/predict_sync\", response_model=PredictionResponse)",
-        "def predict_synchronously(request: PredictionRequest):",
-        "    print(\"Received prediction request.\")",
-        "    data = fetch_external_data(request.item_id)  # holds a pool thread, not the loop",
-        "    prediction = run_model_prediction(request.feature_value)  # same thread, 1 s more",
-        "    return PredictionResponse(**data, prediction=prediction)  # validated, then sent",
-    ],
-    start: 11,
-    io: 13,
-    cpu: 14,
-    token_wait: 11,
-    loop_wait: 15,
-    respond: 15,
-    validate: Some(10),
-    bg_wait: None,
-    bg_run: None,
-};
+use Mark::*;
 
-const BLOCKING: Snippet = Snippet {
-    lines: &[
-        "def fetch_external_data(item_id: int) -> dict:",
-        "    time.sleep(0.5)  # blocks the thread that runs it",
-        "    return {\"item_id\": item_id, \"metadata\": \"some_fetched_value\"}",
-        "",
-        "def run_model_prediction(data_point: float) -> float:",
-        "    time.sleep(1)  # stands in for inference: blocks its thread",
-        "    return data_point * 2",
-        "",
-        "# async def: FastAPI runs it on the event loop itself",
-        "@app.post(\"/predict_blocking\", response_model=PredictionResponse)",
-        "async def predict_blocking(request: PredictionRequest):",
-        "    print(\"Received prediction request.\")",
-        "    data = fetch_external_data(request.item_id)  # a plain call: holds the loop 0.5 s",
-        "    prediction = run_model_prediction(request.feature_value)  # holds it 1 s more",
-        "    return PredictionResponse(**data, prediction=prediction)  # the loop is free again",
-    ],
-    start: 10,
-    io: 12,
-    cpu: 13,
-    token_wait: 10,
-    loop_wait: 10,
-    respond: 14,
-    validate: None,
-    bg_wait: None,
-    bg_run: None,
-};
+/// A line of Python, and what a request at it is doing.
+type Line = (&'static str, &'static [Mark]);
 
-const ASYNC_IO: Snippet = Snippet {
-    lines: &[
+const NOTHING: &[Mark] = &[];
+const BLANK: Line = ("", NOTHING);
+
+/// `fetch_external_data` as the tutorial writes it: blocking I/O.
+const FETCH: &[Line] = &[
+    ("def fetch_external_data(item_id: int) -> dict:", NOTHING),
+    ("    time.sleep(0.5)  # blocks the thread that runs it", NOTHING),
+    (
+        "    return {\"item_id\": item_id, \"metadata\": \"some_fetched_value\"}",
+        NOTHING,
+    ),
+];
+
+/// `run_model_prediction` as the tutorial writes it: blocking "inference".
+const PREDICT: &[Line] = &[
+    ("def run_model_prediction(data_point: float) -> float:", NOTHING),
+    (
+        "    time.sleep(1)  # stands in for inference: blocks its thread",
+        NOTHING,
+    ),
+    ("    return data_point * 2", NOTHING),
+];
+
+const SYNC_DEF: &[&[Line]] = &[
+    FETCH,
+    &[BLANK],
+    PREDICT,
+    &[
+        BLANK,
+        (
+            "# Plain def: FastAPI runs it in its threadpool (40 threads), then",
+            NOTHING,
+        ),
+        (
+            "# validates the return value against response_model there too",
+            NOTHING,
+        ),
+        (
+            "@app.post(\"/predict_sync\", response_model=PredictionResponse)",
+            &[Validate],
+        ),
+        (
+            "def predict_synchronously(request: PredictionRequest):",
+            &[Start, TokenWait],
+        ),
+        ("    print(\"Received prediction request.\")", NOTHING),
+        (
+            "    data = fetch_external_data(request.item_id)  # a pool thread",
+            &[Io],
+        ),
+        (
+            "    prediction = run_model_prediction(request.feature_value)",
+            &[Cpu],
+        ),
+        (
+            "    return PredictionResponse(**data, prediction=prediction)",
+            &[LoopWait, Respond],
+        ),
+    ],
+];
+
+const BLOCKING: &[&[Line]] = &[
+    FETCH,
+    &[BLANK],
+    PREDICT,
+    &[
+        BLANK,
+        ("# async def: FastAPI runs it on the event loop itself", NOTHING),
+        (
+            "@app.post(\"/predict_blocking\", response_model=PredictionResponse)",
+            NOTHING,
+        ),
+        (
+            "async def predict_blocking(request: PredictionRequest):",
+            &[Start, TokenWait, LoopWait],
+        ),
+        ("    print(\"Received prediction request.\")", NOTHING),
+        (
+            "    data = fetch_external_data(request.item_id)  # holds the loop",
+            &[Io],
+        ),
+        (
+            "    prediction = run_model_prediction(request.feature_value)",
+            &[Cpu],
+        ),
+        (
+            "    return PredictionResponse(**data, prediction=prediction)",
+            &[Respond],
+        ),
+    ],
+];
+
+/// The async fetch of step 2: it yields while it waits.
+const FETCH_ASYNC: &[Line] = &[
+    (
         "async def fetch_external_data_async(item_id: int) -> dict:",
-        "    await asyncio.sleep(0.5)  # yields: the loop serves others meanwhile",
-        "    return {\"item_id\": item_id, \"metadata\": \"some_fetched_value_async\"}",
-        "",
-        "def run_model_prediction(data_point: float) -> float:",
-        "    time.sleep(1)  # stands in for inference: blocks its thread",
-        "    return data_point * 2",
-        "",
-        "@app.post(\"/predict_async_io\", response_model=PredictionResponse)",
-        "async def predict_with_async_io(request: PredictionRequest):",
-        "    print(\"Received async I/O prediction request.\")",
-        "    data = await fetch_external_data_async(request.item_id)  # the loop is free",
-        "    # a plain call inside async def: nothing else runs until it returns",
-        "    prediction = run_model_prediction(request.feature_value)  # holds the loop 1 s",
-        "    return PredictionResponse(**data, prediction=prediction)",
-    ],
-    start: 9,
-    io: 11,
-    cpu: 13,
-    token_wait: 9,
-    loop_wait: 11,
-    respond: 14,
-    validate: None,
-    bg_wait: None,
-    bg_run: None,
-};
+        NOTHING,
+    ),
+    (
+        "    await asyncio.sleep(0.5)  # yields: the loop serves others",
+        NOTHING,
+    ),
+    ("    return {\"item_id\": item_id,", NOTHING),
+    ("            \"metadata\": \"some_fetched_value_async\"}", NOTHING),
+];
 
-const FULL_ASYNC: Snippet = Snippet {
-    lines: &[
-        "from fastapi.concurrency import run_in_threadpool",
-        "",
-        "def run_model_prediction(data_point: float) -> float:",
+const ASYNC_IO: &[&[Line]] = &[
+    FETCH_ASYNC,
+    &[BLANK],
+    PREDICT,
+    &[
+        BLANK,
+        (
+            "@app.post(\"/predict_async_io\", response_model=PredictionResponse)",
+            NOTHING,
+        ),
+        (
+            "async def predict_with_async_io(request: PredictionRequest):",
+            &[Start, TokenWait],
+        ),
+        ("    print(\"Received async I/O prediction request.\")", NOTHING),
+        (
+            "    data = await fetch_external_data_async(request.item_id)",
+            &[Io, LoopWait],
+        ),
+        (
+            "    # a plain call inside async def: nothing else runs meanwhile",
+            NOTHING,
+        ),
+        (
+            "    prediction = run_model_prediction(request.feature_value)",
+            &[Cpu],
+        ),
+        (
+            "    return PredictionResponse(**data, prediction=prediction)",
+            &[Respond],
+        ),
+    ],
+];
+
+const FULL_ASYNC: &[&[Line]] = &[&[
+    ("from fastapi.concurrency import run_in_threadpool", NOTHING),
+    BLANK,
+    ("def run_model_prediction(data_point: float) -> float:", NOTHING),
+    (
         "    time.sleep(1)  # blocks only the pool thread that runs it",
-        "    return data_point * 2",
-        "",
+        NOTHING,
+    ),
+    ("    return data_point * 2", NOTHING),
+    BLANK,
+    (
         "@app.post(\"/predict_full_async\", response_model=PredictionResponse)",
+        NOTHING,
+    ),
+    (
         "async def predict_fully_asynchronous(request: PredictionRequest):",
-        "    print(\"Received full async prediction request.\")",
-        "    data = await fetch_external_data_async(request.item_id)  # the loop is free",
-        "    # await: the loop is free while this waits for one of the pool's 40 tokens",
-        "    # and while a pool thread runs the model",
-        "    prediction = await run_in_threadpool(run_model_prediction, request.feature_value)",
+        &[Start],
+    ),
+    ("    print(\"Received full async prediction request.\")", NOTHING),
+    (
+        "    data = await fetch_external_data_async(request.item_id)",
+        &[Io],
+    ),
+    (
+        "    # await: the loop is free while this waits for one of the 40",
+        NOTHING,
+    ),
+    ("    # tokens, and while a pool thread runs the model", NOTHING),
+    (
+        "    prediction = await run_in_threadpool(",
+        &[Cpu, TokenWait, LoopWait],
+    ),
+    ("        run_model_prediction, request.feature_value)", NOTHING),
+    (
         "    return PredictionResponse(**data, prediction=prediction)",
-    ],
-    start: 7,
-    io: 9,
-    cpu: 12,
-    token_wait: 12,
-    loop_wait: 12,
-    respond: 13,
-    validate: None,
-    bg_wait: None,
-    bg_run: None,
-};
+        &[Respond],
+    ),
+]];
 
-const BACKGROUND: Snippet = Snippet {
-    lines: &[
+const BACKGROUND: &[&[Line]] = &[&[
+    (
         "def log_prediction_details(request_data: dict, response_data: dict):",
+        NOTHING,
+    ),
+    (
         "    print(f\"Logging {request_data} -> {response_data}\")",
-        "    time.sleep(0.2)  # a def task: it runs in the threadpool, holding a token",
-        "",
-        "@app.post(\"/predict_with_background\", response_model=PredictionResponse)",
-        "async def predict_with_background_task(",
+        NOTHING,
+    ),
+    (
+        "    time.sleep(0.2)  # a def task: runs in the threadpool",
+        &[BgRun],
+    ),
+    BLANK,
+    ("@app.post(\"/predict_with_background\",", NOTHING),
+    ("          response_model=PredictionResponse)", NOTHING),
+    ("async def predict_with_background_task(", &[Start]),
+    (
         "    request: PredictionRequest, background_tasks: BackgroundTasks",
-        "):",
-        "    data = await fetch_external_data_async(request.item_id)  # the loop is free",
-        "    prediction = await run_in_threadpool(run_model_prediction, request.feature_value)",
+        NOTHING,
+    ),
+    ("):", NOTHING),
+    (
+        "    data = await fetch_external_data_async(request.item_id)",
+        &[Io],
+    ),
+    (
+        "    prediction = await run_in_threadpool(",
+        &[Cpu, TokenWait, LoopWait],
+    ),
+    ("        run_model_prediction, request.feature_value)", NOTHING),
+    (
         "    response = PredictionResponse(**data, prediction=prediction)",
-        "    # model_dump() is Pydantic v2's name for the tutorial's deprecated .dict()",
-        "    background_tasks.add_task(  # runs only after the response is sent",
-        "        log_prediction_details, request.model_dump(), response.model_dump()",
-        "    )",
-        "    return response  # sent now; then the log task takes a pool token",
-    ],
-    start: 5,
-    io: 8,
-    cpu: 9,
-    token_wait: 9,
-    loop_wait: 9,
-    respond: 15,
-    validate: None,
-    bg_wait: Some(12),
-    bg_run: Some(2),
-};
+        NOTHING,
+    ),
+    (
+        "    # model_dump() is Pydantic v2's name for the deprecated .dict()",
+        NOTHING,
+    ),
+    (
+        "    background_tasks.add_task(  # runs once the response is sent",
+        &[BgWait],
+    ),
+    ("        log_prediction_details,", NOTHING),
+    ("        request.model_dump(), response.model_dump())", NOTHING),
+    (
+        "    return response  # sent now; then the task takes a pool token",
+        &[Respond],
+    ),
+]];
 
-fn snippet(variant: Variant) -> &'static Snippet {
-    match variant {
-        Variant::SyncDef => &SYNC_DEF,
-        Variant::Blocking => &BLOCKING,
-        Variant::AsyncIo => &ASYNC_IO,
-        Variant::FullAsync => &FULL_ASYNC,
-        Variant::Background => &BACKGROUND,
-    }
+fn snippet(variant: Variant) -> Vec<Line> {
+    let parts = match variant {
+        Variant::SyncDef => SYNC_DEF,
+        Variant::Blocking => BLOCKING,
+        Variant::AsyncIo => ASYNC_IO,
+        Variant::FullAsync => FULL_ASYNC,
+        Variant::Background => BACKGROUND,
+    };
+    parts.iter().flat_map(|part| part.iter().copied()).collect()
+}
+
+/// The line of `variant`'s snippet marked `mark`, if it has one.
+fn marked(variant: Variant, mark: Mark) -> Option<usize> {
+    snippet(variant)
+        .iter()
+        .position(|(_, marks)| marks.contains(&mark))
 }
 
 /// The Python of the variant's endpoint, one entry per line (blank lines are `""`).
-pub fn python(variant: Variant) -> &'static [&'static str] {
-    snippet(variant).lines
+pub fn python(variant: Variant) -> Vec<&'static str> {
+    snippet(variant).into_iter().map(|(text, _)| text).collect()
 }
 
 /// The Rust the simulator runs for this variant: the source of its `flows` module
@@ -231,13 +328,14 @@ pub enum Position {
 }
 
 /// The 0-based index into [`python`]`(variant)` of the line a request is at; `None` when
-/// it is nowhere in the code (`Arriving`, `Done`). `responded` says whether its response
-/// has been sent.
+/// it is nowhere in the code (`Done`). `responded` says whether its response has been
+/// sent.
 ///
 /// - `Validating` (a `def` endpoint's return value waiting for a token) is the line
 ///   that declares `response_model`.
-/// - `Started` is the endpoint's `def` line. So is a wait for the loop before a
-///   `blocking` request runs, and a `sync_def` request's wait for a token.
+/// - `Arriving` (sent, waiting for the loop to take it in) and `Started` are the
+///   endpoint's `def` line. So is a wait for the loop before a `blocking` request runs,
+///   and a `sync_def` request's wait for a token.
 /// - A wait for the loop is shown on the line that will resume: the fetch's `await` in
 ///   `async_io`; the `run_in_threadpool` line in `full_async` / `background` (the position
 ///   does not say whether the wait follows the fetch or the pool job; both are near zero
@@ -247,39 +345,68 @@ pub enum Position {
 ///   `Responded { background: true }`) is the `background_tasks.add_task(` line.
 ///   `Responded { background: false }` is the `return` line in every variant.
 pub fn line_of(variant: Variant, position: Position, responded: bool) -> Option<usize> {
-    let s = snippet(variant);
-    let after_response = s.bg_wait.unwrap_or(s.respond);
-    let line = match position {
-        Position::Arriving | Position::Done => return None,
-        Position::Responded { background: true } => after_response,
-        Position::Responded { background: false } => s.respond,
-        Position::Validating => s.validate.unwrap_or(s.respond),
+    let at = |mark| marked(variant, mark);
+    let respond = at(Respond)?;
+    let after_response = at(BgWait).unwrap_or(respond);
+    match position {
+        Position::Done => None,
+        Position::Arriving => at(Start),
+        Position::Responded { background: true } => Some(after_response),
+        Position::Responded { background: false } => Some(respond),
+        Position::Validating => Some(at(Validate).unwrap_or(respond)),
         Position::In {
             kind: PhaseKind::Background,
             ..
-        } => s.bg_run.unwrap_or(s.respond),
+        } => Some(at(BgRun).unwrap_or(respond)),
         Position::Started
         | Position::In {
             kind: PhaseKind::Queued,
             ..
-        } if responded => after_response,
-        Position::Started => s.start,
+        } if responded => Some(after_response),
+        Position::Started => at(Start),
         Position::In { kind, on, .. } => match (kind, on) {
-            (PhaseKind::Io, _) => s.io,
-            (PhaseKind::Cpu, _) => s.cpu,
-            (_, Place::Pool) => s.token_wait,
-            (_, Place::Loop) => s.loop_wait,
+            (PhaseKind::Io, _) => at(Io),
+            (PhaseKind::Cpu, _) => at(Cpu),
+            (_, Place::Pool) => at(TokenWait),
+            (_, Place::Loop) => at(LoopWait),
         },
-    };
-    Some(line)
+    }
 }
 
-/// Requests per line: `counts[i]` is how many of `positions` (each `(position,
-/// responded)`) are at line `i` of [`python`]`(variant)`.
-pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> Vec<u32> {
-    let mut counts = vec![0u32; python(variant).len()];
+/// What each line of [`python`]`(variant)` holds at a moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineCounts {
+    /// Requests in it: each at one line only, the innermost it is in (a request waiting
+    /// for the loop or a token counts where it waits); an answered request counts
+    /// nowhere.
+    pub requests: Vec<u32>,
+    /// Background tasks in it, after their request was answered: running (the log's
+    /// line) or waiting for a token (the `add_task` line).
+    pub tasks: Vec<u32>,
+}
+
+/// Requests and background tasks per line, from each request's `(position, responded)`.
+pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
+    let n = python(variant).len();
+    let mut counts = LineCounts {
+        requests: vec![0; n],
+        tasks: vec![0; n],
+    };
     for &(position, responded) in positions {
-        if let Some(c) = line_of(variant, position, responded).and_then(|i| counts.get_mut(i)) {
+        let column = if responded {
+            // Answered: what is left is its background task, if it has one going.
+            match position {
+                Position::Responded { background: true }
+                | Position::In {
+                    kind: PhaseKind::Background | PhaseKind::Queued,
+                    ..
+                } => &mut counts.tasks,
+                _ => continue,
+            }
+        } else {
+            &mut counts.requests
+        };
+        if let Some(c) = line_of(variant, position, responded).and_then(|i| column.get_mut(i)) {
             *c = c.saturating_add(1);
         }
     }
@@ -328,7 +455,7 @@ mod tests {
     fn snippets_are_short_name_their_route_and_fit_a_projector() {
         for v in Variant::ALL {
             let lines = python(v);
-            assert!((8..=16).contains(&lines.len()), "{v}: {} lines", lines.len());
+            assert!((8..=19).contains(&lines.len()), "{v}: {} lines", lines.len());
             let route = v.route().trim_start_matches("POST ");
             assert!(
                 lines
@@ -336,19 +463,21 @@ mod tests {
                     .any(|l| l.contains(&format!("@app.post(\"{route}\""))),
                 "{v}"
             );
+            // Narrow enough to read beside the console, and on a projector.
             for l in lines {
-                assert!(l.chars().count() <= 88, "{v}: too wide: {l}");
-                assert_eq!(l.trim_end(), *l, "{v}: trailing space: {l:?}");
+                assert!(l.chars().count() <= 72, "{v}: too wide: {l}");
+                assert_eq!(l.trim_end(), l, "{v}: trailing space: {l:?}");
+            }
+            // Every mark a request can be at is on some line of a flow that uses it.
+            for mark in [Start, Io, Cpu, TokenWait, LoopWait, Respond] {
+                assert!(marked(v, mark).is_some(), "{v}: no {mark:?} line");
             }
         }
     }
 
     #[test]
     fn snippets_are_true_of_current_fastapi_and_pydantic() {
-        let all: Vec<&str> = Variant::ALL
-            .iter()
-            .flat_map(|&v| python(v).iter().copied())
-            .collect();
+        let all: Vec<&str> = Variant::ALL.iter().flat_map(|&v| python(v)).collect();
         // Pydantic v2: .dict() is deprecated; the snippets call model_dump().
         assert!(!all
             .iter()
@@ -451,10 +580,7 @@ mod tests {
         assert!(text(v, at(PhaseKind::Io, Place::Loop, false), false)
             .contains("await fetch_external_data_async("));
         let pool = text(v, at(PhaseKind::Cpu, Place::Pool, true), false);
-        assert!(
-            pool.contains("await run_in_threadpool(run_model_prediction"),
-            "{pool}"
-        );
+        assert!(pool.contains("prediction = await run_in_threadpool("), "{pool}");
         assert_eq!(text(v, at(PhaseKind::Queued, Place::Pool, false), false), pool);
         assert_eq!(text(v, at(PhaseKind::Queued, Place::Loop, false), false), pool);
         assert!(text(v, Position::Responded { background: false }, true).contains("return Prediction"));
@@ -466,7 +592,7 @@ mod tests {
         assert!(text(v, at(PhaseKind::Io, Place::Loop, false), false)
             .contains("await fetch_external_data_async("));
         let pool = text(v, at(PhaseKind::Cpu, Place::Pool, true), false);
-        assert!(pool.contains("await run_in_threadpool(run_model_prediction"));
+        assert!(pool.contains("prediction = await run_in_threadpool("));
         // Before the response, a token wait is for the prediction ...
         assert_eq!(text(v, at(PhaseKind::Queued, Place::Pool, false), false), pool);
         // ... after it, for the log task, which add_task queued.
@@ -480,9 +606,9 @@ mod tests {
     }
 
     #[test]
-    fn arriving_and_done_are_nowhere() {
+    fn arriving_waits_at_the_endpoint_and_done_is_nowhere() {
         for v in Variant::ALL {
-            assert_eq!(line_of(v, Position::Arriving, false), None);
+            assert_eq!(line_of(v, Position::Arriving, false), marked(v, Start));
             assert_eq!(line_of(v, Position::Done, true), None);
         }
     }
@@ -497,11 +623,30 @@ mod tests {
             (Position::Arriving, false),
             (Position::Done, true),
         ];
-        let c = counts(v, &positions);
+        let c = counts(v, &positions).requests;
+        let start = marked(v, Start).unwrap();
         assert_eq!(c.len(), python(v).len());
-        assert_eq!(c.iter().sum::<u32>(), 3);
+        assert_eq!(
+            c.iter().sum::<u32>(),
+            4,
+            "three in the code, one arriving at its def line"
+        );
         assert_eq!(c[line_of(v, positions[0].0, false).unwrap()], 2);
         assert_eq!(c[line_of(v, positions[2].0, false).unwrap()], 1);
-        assert_eq!(counts(v, &[]), vec![0; python(v).len()]);
+        assert_eq!(c[start], 1);
+        assert_eq!(counts(v, &[]).requests, vec![0; python(v).len()]);
+        // After the answer, a request counts nowhere; its log task counts as a task.
+        let bg = Variant::Background;
+        let answered = counts(
+            bg,
+            &[
+                (at(PhaseKind::Background, Place::Pool, true), true),
+                (Position::Responded { background: true }, true),
+                (Position::Done, true),
+            ],
+        );
+        assert_eq!(answered.requests.iter().sum::<u32>(), 0);
+        assert_eq!(answered.tasks[marked(bg, BgRun).unwrap()], 1);
+        assert_eq!(answered.tasks[marked(bg, BgWait).unwrap()], 1);
     }
 }

@@ -5,7 +5,7 @@
 use super::presets::{preset, presets};
 use super::settings::{self, Settings, FORM_FIELDS};
 use crate::model::input::{quoted, Raw};
-use crate::model::ConfigError;
+use crate::model::{ConfigError, Variant};
 
 /// `%XX` escapes decoded; `None` for a malformed escape or bytes that are not UTF-8.
 /// (The command line's static server uses it for request paths, too.)
@@ -43,10 +43,19 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// What a link says besides the settings: the preset chosen, and which timelines are
+/// fitted to their own run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct View {
+    pub preset: Option<String>,
+    pub fit: Vec<Variant>,
+}
+
 /// The URL hash for these settings, e.g. `#variant=async_io&requests=10&concurrency=10&
 /// io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2`, plus `&preset=<id>`
-/// when given. Numbers are printed shortest (`500`, not `500.0`).
-pub fn to_hash(settings: &Settings, preset: Option<&str>) -> String {
+/// and `&fit=<variant>.<variant>` when given. Numbers are printed shortest (`500`, not
+/// `500.0`).
+pub fn to_hash(settings: &Settings, view: &View) -> String {
     let c = &settings.config;
     let mut hash = format!(
         "#variant={}&requests={}&concurrency={}&io_ms={}&cpu_ms={}&bg_ms={}&tokens={}&work={}&scale={}",
@@ -60,9 +69,14 @@ pub fn to_hash(settings: &Settings, preset: Option<&str>) -> String {
         c.work.id(),
         settings.scale
     );
-    if let Some(id) = preset {
+    if let Some(id) = &view.preset {
         hash.push_str("&preset=");
         hash.push_str(&percent_encode(id));
+    }
+    if !view.fit.is_empty() {
+        let ids: Vec<&str> = view.fit.iter().map(|v| v.id()).collect();
+        hash.push_str("&fit=");
+        hash.push_str(&ids.join("."));
     }
     hash
 }
@@ -72,7 +86,7 @@ pub fn to_hash(settings: &Settings, preset: Option<&str>) -> String {
 pub struct LinkRead {
     /// [`Settings::default`] with every valid value of the link applied: always valid.
     pub settings: Settings,
-    pub preset: Option<String>,
+    pub view: View,
     /// Every key the link got wrong, each by name; then defaults stand in.
     pub errors: Vec<ConfigError>,
 }
@@ -87,11 +101,21 @@ pub fn from_hash(hash: &str) -> LinkRead {
     let mut pairs = Vec::new();
     let mut errors = Vec::new();
     let mut preset_id = None;
+    let mut fit = Vec::new();
     for pair in hash.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (decode(k), decode(v));
         if key == "preset" {
             preset_id = Some(value);
+        } else if key == "fit" {
+            fit.clear();
+            for id in value.split('.').filter(|id| !id.is_empty()) {
+                match id.parse::<Variant>() {
+                    Ok(v) if !fit.contains(&v) => fit.push(v),
+                    Ok(_) => {}
+                    Err(e) => errors.push(ConfigError::new("link", format!("fit: {}", e.message))),
+                }
+            }
         } else if key == "variant" || FORM_FIELDS.contains(&key.as_str()) {
             pairs.push((key, Raw::Typed(value)));
         } else {
@@ -121,7 +145,10 @@ pub fn from_hash(hash: &str) -> LinkRead {
     });
     LinkRead {
         settings: read.settings,
-        preset: preset_id,
+        view: View {
+            preset: preset_id,
+            fit,
+        },
         errors,
     }
 }
@@ -138,14 +165,14 @@ mod tests {
     #[test]
     fn default_is_the_tutorial_and_its_hash_round_trips() {
         let s = Settings::default();
-        let hash = to_hash(&s, None);
+        let hash = to_hash(&s, &View::default());
         assert_eq!(
             hash,
             "#variant=async_io&requests=10&concurrency=10&io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2"
         );
         let clean = |settings| LinkRead {
             settings,
-            preset: None,
+            view: View::default(),
             errors: vec![],
         };
         assert_eq!(from_hash(&hash), clean(s.clone()));
@@ -187,7 +214,7 @@ mod tests {
     fn escapes_presets_and_garbage() {
         let read = from_hash("#requests=%2012&preset=no%20such");
         assert_eq!(read.settings.config.requests, 12);
-        assert_eq!(read.preset, None);
+        assert_eq!(read.view.preset, None);
         assert_eq!(fields_of(&read.errors), ["preset"]);
         assert!(read.errors[0].message.contains("'no such'"));
         assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
@@ -214,7 +241,28 @@ mod tests {
                 "{junk}"
             );
         }
-        let hash = to_hash(&Settings::default(), Some("a b&c"));
+        let view = View {
+            preset: Some("a b&c".into()),
+            fit: vec![],
+        };
+        let hash = to_hash(&Settings::default(), &view);
         assert!(hash.ends_with("&preset=a%20b%26c"), "{hash}");
+    }
+
+    #[test]
+    fn fitted_timelines_are_remembered() {
+        let view = View {
+            preset: None,
+            fit: vec![Variant::SyncDef, Variant::FullAsync],
+        };
+        let hash = to_hash(&Settings::default(), &view);
+        assert!(hash.ends_with("&fit=sync_def.full_async"), "{hash}");
+        assert_eq!(from_hash(&hash).view, view);
+        let read = from_hash("#fit=blocking.fastest");
+        assert_eq!(read.view.fit, [Variant::Blocking]);
+        assert_eq!(fields_of(&read.errors), ["link"]);
+        assert!(read.errors[0]
+            .message
+            .starts_with("fit: unknown variant 'fastest'"));
     }
 }

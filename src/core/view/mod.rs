@@ -1,7 +1,8 @@
 //! What the page shows, computed without a browser, so it is tested natively; the page
 //! (`loopscope-web`'s `page` module) only paints it and wires events.
 //!
-//! - [`trace`]: a run as recorded so far, drawable at any moment of it;
+//! - [`trace`]: a run going on, as recorded so far;
+//! - [`replay`]: a finished run at any moment of it (positions, console, numbers);
 //! - [`timeline`]: a run's timeline as geometry (what to draw where, and what it means);
 //! - [`code`]: the endpoints' Python, and the line each request is at;
 //! - [`settings`], [`link`], [`presets`]: the form, its URL and ready-made scenarios;
@@ -11,6 +12,7 @@ pub mod code;
 pub mod export;
 pub mod link;
 pub mod presets;
+pub mod replay;
 pub mod settings;
 pub mod summary;
 pub mod timeline;

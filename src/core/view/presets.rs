@@ -137,12 +137,16 @@ mod tests {
             assert!(scaled(s).problems(Target::Browser).is_empty(), "{}", p.id);
             assert!((SCALE_MIN..=SCALE_MAX).contains(&s.scale));
             assert!(p.suggested.contains(&s.config.variant), "{}", p.id);
-            let hash = link::to_hash(s, Some(p.id));
+            let view = link::View {
+                preset: Some(p.id.to_string()),
+                fit: vec![],
+            };
+            let hash = link::to_hash(s, &view);
             assert!(hash.ends_with(&format!("&preset={}", p.id)));
             let read = link::from_hash(&hash);
             assert_eq!(
-                (read.settings, read.preset, read.errors),
-                (s.clone(), Some(p.id.to_string()), vec![]),
+                (read.settings, read.view, read.errors),
+                (s.clone(), view, vec![]),
                 "{}",
                 p.id
             );

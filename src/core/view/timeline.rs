@@ -1,10 +1,13 @@
 //! The timeline of one run, as geometry: what to draw where, and what each piece means
-//! (for hover and keyboard focus). The painter (`src/ui`, wasm32) only maps [`Style`]s
-//! to colours and patterns and draws the shapes in order.
+//! (for hover, keyboard focus and click-to-seek). The painter (the web crate's page)
+//! only maps [`Style`]s to colours and patterns and draws the shapes in order.
 //!
-//! Top to bottom: a time axis; the event-loop lane, where every stall is a block with
-//! its length; the probe's lag sparkline; one lane per request. The prediction is drawn
-//! first as a faint ghost filling each lane; the measurement over it, inset.
+//! Top to bottom: a time axis in the tutorial's time (a run played at 0.2× is drawn on
+//! the tutorial's clock and says so); the event-loop lane, where every stall is a
+//! hatched block with its length, apart from its neighbours; the probe lane, with the
+//! stalls the heartbeat saw and its lag on a stated scale; one lane per request. The
+//! prediction is drawn first as a faint ghost filling each lane; the measurement over
+//! it, inset. At a replay's moment, a cursor, and what comes after it greyed out.
 
 use crate::format;
 use crate::model::{Phase, PhaseKind, Place, Report};
@@ -61,6 +64,8 @@ pub struct Picture {
     pub stalls: Vec<StallBar>,
     /// The probe's `[t_ms, lag_ms]` samples (measurements only).
     pub lag: Vec<[f64; 2]>,
+    /// The stalls the probe saw, `(start_ms, end_ms)` (measurements only).
+    pub probe: Vec<(f64, f64)>,
     /// Where the picture ends: the run's end, or "now" for a run going on.
     pub end_ms: f64,
 }
@@ -106,6 +111,12 @@ impl Picture {
                 .as_ref()
                 .map(|m| m.probe_lag.clone())
                 .unwrap_or_default(),
+            probe: r
+                .probe_stalls
+                .iter()
+                .flatten()
+                .map(|s| (s.start_ms, s.end_ms))
+                .collect(),
             end_ms,
         }
     }
@@ -120,13 +131,16 @@ pub enum Style {
     Io {
         blocking: bool,
     },
-    /// The prediction on the event loop: it blocks the loop.
+    /// The prediction on the event loop: the work that blocks it (solid vermillion).
     CpuLoop,
     /// The prediction on a pool thread.
     CpuPool,
     Background,
-    /// A loop stall block.
+    /// A loop stall block: the same vermillion as the work that causes it, hatched, so
+    /// it reads as that work's effect on the loop, not as the work itself.
     Stall,
+    /// A stall the probe saw.
+    ProbeStall,
     /// The response leaving.
     Response,
     /// An error leaving (HTTP 500).
@@ -137,7 +151,11 @@ pub enum Style {
     Label,
     /// Label drawn on a dark block.
     LabelOnDark,
+    /// A note in small type (the probe lane's scale, the time badge).
+    Note,
     Now,
+    /// What comes after a replay's moment: greyed out.
+    Veil,
 }
 
 impl Style {
@@ -179,7 +197,8 @@ pub enum Shape {
     },
 }
 
-/// A place the pointer or keyboard can point at, and what it says.
+/// A place the pointer or keyboard can point at, what it says, and the moment it
+/// stands for (where a click moves a replay to).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
     pub x: f64,
@@ -187,6 +206,8 @@ pub struct Hit {
     pub w: f64,
     pub h: f64,
     pub text: String,
+    /// On the run's clock.
+    pub t_ms: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -195,23 +216,42 @@ pub struct Layout {
     pub height: f64,
     pub shapes: Vec<Shape>,
     pub hits: Vec<Hit>,
+    /// Text size the layout was made for (the painter uses the same).
+    pub text_px: f64,
 }
 
-/// Canvas width and the time span it shows (shared by aligned timelines).
+/// How a timeline is drawn: its width, the span of the run's clock it shows (shared by
+/// aligned timelines, or the run's own when fitted), and how the run's clock reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Geometry {
     pub width: f64,
     pub span_ms: f64,
-    /// Height the request lanes share (each lane 3–18 px within it).
+    /// Height the request lanes share.
     pub lanes_px: f64,
+    /// The run's time scale: a run at 0.2× took 0.2 ms per tutorial ms, and is drawn
+    /// and labelled in the tutorial's time.
+    pub scale: f64,
+    /// Label text size: 12 on a screen, 20 for a projector.
+    pub text_px: f64,
 }
 
-pub const GUTTER: f64 = 82.0;
+impl Geometry {
+    /// A run's clock as the tutorial's: `ms / scale`.
+    pub fn shown(&self, run_ms: f64) -> f64 {
+        run_ms / self.scale
+    }
+
+    /// Room on the left for the lanes' labels.
+    pub fn gutter(&self) -> f64 {
+        self.text_px * 6.8
+    }
+
+    fn lane_max(&self) -> f64 {
+        (self.text_px * 1.5).max(18.0)
+    }
+}
+
 const RIGHT_PAD: f64 = 12.0;
-const AXIS_H: f64 = 22.0;
-const LOOP_H: f64 = 26.0;
-const LAG_H: f64 = 22.0;
-const GAP: f64 = 6.0;
 
 /// Lane height for `n` requests in `lanes_px`: readable for a few, still fitting for
 /// hundreds.
@@ -253,66 +293,101 @@ fn tick_label(t: f64, step: f64) -> String {
     }
 }
 
-/// Lays out one timeline: the prediction as a ghost, the measurement (if any) over it,
-/// `now_ms` as a cursor while a run is going.
-pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Option<f64>) -> Layout {
+/// Which lanes to label: all when each has room for a line of text, else every k-th
+/// (k a 1-2-5 step) so labels stay a line apart, always with the first and the last.
+pub fn labelled_lanes(lanes: usize, lane_h: f64, text_px: f64) -> Vec<usize> {
+    if lanes == 0 {
+        return Vec::new();
+    }
+    let need = text_px + 1.0;
+    let every = if lane_h >= need {
+        1
+    } else {
+        let k = (need / lane_h).ceil() as usize;
+        [
+            1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000,
+        ]
+        .into_iter()
+        .find(|&s| s >= k)
+        .unwrap_or(k)
+    };
+    let mut out: Vec<usize> = (0..lanes).step_by(every).collect();
+    let last = lanes - 1;
+    if out.last() != Some(&last) {
+        // The last lane too, unless it would sit on its neighbour's label.
+        if let Some(&prev) = out.last() {
+            if (last - prev) as f64 * lane_h < need {
+                out.pop();
+            }
+        }
+        out.push(last);
+    }
+    out
+}
+
+/// Lays out one timeline: the prediction as a ghost, the measurement (if any) over it;
+/// `cursor` is now for a run going on, or a replay's moment (`veil`: grey out what
+/// comes after it).
+pub fn layout(
+    ghost: &Picture,
+    real: Option<&Picture>,
+    geo: Geometry,
+    cursor: Option<f64>,
+    veil: bool,
+) -> Layout {
+    let text = geo.text_px;
+    let gutter = geo.gutter();
+    let axis_h = text * 1.9;
+    let loop_h = (text * 2.2).max(26.0);
+    let lag_h = (text * 2.0).max(24.0);
+    let gap = 6.0;
     let lanes = ghost.lanes.max(real.map_or(0, |r| r.lanes));
-    let lane_h = lane_height(lanes, geo.lanes_px);
-    let plot_w = (geo.width - GUTTER - RIGHT_PAD).max(10.0);
-    let span = geo.span_ms.max(1.0);
-    let x = |t: f64| GUTTER + t.clamp(0.0, span) / span * plot_w;
+    let lane_h = lane_height(lanes, geo.lanes_px).min(geo.lane_max()).max(3.0);
+    let plot_w = (geo.width - gutter - RIGHT_PAD).max(10.0);
+    let span = geo.span_ms.max(1e-6);
+    let x = |t: f64| gutter + t.clamp(0.0, span) / span * plot_w;
     let w = |a: f64, b: f64| (x(b) - x(a)).max(1.0);
-    let loop_y = AXIS_H;
-    let lag_y = loop_y + LOOP_H + 2.0;
-    let lanes_y = lag_y + LAG_H + GAP;
+    let loop_y = axis_h;
+    let lag_y = loop_y + loop_h + 2.0;
+    let lanes_y = lag_y + lag_h + gap;
     let lane_y = |lane: usize| lanes_y + lane as f64 * lane_h;
     let height = lanes_y + lanes as f64 * lane_h + 4.0;
+    let label_y = |top: f64, h: f64| top + h / 2.0 + text * 0.35;
+    let shown = |t: f64| geo.shown(t);
     let mut shapes = Vec::new();
     let mut hits = Vec::new();
 
-    // Axis and grid.
-    let step = tick_step(span);
+    // Axis and grid, in the tutorial's time.
+    let step = tick_step(shown(span));
     let mut t = 0.0;
-    while t <= span + 1e-9 {
+    while t <= shown(span) + 1e-9 {
+        let run_t = t * geo.scale;
         shapes.push(Shape::Line {
-            points: vec![(x(t), AXIS_H - 4.0), (x(t), height)],
+            points: vec![(x(run_t), axis_h - 4.0), (x(run_t), height)],
             style: Style::Grid,
         });
         shapes.push(Shape::Text {
-            x: x(t) + 2.0,
-            y: 13.0,
+            x: x(run_t) + 2.0,
+            y: text + 1.0,
             text: tick_label(t, step),
             style: Style::Axis,
             right: false,
         });
         t += step;
     }
-    shapes.push(Shape::Text {
-        x: GUTTER - 6.0,
-        y: loop_y + LOOP_H / 2.0 + 4.0,
-        text: "event loop".into(),
-        style: Style::Label,
-        right: true,
-    });
-    shapes.push(Shape::Text {
-        x: GUTTER - 6.0,
-        y: lag_y + LAG_H / 2.0 + 4.0,
-        text: "probe lag".into(),
-        style: Style::Label,
-        right: true,
-    });
-    // Every lane labelled when they are tall enough to read; else the first and last.
-    let labelled: Vec<usize> = if lane_h >= 13.0 {
-        (0..lanes).collect()
-    } else if lanes > 1 {
-        vec![0, lanes - 1]
-    } else {
-        (0..lanes).collect()
-    };
-    for lane in labelled {
+    for (top, h, name) in [(loop_y, loop_h, "event loop"), (lag_y, lag_h, "probe lag")] {
         shapes.push(Shape::Text {
-            x: GUTTER - 6.0,
-            y: (lane_y(lane) + lane_h * 0.5 + 4.0).min(height - 2.0),
+            x: gutter - 6.0,
+            y: label_y(top, h),
+            text: name.into(),
+            style: Style::Label,
+            right: true,
+        });
+    }
+    for lane in labelled_lanes(lanes, lane_h, text) {
+        shapes.push(Shape::Text {
+            x: gutter - 6.0,
+            y: label_y(lane_y(lane), lane_h).min(height - 2.0),
             text: format!("req {lane}"),
             style: Style::Label,
             right: true,
@@ -335,14 +410,14 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
             x: x(s.start_ms),
             y: loop_y,
             w: w(s.start_ms, s.end_ms),
-            h: LOOP_H,
+            h: loop_h,
             style: Style::Stall,
             ghost: true,
         });
     }
 
     // The measurement over it (or the prediction itself, solid, when nothing is measured).
-    let (shown, measured) = match real {
+    let (pic, measured) = match real {
         Some(r) => (r, true),
         None => (ghost, false),
     };
@@ -352,25 +427,20 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
         0.0
     };
     let source = if measured { "measured" } else { "predicted" };
-    for b in &shown.bars {
-        let (bx, by, bw, bh) = (
-            x(b.start_ms),
-            lane_y(b.lane) + inset,
-            w(b.start_ms, b.end_ms),
-            (lane_h - 2.0 * inset - if lane_h >= 8.0 { 1.0 } else { 0.0 }).max(1.0),
-        );
+    for b in &pic.bars {
+        let (bx, bw) = (x(b.start_ms), w(b.start_ms, b.end_ms));
         shapes.push(Shape::Rect {
             x: bx,
-            y: by,
+            y: lane_y(b.lane) + inset,
             w: bw,
-            h: bh,
+            h: (lane_h - 2.0 * inset - if lane_h >= 8.0 { 1.0 } else { 0.0 }).max(1.0),
             style: Style::of(b),
             ghost: false,
         });
         let until = if b.open {
             "so far".to_string()
         } else {
-            format!("{:.1}", b.end_ms)
+            format!("{:.1}", shown(b.end_ms))
         };
         hits.push(Hit {
             x: bx,
@@ -381,61 +451,62 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
                 "request {}: {}, {:.1}–{} ms ({}, {source})",
                 b.lane,
                 describe(b.kind, b.on, b.blocking),
-                b.start_ms,
+                shown(b.start_ms),
                 until,
-                format::duration(b.end_ms - b.start_ms)
+                format::duration(shown(b.end_ms - b.start_ms))
             ),
+            t_ms: b.start_ms,
         });
     }
-    for reply in &shown.responses {
+    for reply in &pic.responses {
         let (rx, ry) = (x(reply.t_ms), lane_y(reply.lane));
-        if reply.error {
-            // An error stands out: a wider block, in its own colour, labelled where room allows.
-            shapes.push(Shape::Rect {
-                x: rx - 2.0,
-                y: ry,
-                w: 5.0,
-                h: lane_h,
-                style: Style::ErrorResponse,
-                ghost: false,
-            });
-            hits.push(Hit {
-                x: rx - 3.0,
-                y: ry,
-                w: 7.0,
-                h: lane_h,
-                text: format!(
-                    "request {}: answered 500 Internal Server Error at {:.1} ms ({source})",
-                    reply.lane, reply.t_ms
-                ),
-            });
+        let (wide, style, what) = if reply.error {
+            (5.0, Style::ErrorResponse, "answered 500 Internal Server Error")
         } else {
-            shapes.push(Shape::Rect {
-                x: rx - 1.0,
-                y: ry,
-                w: 3.0,
-                h: lane_h,
-                style: Style::Response,
-                ghost: false,
-            });
-        }
-    }
-    for s in &shown.stalls {
-        let (sx, sw) = (x(s.start_ms), w(s.start_ms, s.end_ms));
-        let inset = if measured { 4.0 } else { 0.0 };
+            (3.0, Style::Response, "answered 200")
+        };
         shapes.push(Shape::Rect {
-            x: sx,
-            y: loop_y + inset,
-            w: sw,
-            h: LOOP_H - 2.0 * inset,
+            x: rx - wide / 2.0,
+            y: ry,
+            w: wide,
+            h: lane_h,
+            style,
+            ghost: false,
+        });
+        hits.push(Hit {
+            x: rx - 3.0,
+            y: ry,
+            w: 6.0,
+            h: lane_h,
+            text: format!(
+                "request {}: {what} at {:.1} ms ({source})",
+                reply.lane,
+                shown(reply.t_ms)
+            ),
+            t_ms: reply.t_ms,
+        });
+    }
+    // Stalls: each its own block, apart from a neighbour by a thin gap, its length on
+    // it where there is room.
+    let mut stalls: Vec<&StallBar> = pic.stalls.iter().collect();
+    stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    let stall_inset = if measured { 4.0 } else { 0.0 };
+    for s in stalls {
+        let (sx, sw) = (x(s.start_ms), w(s.start_ms, s.end_ms));
+        let (bx, bw) = if sw > 4.0 { (sx + 1.0, sw - 2.0) } else { (sx, sw) };
+        shapes.push(Shape::Rect {
+            x: bx,
+            y: loop_y + stall_inset,
+            w: bw,
+            h: loop_h - 2.0 * stall_inset,
             style: Style::Stall,
             ghost: false,
         });
-        let label = format::duration(s.end_ms - s.start_ms);
-        if sw >= 7.0 * label.len() as f64 + 8.0 {
+        let label = format::duration(shown(s.end_ms - s.start_ms));
+        if bw >= text * 0.55 * label.chars().count() as f64 + 4.0 {
             shapes.push(Shape::Text {
-                x: sx + 3.0,
-                y: loop_y + LOOP_H / 2.0 + 4.0,
+                x: bx + 3.0,
+                y: label_y(loop_y, loop_h),
                 text: label.clone(),
                 style: Style::LabelOnDark,
                 right: false,
@@ -445,24 +516,50 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
             x: sx,
             y: loop_y,
             w: sw,
-            h: LOOP_H,
+            h: loop_h,
             text: format!(
                 "event loop blocked{} by request {}: {:.1}–{:.1} ms ({}, {source})",
                 if s.open { ", still" } else { "" },
                 s.request,
-                s.start_ms,
-                s.end_ms,
+                shown(s.start_ms),
+                shown(s.end_ms),
                 label
             ),
+            t_ms: s.start_ms,
         });
     }
     if let Some(r) = real {
-        let most = r.lag.iter().map(|s| s[1]).fold(20.0, f64::max);
+        // What the probe saw, and its lag on a stated scale.
+        for &(start, end) in &r.probe {
+            shapes.push(Shape::Rect {
+                x: x(start),
+                y: lag_y + 2.0,
+                w: w(start, end),
+                h: lag_h - 4.0,
+                style: Style::ProbeStall,
+                ghost: false,
+            });
+            hits.push(Hit {
+                x: x(start),
+                y: lag_y,
+                w: w(start, end),
+                h: lag_h,
+                text: format!(
+                    "the probe saw the loop held {:.1}–{:.1} ms ({}): its heartbeat could not run",
+                    shown(start),
+                    shown(end),
+                    format::duration(shown(end - start))
+                ),
+                t_ms: start,
+            });
+        }
+        let most = r.lag.iter().map(|s| s[1]).fold(0.0, f64::max);
+        let top = scale_top(most);
         let points: Vec<(f64, f64)> = r
             .lag
             .iter()
             .filter(|s| s[0] >= 0.0)
-            .map(|s| (x(s[0]), lag_y + LAG_H - 1.0 - s[1] / most * (LAG_H - 2.0)))
+            .map(|s| (x(s[0]), lag_y + lag_h - 1.0 - s[1].min(top) / top * (lag_h - 2.0)))
             .collect();
         if points.len() > 1 {
             shapes.push(Shape::Line {
@@ -470,10 +567,28 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
                 style: Style::LagLine,
             });
         }
+        // The lane's scale, at its top right: the lag that fills it.
+        shapes.push(Shape::Text {
+            x: geo.width - RIGHT_PAD,
+            y: lag_y + text * 0.85,
+            text: format!("lag scale 0–{}", format::duration(shown(top))),
+            style: Style::Note,
+            right: true,
+        });
     }
-    if let Some(now) = now_ms {
+    if let Some(now) = cursor {
+        if veil && now < span {
+            shapes.push(Shape::Rect {
+                x: x(now),
+                y: axis_h - 4.0,
+                w: (x(span) - x(now)).max(0.0),
+                h: height - axis_h + 4.0,
+                style: Style::Veil,
+                ghost: false,
+            });
+        }
         shapes.push(Shape::Line {
-            points: vec![(x(now), AXIS_H - 4.0), (x(now), height)],
+            points: vec![(x(now), axis_h - 4.0), (x(now), height)],
             style: Style::Now,
         });
     }
@@ -482,7 +597,20 @@ pub fn layout(ghost: &Picture, real: Option<&Picture>, geo: Geometry, now_ms: Op
         height,
         shapes,
         hits,
+        text_px: text,
     }
+}
+
+/// The top of the probe lane's scale: the most lag seen, rounded up to 1-2-5 (20 ms at
+/// least, so a quiet run's jitter stays small).
+fn scale_top(most: f64) -> f64 {
+    let most = most.max(20.0);
+    let mag = 10f64.powf(most.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= most)
+        .unwrap_or(10.0 * mag)
 }
 
 /// The hit under a point, if any (the last drawn wins).
@@ -503,6 +631,8 @@ mod tests {
             width: 800.0,
             span_ms,
             lanes_px: 220.0,
+            scale: 1.0,
+            text_px: 12.0,
         }
     }
 
@@ -526,52 +656,109 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_stall_block_per_stall_with_its_length() {
-        let r = report(Variant::AsyncIo);
-        let p = Picture::from_report(&r);
-        let geo = Geometry {
-            width: 1064.0,
-            span_ms: 10_500.0,
-            lanes_px: 220.0,
-        };
-        let l = layout(&p, Some(&p), geo, None);
-        let stalls = rects(&l, Style::Stall, false);
-        assert_eq!(stalls.len(), 10);
-        // 1000 ms of 10 500 on the plot's width.
-        assert!((stalls[0].1 - 1000.0 / 10_500.0 * (1064.0 - GUTTER - 12.0)).abs() < 1e-9);
-        assert!((stalls[0].0 - (GUTTER + 500.0 / 10_500.0 * (1064.0 - GUTTER - 12.0))).abs() < 1e-9);
-        let labels: Vec<&str> = l
-            .shapes
+    fn texts(l: &Layout, style: Style) -> Vec<&str> {
+        l.shapes
             .iter()
             .filter_map(|s| match s {
-                Shape::Text {
-                    text,
-                    style: Style::LabelOnDark,
-                    ..
-                } => Some(text.as_str()),
+                Shape::Text { text, style: st, .. } if *st == style => Some(text.as_str()),
                 _ => None,
             })
-            .collect();
-        assert_eq!(labels, ["1.00 s"; 10]);
+            .collect()
+    }
+
+    #[test]
+    fn every_stall_is_its_own_labelled_block_apart_from_its_neighbours() {
+        // async_io: ten 1 s stalls back to back.
+        let r = report(Variant::AsyncIo);
+        let p = Picture::from_report(&r);
+        let g = Geometry {
+            width: 1064.0,
+            span_ms: 10_500.0,
+            ..geo(10_500.0)
+        };
+        let l = layout(&p, Some(&p), g, None, false);
+        let stalls = rects(&l, Style::Stall, false);
+        assert_eq!(stalls.len(), 10);
+        let plot = 1064.0 - g.gutter() - RIGHT_PAD;
+        // 1000 ms of 10 500 on the plot's width, less a pixel each side.
+        assert!((stalls[0].1 - (1000.0 / 10_500.0 * plot - 2.0)).abs() < 1e-9);
+        assert!((stalls[0].0 - (g.gutter() + 500.0 / 10_500.0 * plot + 1.0)).abs() < 1e-9);
+        // A gap between each and the next: one ends before the other starts.
+        for pair in stalls.windows(2) {
+            assert!(pair[0].0 + pair[0].1 < pair[1].0, "{pair:?}");
+        }
+        assert_eq!(texts(&l, Style::LabelOnDark), ["1.00 s"; 10]);
         assert!(l.hits.iter().any(|h| h
             .text
-            .starts_with("event loop blocked by request 0: 500.0–1500.0 ms")));
+            .starts_with("event loop blocked by request 0: 500.0–1500.0 ms")
+            && h.t_ms == 500.0));
+    }
+
+    #[test]
+    fn a_run_played_faster_is_drawn_and_labelled_in_the_tutorials_time() {
+        // The tutorial at 0.2×: a 3 s blocking run took 600 ms; its axis reads 0–3 s,
+        // its stalls 1.50 s, as the code's time.sleep says.
+        let config = Config {
+            io_ms: 100.0,
+            cpu_ms: 200.0,
+            ..Config::default().with_variant(Variant::Blocking)
+        };
+        let p = Picture::from_report(&crate::simulate(&config).unwrap());
+        let g = Geometry {
+            scale: 0.2,
+            ..geo(3000.0)
+        };
+        let l = layout(&p, None, g, None, false);
+        assert_eq!(texts(&l, Style::Axis).last(), Some(&"15 s"));
+        assert!(texts(&l, Style::LabelOnDark).iter().all(|t| *t == "1.50 s"));
+        assert!(l.hits.iter().any(|h| h
+            .text
+            .starts_with("request 1: I/O with time.sleep on the event loop (blocks it), 1500.0–2000.0 ms")));
     }
 
     #[test]
     fn full_async_has_no_stall_blocks_and_cpu_in_the_pool() {
         let p = Picture::from_report(&report(Variant::FullAsync));
-        let l = layout(&p, None, geo(1500.0), None);
+        let l = layout(&p, None, geo(1500.0), None, false);
         assert!(rects(&l, Style::Stall, false).is_empty());
         assert_eq!(rects(&l, Style::CpuPool, false).len(), 10);
         assert!(rects(&l, Style::CpuLoop, false).is_empty());
     }
 
     #[test]
-    fn the_ghost_sits_behind_the_measurement() {
+    fn the_probe_lane_draws_what_the_probe_saw_on_a_stated_scale() {
+        let r = report(Variant::Blocking);
+        let mut m = r.clone();
+        m.probe_stalls = Some(vec![crate::model::ProbeStall {
+            start_ms: 2.0,
+            end_ms: 1504.0,
+            lag_ms: 1500.0,
+        }]);
+        m.measurement = Some(crate::model::Measurement {
+            probe_lag: vec![[4.0, 0.3], [1504.0, 1500.0], [1508.0, 0.2]],
+            ..Default::default()
+        });
+        let l = layout(
+            &Picture::from_report(&r),
+            Some(&Picture::from_report(&m)),
+            geo(15_000.0),
+            None,
+            false,
+        );
+        assert_eq!(rects(&l, Style::ProbeStall, false).len(), 1);
+        assert_eq!(texts(&l, Style::Note), ["lag scale 0–2.00 s"]);
+        assert!(l
+            .hits
+            .iter()
+            .any(|h| h.text.starts_with("the probe saw the loop held 2.0–1504.0 ms")));
+        assert_eq!(scale_top(0.4), 20.0);
+        assert_eq!(scale_top(130.0), 200.0);
+    }
+
+    #[test]
+    fn the_ghost_sits_behind_the_measurement_and_a_replay_greys_the_future() {
         let p = Picture::from_report(&report(Variant::Blocking));
-        let l = layout(&p, Some(&p), geo(15_000.0), Some(100.0));
+        let l = layout(&p, Some(&p), geo(15_000.0), Some(100.0), true);
         let first_real = l
             .shapes
             .iter()
@@ -590,15 +777,24 @@ mod tests {
                 ..
             })
         ));
+        let veil = rects(&l, Style::Veil, false);
+        assert_eq!(veil.len(), 1);
+        let g = geo(15_000.0);
+        assert!(
+            (veil[0].0 - (g.gutter() + 100.0 / 15_000.0 * (800.0 - g.gutter() - RIGHT_PAD))).abs() < 1e-9
+        );
+        // A live run's cursor greys nothing: nothing has happened after it yet.
+        assert!(rects(&layout(&p, Some(&p), g, Some(100.0), false), Style::Veil, false).is_empty());
     }
 
     #[test]
     fn hits_describe_phase_request_and_times() {
         let p = Picture::from_report(&report(Variant::FullAsync));
-        let l = layout(&p, None, geo(1500.0), None);
+        let g = geo(1500.0);
+        let l = layout(&p, None, g, None, false);
         let i = hit_at(
             &l,
-            GUTTER + 1000.0 / 1500.0 * (800.0 - GUTTER - 12.0),
+            g.gutter() + 1000.0 / 1500.0 * (800.0 - g.gutter() - RIGHT_PAD),
             l.height - 6.0,
         )
         .unwrap();
@@ -606,7 +802,26 @@ mod tests {
             l.hits[i].text,
             "request 9: prediction on a pool thread, 500.0–1500.0 ms (1.00 s, predicted)"
         );
+        assert_eq!(l.hits[i].t_ms, 500.0);
         assert_eq!(hit_at(&l, 1.0, 1.0), None);
+    }
+
+    #[test]
+    fn every_lane_is_labelled_when_tall_enough_else_every_kth() {
+        assert_eq!(labelled_lanes(10, 18.0, 12.0), (0..10).collect::<Vec<_>>());
+        // Every other lane; the last too, in place of its too-close neighbour.
+        assert_eq!(labelled_lanes(10, 9.6, 12.0), [0, 2, 4, 6, 9]);
+        assert_eq!(labelled_lanes(41, 5.0, 12.0), [0, 5, 10, 15, 20, 25, 30, 35, 40]);
+        assert!(labelled_lanes(0, 10.0, 12.0).is_empty());
+        // Labels never closer than a line of text.
+        for (n, h) in [(10, 9.6), (41, 5.0), (7, 4.0), (120, 3.0)] {
+            let l = labelled_lanes(n, h, 12.0);
+            assert!(
+                l.windows(2).all(|w| (w[1] - w[0]) as f64 * h >= 13.0 - 1e-9),
+                "{n} {h}: {l:?}"
+            );
+            assert_eq!(l.last(), Some(&(n - 1)));
+        }
     }
 
     #[test]

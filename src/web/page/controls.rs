@@ -27,7 +27,7 @@ impl App {
             on(&b, "click", move |_: web_sys::Event| {
                 if let Some(p) = presets::preset(id) {
                     *app.settings.borrow_mut() = p.settings.clone();
-                    *app.preset.borrow_mut() = Some(id.to_string());
+                    app.view.borrow_mut().preset = Some(id.to_string());
                     app.fill_form();
                     // Read back what the form now holds: old errors go with old values.
                     let _ = app.read_form();
@@ -75,7 +75,7 @@ impl App {
         let settings: Element = by_id(&self.doc, "settings")?;
         let app = self.clone();
         on(&settings, "input", move |_: web_sys::Event| {
-            *app.preset.borrow_mut() = None;
+            app.view.borrow_mut().preset = None;
             let _ = app.read_form();
         })?;
         let app = self.clone();
@@ -99,7 +99,7 @@ impl App {
                 .unwrap_or_default();
             let read = link::from_hash(&hash);
             *app.settings.borrow_mut() = read.settings;
-            *app.preset.borrow_mut() = read.preset;
+            *app.view.borrow_mut() = read.view;
             app.fill_form();
             let _ = app.read_form();
             app.link_problems(&read.errors);
@@ -213,7 +213,12 @@ impl App {
     }
 
     pub(super) fn show_preset(&self) {
-        let preset = self.preset.borrow().clone().and_then(|id| presets::preset(&id));
+        let preset = self
+            .view
+            .borrow()
+            .preset
+            .clone()
+            .and_then(|id| presets::preset(&id));
         if let Ok(list) = self.doc.query_selector_all("[data-preset]") {
             for i in 0..list.length() {
                 if let Some(el) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
@@ -302,9 +307,64 @@ impl App {
             ),
             true,
         );
-        let hash = link::to_hash(&self.settings.borrow(), self.preset.borrow().as_deref());
-        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
-            let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&hash));
+        self.update_link();
+    }
+}
+
+/// Where the page remembers that the reader closed "What am I looking at?".
+const EXPLAINER_CLOSED: &str = "loopscope.explainer-closed";
+
+impl App {
+    /// "What am I looking at?" is open on a first visit, and stays closed once the
+    /// reader has closed it (kept in localStorage, where the browser allows it).
+    pub(super) fn build_explainer(self: &Rc<Self>) -> Res {
+        let details: web_sys::HtmlDetailsElement = by_id(&self.doc, "explainer")?;
+        let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+        let closed = storage
+            .as_ref()
+            .and_then(|s| s.get_item(EXPLAINER_CLOSED).ok().flatten())
+            .is_some();
+        details.set_open(!closed);
+        let d = details.clone();
+        on(&details, "toggle", move |_: web_sys::Event| {
+            if let Some(s) = &storage {
+                let _ = if d.open() {
+                    s.remove_item(EXPLAINER_CLOSED)
+                } else {
+                    s.set_item(EXPLAINER_CLOSED, "1")
+                };
+            }
+        })?;
+        let present: HtmlButtonElement = by_id(&self.doc, "present")?;
+        let app = self.clone();
+        on(&present, "click", move |_: web_sys::Event| {
+            app.set_present(!app.present.get());
+        })?;
+        Ok(())
+    }
+
+    /// Projector mode: the form hidden, text at least 20 px, lanes tall enough to read
+    /// from the back of a room; `?present=1` in the address opens the page this way.
+    pub(super) fn set_present(&self, on: bool) {
+        self.present.set(on);
+        if let Some(body) = self.doc.body() {
+            let _ = body.class_list().toggle_with_force("present", on);
         }
+        if let Ok(b) = by_id::<HtmlButtonElement>(&self.doc, "present") {
+            let _ = b.set_attribute("aria-pressed", if on { "true" } else { "false" });
+            b.set_text_content(Some(if on { "Leave Present mode" } else { "Present" }));
+        }
+        if let Some(w) = web_sys::window() {
+            let url = w.location().href().ok().and_then(|h| web_sys::Url::new(&h).ok());
+            if let (Some(url), Ok(h)) = (url, w.history()) {
+                if on {
+                    url.search_params().set("present", "1");
+                } else {
+                    url.search_params().delete("present");
+                }
+                let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url.href()));
+            }
+        }
+        self.paint_all();
     }
 }

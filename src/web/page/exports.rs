@@ -32,7 +32,7 @@ impl App {
             .collect();
         let doc = serde_json::json!({
             "generated_by": "loopscope",
-            "link": link::to_hash(&settings, self.preset.borrow().as_deref()),
+            "link": link::to_hash(&settings, &self.view.borrow()),
             "time_scale": settings.scale,
             "runs": runs,
         });

@@ -1,9 +1,11 @@
 //! The page: the DOM glue. Everything it shows is computed by the core's view model
 //! (`loopscope::view`); this module keeps the page's state, wires its events and paints.
 //!
-//! - [`controls`]: presets, the form, the run buttons;
-//! - [`timelines`]: one canvas per endpoint, hover and keyboard, painting ([`paint`]);
-//! - [`panels`]: the code panel, the server console, the numbers;
+//! - [`controls`]: presets, the form, the run buttons, Present;
+//! - [`timelines`]: one canvas per endpoint, hover, keyboard and click, painting
+//!   ([`paint`]);
+//! - [`transport`]: the replay's clock: play, pause, speed, step, the scrubber;
+//! - [`panels`]: the code panel, the server console, the numbers, at the moment shown;
 //! - [`exports`]: the report as JSON, the requests as CSV, the timelines as PNG.
 //!
 //! Runs go one after another ("Run all five" too): concurrent servers would compete
@@ -14,6 +16,7 @@ mod exports;
 mod paint;
 mod panels;
 mod timelines;
+mod transport;
 
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::now_abs;
@@ -21,7 +24,8 @@ use loopscope::fidelity::fidelity;
 use loopscope::format;
 use loopscope::model::Event;
 use loopscope::model::{Faults, Variant};
-use loopscope::view::link;
+use loopscope::view::link::{self, View};
+use loopscope::view::replay::Clock;
 use loopscope::view::settings::{scaled, Settings};
 use loopscope::view::trace::Trace;
 use std::cell::{Cell, RefCell};
@@ -54,12 +58,25 @@ impl Observer for Tracing {
     }
 }
 
+/// What the page shows now: a run going on at its "now", a finished run at a replay's
+/// moment, or everything.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Moment {
+    /// A run of this endpoint is going; it is `now` ms into it.
+    Live { variant: Variant, now: f64 },
+    /// A replay at `t` on the runs' clock.
+    At(f64),
+    /// Everything, to the end.
+    End,
+}
+
 struct App {
     doc: Document,
     glue: String,
     settings: RefCell<Settings>,
     valid: Cell<bool>,
-    preset: RefCell<Option<String>>,
+    /// The preset chosen and the timelines fitted to their own run (in the link).
+    view: RefCell<View>,
     sections: RefCell<Vec<Rc<Section>>>,
     live: RefCell<Option<Live>>,
     code_variant: Cell<Variant>,
@@ -75,6 +92,36 @@ struct App {
     own_run: Cell<bool>,
     /// The last run was refused because the page was hidden.
     hidden_failure: Cell<bool>,
+    /// The replay's clock.
+    clock: RefCell<Clock>,
+    /// Replay the model's prediction instead of the measurement.
+    replay_model: Cell<bool>,
+    /// Projector mode: the form hidden, text and lanes large.
+    present: Cell<bool>,
+}
+
+thread_local! {
+    /// The page, for the exports that act on it (`loopscope.seek`).
+    static PAGE: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+}
+
+/// `loopscope.seek(t_ms)`: shows every timeline, the code and the console at `t_ms` on
+/// the runs' clock, as the scrubber does. Refused while a run is going.
+pub fn seek(t_ms: f64) -> Result<(), String> {
+    let app = PAGE
+        .with(|p| p.borrow().clone())
+        .ok_or("the page has not started")?;
+    if app.live.borrow().is_some() {
+        return Err("a run is going: seek once it is over".into());
+    }
+    if !t_ms.is_finite() {
+        return Err(format!(
+            "seek takes a time in ms, got {}",
+            loopscope::model::config::js_number(t_ms)
+        ));
+    }
+    app.seek_to(t_ms);
+    Ok(())
 }
 
 pub(super) type Res<T = ()> = Result<T, JsValue>;
@@ -115,13 +162,21 @@ pub fn start(glue_url: String) -> Res {
         .flatten()
         .is_some_and(|m| m.matches());
     let link = link::from_hash(&window.location().hash().unwrap_or_default());
-    let (settings, preset, link_errors) = (link.settings, link.preset, link.errors);
+    let (settings, view, link_errors) = (link.settings, link.view, link.errors);
+    let present = window
+        .location()
+        .search()
+        .unwrap_or_default()
+        .trim_start_matches('?')
+        .split('&')
+        .any(|p| p == "present=1" || p == "present");
+    let scale = settings.scale;
     let app = Rc::new(App {
         doc,
         glue: glue_url,
         settings: RefCell::new(settings),
         valid: Cell::new(true),
-        preset: RefCell::new(preset),
+        view: RefCell::new(view),
         sections: RefCell::default(),
         live: RefCell::default(),
         code_variant: Cell::new(Variant::AsyncIo),
@@ -134,7 +189,11 @@ pub fn start(glue_url: String) -> Res {
         first_timeline: Cell::new(false),
         own_run: Cell::new(false),
         hidden_failure: Cell::new(false),
+        clock: RefCell::new(Clock::at_end(0.0, scale)),
+        replay_model: Cell::new(false),
+        present: Cell::new(present),
     });
+    PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
     app.code_variant.set(app.settings.borrow().config.variant);
     let watcher = app.clone();
     loadgen::on_running_change(Rc::new(move |running| {
@@ -154,6 +213,9 @@ pub fn start(glue_url: String) -> Res {
     app.build_controls()?;
     app.build_sections()?;
     app.build_code_panel()?;
+    app.build_transport()?;
+    app.build_explainer()?;
+    app.set_present(present);
     app.fill_form();
     app.show_preset();
     app.settings_changed(false)?;
@@ -188,20 +250,14 @@ impl App {
             *s.predicted.borrow_mut() = predicted;
             *s.measured.borrow_mut() = None;
             s.caption
-                .set_inner_html(&caption(s.variant, &s.predicted.borrow(), None));
+                .set_inner_html(&caption(s.variant, &s.predicted.borrow(), None, settings.scale));
         }
         if update_link {
-            let hash = link::to_hash(&settings, self.preset.borrow().as_deref());
-            if let Some(w) = web_sys::window() {
-                if let Ok(h) = w.history() {
-                    let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&hash));
-                }
-            }
+            self.update_link();
         }
+        self.reset_clock();
         self.set_buttons();
-        self.render_stats();
-        self.render_console(true);
-        self.render_code_counts();
+        self.render_moment(true);
         if self.valid.get() {
             let c = &config;
             self.status(
@@ -218,8 +274,42 @@ impl App {
                 false,
             );
         }
-        self.paint_all();
         Ok(())
+    }
+
+    /// Puts the settings and the view in the address bar.
+    fn update_link(&self) {
+        let hash = link::to_hash(&self.settings.borrow(), &self.view.borrow());
+        if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = h.replace_state_with_url(&JsValue::NULL, "", Some(&hash));
+        }
+    }
+
+    /// What the page shows now.
+    fn moment(&self) -> Moment {
+        if let Some(l) = self.live.borrow().as_ref() {
+            let now = l.trace.borrow().t0_abs.map_or(0.0, |t0| now_abs() - t0);
+            return Moment::Live {
+                variant: l.variant,
+                now,
+            };
+        }
+        let clock = self.clock.borrow();
+        if clock.t_ms < clock.span_ms || clock.playing {
+            Moment::At(clock.t_ms)
+        } else {
+            Moment::End
+        }
+    }
+
+    /// Draws everything as it stands at the moment shown; `reset` redraws the console
+    /// from scratch.
+    fn render_moment(&self, reset: bool) {
+        self.paint_all();
+        self.render_code_counts();
+        self.render_console(reset);
+        self.render_stats();
+        self.render_transport();
     }
 
     /// Runs `variants` one after another, if the form is valid and nothing is running.
@@ -271,6 +361,7 @@ impl App {
             self.render_code();
             self.render_console(true);
             self.set_buttons();
+            self.render_transport();
             self.status(
                 &format!(
                     "Running {} ({} of {total}): {} requests, {} at a time… (Esc or Cancel stops it)",
@@ -296,17 +387,18 @@ impl App {
                 Err(RunError::Failed(message)) => return Err(JsValue::from_str(&message)),
             };
             let check = fidelity(&predicted, &measured);
-            section
-                .caption
-                .set_inner_html(&caption(v, &predicted, Some((&measured, &check))));
+            section.caption.set_inner_html(&caption(
+                v,
+                &predicted,
+                Some((&measured, &check)),
+                settings.scale,
+            ));
             trace.borrow_mut().finished = Some(measured.clone());
             *section.measured.borrow_mut() = Some(measured);
-            self.render_stats();
-            self.render_console(false);
-            self.render_code_counts();
-            self.paint_all();
             if let Some(at_ms) = cancelled {
                 *self.live.borrow_mut() = None;
+                self.reset_clock();
+                self.render_moment(true);
                 self.status(
                     &format!(
                         "Cancelled {} {} in: what it measured so far is drawn, cut short. Run again when ready.",
@@ -319,36 +411,39 @@ impl App {
             }
         }
         *self.live.borrow_mut() = None;
-        self.render_code_counts();
+        self.reset_clock();
+        self.render_moment(true);
         self.status(
-            "Done. Hover a bar for details, or compare the numbers below: measured, then the model.",
+            "Done. Replay it with ▶ (space), step with , and ., or drag the time; hover a bar for details.",
             false,
         );
         Ok(())
     }
 
-    /// Repaints at the display's frame rate while a run is going (four times a second
-    /// when the reader prefers reduced motion).
+    /// Repaints at the display's frame rate while a run is going or a replay plays
+    /// (four times a second when the reader prefers reduced motion).
     fn animate(self: &Rc<Self>) {
         if self.raf.borrow().is_some() {
             return;
         }
         let app = self.clone();
+        let mut last = now_abs();
         let closure = Closure::<dyn FnMut()>::new(move || {
-            let running = app.live.borrow().is_some();
+            let running = app.live.borrow().is_some() || app.clock.borrow().playing;
             let now = now_abs();
+            app.clock.borrow_mut().tick(now - last);
+            last = now;
             if !app.reduced_motion || now - app.last_paint.get() >= 250.0 {
                 app.last_paint.set(now);
-                app.paint_all();
-                app.render_code_counts();
-                app.render_console(false);
+                app.render_moment(false);
             }
             if running {
                 if let (Some(w), Some(cb)) = (web_sys::window(), app.raf.borrow().as_ref()) {
                     let _ = w.request_animation_frame(cb.as_ref().unchecked_ref());
                 }
             } else {
-                // Dropping the closure from inside itself is not allowed: defer it.
+                app.render_moment(false); // the last frame, at the end
+                                          // Dropping the closure from inside itself is not allowed: defer it.
                 let app = app.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     app.raf.borrow_mut().take();

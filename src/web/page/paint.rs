@@ -13,6 +13,10 @@ fn colour(style: Style) -> &'static str {
         Style::Io { blocking: false } => "#56b4e9",
         Style::Io { blocking: true } => "#0072b2",
         Style::CpuLoop | Style::Stall => "#d55e00",
+        Style::ProbeStall => "rgba(230,159,0,0.45)",
+        Style::Note => "#555555",
+        // Greys out what comes after a replay's moment.
+        Style::Veil => "rgba(251,251,249,0.72)",
         Style::CpuPool => "#009e73",
         Style::Background => "#cc79a7",
         Style::Response => "#000000",
@@ -41,6 +45,19 @@ fn pattern(ctx: &CanvasRenderingContext2d, style: Style) -> Option<CanvasPattern
     t.set_line_width(2.0);
     t.begin_path();
     match style {
+        // A stall: the vermillion of the work that causes it, crossed with dark
+        // stripes, a roadblock: the loop can do nothing else.
+        Style::Stall => {
+            t.set_stroke_style_str("rgba(0,0,0,0.55)");
+            t.set_line_width(2.5);
+            t.move_to(-2.0, 2.0);
+            t.line_to(2.0, -2.0);
+            t.move_to(-2.0, 10.0);
+            t.line_to(10.0, -2.0);
+            t.move_to(6.0, 10.0);
+            t.line_to(10.0, 6.0);
+            t.stroke();
+        }
         Style::Io { .. } => {
             t.move_to(-2.0, 10.0);
             t.line_to(10.0, -2.0);
@@ -72,6 +89,7 @@ impl Painter {
     pub fn new(canvas: &HtmlCanvasElement) -> Result<Painter, JsValue> {
         let ctx: CanvasRenderingContext2d = canvas.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
         let patterns = [
+            Style::Stall,
             Style::Io { blocking: false },
             Style::Io { blocking: true },
             Style::CpuPool,
@@ -152,14 +170,22 @@ impl Painter {
                     right,
                 } => {
                     ctx.set_global_alpha(1.0);
-                    ctx.set_font(match style {
-                        Style::LabelOnDark => "bold 12px system-ui, sans-serif",
-                        Style::Axis => "11px system-ui, sans-serif",
-                        _ => "12px system-ui, sans-serif",
+                    let px = layout.text_px;
+                    ctx.set_font(&match style {
+                        Style::LabelOnDark => format!("bold {px}px system-ui, sans-serif"),
+                        Style::Axis | Style::Note => format!("{}px system-ui, sans-serif", px - 1.0),
+                        _ => format!("{px}px system-ui, sans-serif"),
                     });
                     ctx.set_text_align(if *right { "right" } else { "left" });
                     ctx.set_fill_style_str(colour(*style));
+                    if *style == Style::LabelOnDark {
+                        // Readable on the stall's stripes.
+                        ctx.set_shadow_color("rgba(0,0,0,0.9)");
+                        ctx.set_shadow_blur(3.0);
+                    }
                     let _ = ctx.fill_text(text, *x, *y);
+                    ctx.set_shadow_blur(0.0);
+                    ctx.set_shadow_color("rgba(0,0,0,0)");
                     current = None;
                 }
                 Shape::Line { points, style } => {

@@ -1,12 +1,11 @@
 //! The panels beside and below the timelines: the endpoint's code with each line lit
 //! while requests are in it, the server console, and the numbers as `ab` prints them.
 
-use super::{by_id, escape, on, App, Res};
-use crate::runtime::now_abs;
+use super::{by_id, escape, on, App, Moment, Res};
 use loopscope::fidelity::fidelity;
 use loopscope::format;
 use loopscope::model::{Report, Stats, Variant};
-use loopscope::view::code;
+use loopscope::view::{code, replay};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlSelectElement};
@@ -44,8 +43,34 @@ impl App {
             }));
             app.render_code();
         })?;
+        // A console line replays from its moment.
+        let console: Element = by_id(&self.doc, "console-lines")?;
+        let app = self.clone();
+        on(&console, "click", move |e: web_sys::MouseEvent| {
+            let t = e
+                .target()
+                .and_then(|t| t.dyn_into::<Element>().ok())
+                .and_then(|el| el.closest("[data-t]").ok().flatten())
+                .and_then(|li| li.get_attribute("data-t"))
+                .and_then(|t| t.parse::<f64>().ok());
+            if let Some(t) = t {
+                app.seek_to(t);
+            }
+        })?;
         self.render_code();
         Ok(())
+    }
+
+    /// The report the code panel and the console follow for `v` when no run is going:
+    /// the model's in a model replay, else the measurement if there is one.
+    fn followed(&self, v: Variant) -> Option<Report> {
+        let sections = self.sections.borrow();
+        let s = sections.iter().find(|s| s.variant == v)?;
+        let measured = s.measured.borrow();
+        Some(match (self.replay_model.get(), measured.as_ref()) {
+            (false, Some(m)) => m.clone(),
+            _ => s.predicted.borrow().clone(),
+        })
     }
 
     pub(super) fn render_code(&self) {
@@ -61,29 +86,41 @@ impl App {
         let lines: Vec<&str> = if rust {
             code::rust(v).lines().collect()
         } else {
-            code::python(v).to_vec()
+            code::python(v)
         };
         let html: String = lines
             .iter()
-            .map(|l| format!("<li><code>{}</code></li>", escape(l)))
+            .enumerate()
+            .map(|(i, l)| {
+                format!(
+                    "<li data-line=\"{}\" data-count=\"0\"><code>{}</code></li>",
+                    i + 1,
+                    escape(l)
+                )
+            })
             .collect();
         list.set_inner_html(&html);
         self.render_code_counts();
     }
 
-    /// Lights each Python line that has requests in it now, with the count.
+    /// Lights each Python line with the requests in it at the moment shown (and the
+    /// background tasks, apart), with the count: `data-count` and `data-tasks`.
     pub(super) fn render_code_counts(&self) {
         if self.rust_shown.get() {
             return;
         }
         let v = self.code_variant.get();
-        let live = self.live.borrow();
-        let positions = match live.as_ref() {
-            Some(l) if l.variant == v => {
-                let run = l.trace.borrow();
-                let now = run.t0_abs.map_or(0.0, |t0| now_abs() - t0);
-                run.positions(now)
+        let positions = match self.moment() {
+            Moment::Live { variant, now } if variant == v => {
+                let live = self.live.borrow();
+                live.as_ref()
+                    .map(|l| l.trace.borrow().positions(now))
+                    .unwrap_or_default()
             }
+            Moment::At(t) => self
+                .followed(v)
+                .map(|r| replay::positions_at(&r, t))
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
         let counts = code::counts(v, &positions);
@@ -94,18 +131,38 @@ impl App {
             let Some(li) = items.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
                 continue;
             };
-            let n = counts.get(i as usize).copied().unwrap_or(0);
+            let n = counts.requests.get(i as usize).copied().unwrap_or(0);
+            let tasks = counts.tasks.get(i as usize).copied().unwrap_or(0);
+            let _ = li.set_attribute("data-count", &n.to_string());
+            if tasks > 0 {
+                let _ = li.set_attribute("data-tasks", &tasks.to_string());
+            } else {
+                let _ = li.remove_attribute("data-tasks");
+            }
             let _ = li.class_list().toggle_with_force("lit", n > 0);
+            let _ = li.class_list().toggle_with_force("tasks", tasks > 0);
             let badge = li.query_selector(".count").ok().flatten();
-            match (n, badge) {
-                (0, Some(b)) => b.remove(),
-                (0, None) => {}
-                (n, Some(b)) => b.set_text_content(Some(&format!("×{n}"))),
-                (n, None) => {
+            let text = match (n, tasks) {
+                (0, 0) => None,
+                (n, 0) => Some((format!("×{n}"), format!("{n} requests here"))),
+                (0, t) => Some((format!("{t} log"), format!("{t} background tasks here"))),
+                (n, t) => Some((
+                    format!("×{n}, {t} log"),
+                    format!("{n} requests and {t} background tasks here"),
+                )),
+            };
+            match (text, badge) {
+                (None, Some(b)) => b.remove(),
+                (None, None) => {}
+                (Some((t, label)), Some(b)) => {
+                    b.set_text_content(Some(&t));
+                    let _ = b.set_attribute("aria-label", &label);
+                }
+                (Some((t, label)), None) => {
                     if let Ok(b) = self.doc.create_element("span") {
                         b.set_class_name("count");
-                        let _ = b.set_attribute("aria-label", &format!("{n} requests here"));
-                        b.set_text_content(Some(&format!("×{n}")));
+                        let _ = b.set_attribute("aria-label", &label);
+                        b.set_text_content(Some(&t));
                         let _ = li.append_child(&b);
                     }
                 }
@@ -113,76 +170,160 @@ impl App {
         }
     }
 
-    /// The console of the code panel's variant: the live run's, else the measured
-    /// one, else the prediction's.
+    /// The console of the code panel's variant: the live run's as it prints; else the
+    /// followed report's, each line with its moment (`data-t`, on the run's clock; a
+    /// click replays from it), the lines after the moment shown marked `data-future`
+    /// and the latest one before it marked.
     pub(super) fn render_console(&self, reset: bool) {
         let Ok(list) = by_id::<Element>(&self.doc, "console-lines") else {
             return;
         };
-        if reset {
-            list.set_inner_html("");
-            self.console_shown.set(0);
-        }
         let v = self.code_variant.get();
-        let line_html = |t: f64, r: u64, text: &str| {
+        let scale = self.settings.borrow().scale;
+        let line_html = |t: f64, r: u64, text: &str, class: &str| {
             let bg = text.contains("Background Task") || text.starts_with("Logging");
+            let error = text.starts_with("ERROR:");
+            let classes = [(bg, "bg"), (error, "err"), (!class.is_empty(), class)]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, c)| *c)
+                .collect::<Vec<_>>()
+                .join(" ");
             format!(
-                "<li{}><span class=\"t\">{:.3} s</span><span class=\"r\">req {r}</span>{}</li>",
-                if bg { " class=\"bg\"" } else { "" },
-                t / 1000.0,
-                escape(text)
+                "<li data-t=\"{t}\" class=\"{classes}\"><span class=\"t\">{:.3} s</span><span class=\"r\">req {r}</span><span class=\"line\">{}</span></li>",
+                t / scale / 1000.0,
+                // A run of dashes stays whole when the line wraps.
+                escape(text).replace("---", "<span class=\"nb\">---</span>")
             )
         };
         const MOST: usize = 2000;
-        let live = self.live.borrow();
-        let mut html = String::new();
-        match live.as_ref() {
-            Some(l) if l.variant == v => {
+        match self.moment() {
+            Moment::Live { variant, .. } if variant == v => {
+                if reset {
+                    list.set_inner_html("");
+                    self.console_shown.set(0);
+                }
+                let live = self.live.borrow();
+                let Some(l) = live.as_ref() else { return };
                 let run = l.trace.borrow();
                 let lines = run.console();
                 let from = self.console_shown.get();
-                for c in lines.iter().skip(from).take(MOST.saturating_sub(from)) {
-                    html.push_str(&line_html(c.t_ms, c.request, &c.line));
-                }
+                let html: String = lines
+                    .iter()
+                    .skip(from)
+                    .take(MOST.saturating_sub(from))
+                    .map(|c| line_html(c.t_ms, c.request, &c.line, ""))
+                    .collect();
                 self.console_shown.set(lines.len().min(MOST));
-            }
-            _ if reset => {
-                let sections = self.sections.borrow();
-                if let Some(s) = sections.iter().find(|s| s.variant == v) {
-                    let measured = s.measured.borrow();
-                    let predicted = s.predicted.borrow();
-                    let report = measured.as_ref().unwrap_or(&predicted);
-                    for c in report.console.iter().take(MOST) {
-                        html.push_str(&line_html(c.t_ms, c.request, &c.line));
+                if !html.is_empty() {
+                    let _ = list.insert_adjacent_html("beforeend", &html);
+                    if let Some(el) = list.dyn_ref::<HtmlElement>() {
+                        el.set_scroll_top(el.scroll_height());
                     }
-                    self.console_shown.set(report.console.len().min(MOST));
                 }
             }
-            _ => {}
-        }
-        if !html.is_empty() {
-            let _ = list.insert_adjacent_html("beforeend", &html);
-            if let Some(el) = list.dyn_ref::<HtmlElement>() {
-                el.set_scroll_top(el.scroll_height());
+            Moment::Live { .. } => {}
+            moment => {
+                let Some(report) = self.followed(v) else { return };
+                let until = match moment {
+                    Moment::At(t) => replay::printed_by(&report, t),
+                    _ => report.console.len(),
+                };
+                let shown = report.console.len().min(MOST);
+                let redraw = reset
+                    || self.console_shown.get() != shown
+                    || list.child_element_count() as usize != shown;
+                if redraw {
+                    let html: String = report
+                        .console
+                        .iter()
+                        .take(MOST)
+                        .map(|c| line_html(c.t_ms, c.request, &c.line, ""))
+                        .collect();
+                    list.set_inner_html(&html);
+                    self.console_shown.set(shown);
+                }
+                // Mark the future and the latest line.
+                let items = list.children();
+                let mut latest: Option<Element> = None;
+                for i in 0..items.length() {
+                    let Some(li) = items.item(i) else { continue };
+                    let future = (i as usize) >= until;
+                    if future {
+                        let _ = li.set_attribute("data-future", "");
+                    } else {
+                        let _ = li.remove_attribute("data-future");
+                    }
+                    let _ = li.class_list().toggle_with_force("future", future);
+                    let is_latest = (i as usize) + 1 == until && matches!(moment, Moment::At(_));
+                    let _ = li.class_list().toggle_with_force("latest", is_latest);
+                    if is_latest {
+                        let _ = li.set_attribute("aria-current", "true");
+                        latest = Some(li);
+                    } else {
+                        let _ = li.remove_attribute("aria-current");
+                    }
+                }
+                if let (Some(li), Some(el)) = (latest, list.dyn_ref::<HtmlElement>()) {
+                    // Keep the latest line in view inside the console (not the page).
+                    if let Some(li) = li.dyn_ref::<HtmlElement>() {
+                        let top = li.offset_top() - el.offset_top();
+                        let (view_top, view_h) = (el.scroll_top(), el.client_height());
+                        if top < view_top || top + li.offset_height() > view_top + view_h {
+                            el.set_scroll_top((top - view_h / 2).max(0));
+                        }
+                    }
+                }
             }
         }
     }
 
+    /// The numbers, measured beside the model: so far, at a replay's moment.
     pub(super) fn render_stats(&self) {
         let Ok(body) = by_id::<Element>(&self.doc, "stats-rows") else {
             return;
         };
+        let moment = self.moment();
+        let scale = self.settings.borrow().scale;
         let html: String = self
             .sections
             .borrow()
             .iter()
-            .map(|s| stats_row(s.variant, &s.predicted.borrow(), s.measured.borrow().as_ref()))
+            .map(|s| {
+                let (p, m) = (s.predicted.borrow(), s.measured.borrow());
+                match moment {
+                    Moment::At(t) => {
+                        let so_far = |r: &Report| Report {
+                            stats: replay::stats_at(r, t),
+                            ..r.clone()
+                        };
+                        stats_row(
+                            s.variant,
+                            &so_far(&p),
+                            m.as_ref().map(so_far).as_ref(),
+                            scale,
+                            Some(t),
+                        )
+                    }
+                    _ => stats_row(s.variant, &p, m.as_ref(), scale, None),
+                }
+            })
             .collect();
         body.set_inner_html(&html);
     }
 }
 
-pub(super) fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report>) -> String {
+/// One endpoint's row of numbers: measured, then the model's, and the difference.
+/// Cells read in the tutorial's time (`scale` is the run's); their `data-measured` and
+/// `data-predicted` stay in the run's milliseconds. At a replay's moment `at`, the
+/// numbers so far, and no verdict (a run half replayed is not compared).
+pub(super) fn stats_row(
+    v: Variant,
+    predicted: &Report,
+    measured: Option<&Report>,
+    scale: f64,
+    at: Option<f64>,
+) -> String {
     type Metric = (&'static str, fn(&Stats) -> Option<f64>, bool);
     let metrics: [Metric; 8] = [
         ("makespan_ms", |s| Some(s.makespan_ms), true),
@@ -194,12 +335,13 @@ pub(super) fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report
         ("loop_stall_max_ms", |s| Some(s.loop_stall_max_ms), true),
         ("probe_stall_total_ms", |s| s.probe_stall_total_ms, true),
     ];
-    let check = measured.map(|m| fidelity(predicted, m));
+    let check = measured.filter(|_| at.is_none()).map(|m| fidelity(predicted, m));
+    // Shown in the tutorial's time: ms ÷ scale, requests per second × scale.
     let fmt = |x: f64, ms: bool| {
         if ms {
-            format::duration(x)
+            format::duration(x / scale)
         } else {
-            format!("{x:.2}")
+            format!("{:.2}", x * scale)
         }
     };
     // `data-variant` marks a finished (measured) row, the tests' hook; a row with the
@@ -209,18 +351,31 @@ pub(super) fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report
     } else {
         "data-model-only"
     };
+    let answered = |r: &Report| {
+        r.requests
+            .iter()
+            .filter(|q| at.map_or(true, |t| q.responded_ms <= t))
+            .count()
+    };
+    let requests = match at {
+        Some(_) => {
+            let shown = measured.unwrap_or(predicted);
+            format!("{} of {} so far", answered(shown), shown.config.requests)
+        }
+        None => predicted.requests.len().to_string(),
+    };
     let mut html = format!(
-        "<tr {hook}=\"{}\"><th scope=\"row\"><code>{}</code></th><td data-metric=\"requests\">{}</td>",
+        "<tr {hook}=\"{}\"><th scope=\"row\"><code>{}</code></th><td data-metric=\"requests\">{requests}</td>",
         v.id(),
-        v.id(),
-        predicted.requests.len()
+        v.id()
     );
     for (key, get, ms) in metrics {
-        let p = if key == "probe_stall_total_ms" {
-            // The probe is compared with the measured ground truth.
-            measured.map(|m| m.stats.loop_stall_total_ms)
+        // The probe is compared with the loop's blocked time as measured, the rest with
+        // the model.
+        let (p, against) = if key == "probe_stall_total_ms" {
+            (measured.map(|m| m.stats.loop_stall_total_ms), "loop blocked")
         } else {
-            get(&predicted.stats)
+            (get(&predicted.stats), "model")
         };
         let m = measured.and_then(|m| get(&m.stats));
         // The fidelity check behind this cell, if one is: its verdict is the cell's.
@@ -242,24 +397,19 @@ pub(super) fn stats_row(v: Variant, predicted: &Report, measured: Option<&Report
                 let diff = if p.abs() > 1e-9 {
                     format!("{:+.1}%", (m - p) / p * 100.0)
                 } else if ms {
-                    format!("{:+.0} ms", m - p)
+                    format!("{:+.0} ms", (m - p) / scale)
                 } else {
-                    format!("{:+.2}", m - p)
-                };
-                let what = if key == "probe_stall_total_ms" {
-                    "truth"
-                } else {
-                    "model"
+                    format!("{:+.2}", (m - p) * scale)
                 };
                 format!(
-                    "<span class=\"m\">{}</span><span class=\"p\">{what} {} <span class=\"d{}\">{diff}</span></span>",
+                    "<span class=\"m\">{}</span><span class=\"p\">{against} {} <span class=\"d{}\">{diff}</span></span>",
                     fmt(m, ms),
                     fmt(p, ms),
                     if bad { " bad" } else { "" }
                 )
             }
             (None, Some(p)) => format!(
-                "<span class=\"m\">—</span><span class=\"p\">model {}</span>",
+                "<span class=\"m\">—</span><span class=\"p\">{against} {}</span>",
                 fmt(p, ms)
             ),
             _ => "<span class=\"m\">—</span>".to_string(),

@@ -2,8 +2,7 @@
 //! over it, the event loop's stalls and the probe's lag; hover and keyboard for details.
 
 use super::paint::Painter;
-use super::{by_id, escape, on, App, Res};
-use crate::runtime::now_abs;
+use super::{by_id, escape, on, App, Moment, Res};
 use loopscope::fidelity::Fidelity;
 use loopscope::format;
 use loopscope::model::{Report, Variant};
@@ -13,12 +12,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlCanvasElement, HtmlElement};
+use web_sys::{Element, HtmlButtonElement, HtmlCanvasElement, HtmlElement};
 
 /// One variant's timeline on the page.
 pub(super) struct Section {
     pub variant: Variant,
     pub caption: Element,
+    /// States the time scale the run was played at.
+    pub badge: Element,
+    /// Fits the timeline to its own run (`aria-pressed`).
+    pub fit: HtmlButtonElement,
     pub canvas: HtmlCanvasElement,
     pub painter: Painter,
     pub layout: RefCell<Layout>,
@@ -36,14 +39,28 @@ impl App {
             figure.set_class_name("timeline");
             figure.set_attribute("data-variant", v.id())?;
             let caption = self.doc.create_element("figcaption")?;
+            let tools = self.doc.create_element("div")?;
+            tools.set_class_name("timeline-tools");
+            let badge = self.doc.create_element("span")?;
+            badge.set_class_name("badge");
+            let fit: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
+            fit.set_type("button");
+            fit.set_class_name("fit");
+            fit.set_attribute("data-fit", v.id())?;
+            fit.set_text_content(Some("Fit to this run"));
+            fit.set_attribute("aria-pressed", "false")?;
+            fit.set_title("Stretch this timeline over its own run, or line it up with the others");
+            tools.append_child(&badge)?;
+            tools.append_child(&fit)?;
             let canvas: HtmlCanvasElement = self.doc.create_element("canvas")?.dyn_into()?;
             canvas.set_tab_index(0);
             canvas.set_attribute("role", "img")?;
             canvas.set_attribute(
                 "aria-label",
-                &format!("Timeline of {}: request lanes, event-loop stalls and probe lag. Use the arrow keys to step through its phases.", v.id()),
+                &format!("Timeline of {}: request lanes, event-loop stalls and probe lag. Use the arrow keys to step through its phases, Enter to replay from one.", v.id()),
             )?;
             figure.append_child(&caption)?;
+            figure.append_child(&tools)?;
             figure.append_child(&canvas)?;
             host.append_child(&figure)?;
             let predicted =
@@ -51,6 +68,8 @@ impl App {
             let section = Rc::new(Section {
                 variant: v,
                 caption,
+                badge,
+                fit: fit.clone(),
                 painter: Painter::new(&canvas)?,
                 canvas: canvas.clone(),
                 layout: RefCell::default(),
@@ -58,6 +77,20 @@ impl App {
                 measured: RefCell::default(),
             });
             self.wire_canvas(i, &canvas)?;
+            let app = self.clone();
+            on(&fit, "click", move |_: web_sys::Event| {
+                {
+                    let mut view = app.view.borrow_mut();
+                    match view.fit.iter().position(|&f| f == v) {
+                        Some(i) => {
+                            view.fit.remove(i);
+                        }
+                        None => view.fit.push(v),
+                    }
+                }
+                app.update_link();
+                app.paint_all();
+            })?;
             sections.push(section);
         }
         *self.sections.borrow_mut() = sections;
@@ -65,14 +98,29 @@ impl App {
     }
 
     pub(super) fn wire_canvas(self: &Rc<Self>, index: usize, canvas: &HtmlCanvasElement) -> Res {
-        let app = self.clone();
-        on(canvas, "mousemove", move |e: web_sys::MouseEvent| {
-            let text = app.sections.borrow().get(index).and_then(|s| {
+        let hit_under = move |app: &App, e: &web_sys::MouseEvent| {
+            app.sections.borrow().get(index).and_then(|s| {
                 let layout = s.layout.borrow();
                 timeline::hit_at(&layout, f64::from(e.offset_x()), f64::from(e.offset_y()))
-                    .map(|i| layout.hits[i].text.clone())
-            });
-            app.tooltip(text.as_deref(), f64::from(e.client_x()), f64::from(e.client_y()));
+                    .map(|i| layout.hits[i].clone())
+            })
+        };
+        let app = self.clone();
+        on(canvas, "mousemove", move |e: web_sys::MouseEvent| {
+            let hit = hit_under(&app, &e);
+            app.tooltip(
+                hit.map(|h| format!("{} (click to replay from here)", h.text))
+                    .as_deref(),
+                f64::from(e.client_x()),
+                f64::from(e.client_y()),
+            );
+        })?;
+        // A click on a bar, a stall or an answer moves the replay to its moment.
+        let app = self.clone();
+        on(canvas, "click", move |e: web_sys::MouseEvent| {
+            if let Some(hit) = hit_under(&app, &e) {
+                app.seek_to(hit.t_ms);
+            }
         })?;
         let app = self.clone();
         on(canvas, "mouseleave", move |_: web_sys::Event| {
@@ -101,6 +149,19 @@ impl App {
                 "Home" => Some(0),
                 "End" => Some(count - 1),
                 "Escape" => None,
+                "Enter" => {
+                    let t = current.and_then(|h| {
+                        app.sections
+                            .borrow()
+                            .get(index)
+                            .and_then(|s| s.layout.borrow().hits.get(h).map(|hit| hit.t_ms))
+                    });
+                    if let Some(t) = t {
+                        e.prevent_default();
+                        app.seek_to(t);
+                    }
+                    return;
+                }
                 _ => return,
             };
             e.prevent_default();
@@ -144,52 +205,99 @@ impl App {
         }
     }
 
-    /// The span every timeline shares, so they line up.
+    /// What a section shows as its measurement: the run going on, the measured report,
+    /// or nothing (the prediction is drawn solid); a model replay shows the prediction.
+    fn shown_report(&self, s: &Section) -> Option<Report> {
+        if self.replay_model.get() {
+            None
+        } else {
+            s.measured.borrow().clone()
+        }
+    }
+
+    /// The end of a section's run on its clock (its prediction's or its measurement's,
+    /// whichever is later), background tasks included.
+    fn end_of(s: &Section) -> f64 {
+        let end = |r: &Report| Picture::from_report(r).end_ms;
+        let mut e = end(&s.predicted.borrow());
+        if let Some(m) = s.measured.borrow().as_ref() {
+            e = e.max(end(m));
+        }
+        e
+    }
+
+    /// The span every timeline shares, so they line up; `now` for a run going on.
     pub(super) fn span_ms(&self, now: Option<f64>) -> f64 {
         let sections = self.sections.borrow();
-        let mut span: f64 = 1.0;
-        for s in sections.iter() {
-            let p = s.predicted.borrow();
-            span = span
-                .max(p.stats.makespan_ms)
-                .max(p.stats.background_done_ms.unwrap_or(0.0));
-            if let Some(m) = s.measured.borrow().as_ref() {
-                span = span.max(Picture::from_report(m).end_ms);
-            }
-        }
+        let mut span = sections.iter().map(|s| Self::end_of(s)).fold(1.0, f64::max);
         if let Some(now) = now {
             span = span.max(now);
         }
-        span * 1.03
+        span
     }
 
     pub(super) fn paint_all(&self) {
+        let moment = self.moment();
+        let now = match moment {
+            Moment::Live { now, .. } => Some(now),
+            _ => None,
+        };
+        let shared = self.span_ms(now) * 1.03;
+        let scale = self.settings.borrow().scale;
+        let present = self.present.get();
         let live = self.live.borrow();
-        let now = live
-            .as_ref()
-            .and_then(|l| l.trace.borrow().t0_abs.map(|t0| now_abs() - t0));
-        let span = self.span_ms(now);
         let sections = self.sections.borrow();
         let many = sections.len() > 1;
         for (i, s) in sections.iter().enumerate() {
+            let fitted = self.view.borrow().fit.contains(&s.variant);
+            let _ = s
+                .fit
+                .set_attribute("aria-pressed", if fitted { "true" } else { "false" });
+            s.badge.set_text_content(Some(&if scale == 1.0 {
+                "times as in the tutorial (played at 1×)".to_string()
+            } else {
+                format!("played at {scale}× · times in the tutorial's seconds")
+            }));
             let width = s.canvas.client_width().max(300) as f64;
             let ghost = Picture::from_report(&s.predicted.borrow());
-            let (real, cursor) = match live.as_ref() {
-                Some(l) if l.variant == s.variant => {
-                    let run = l.trace.borrow();
-                    (
-                        Some(run.picture(now.unwrap_or(0.0))),
-                        if run.finished.is_none() { now } else { None },
-                    )
+            let (real, cursor, veil) = match (live.as_ref(), moment) {
+                (Some(l), Moment::Live { now, .. }) if l.variant == s.variant => {
+                    (Some(l.trace.borrow().picture(now)), Some(now), false)
                 }
-                _ => (s.measured.borrow().as_ref().map(Picture::from_report), None),
+                (_, Moment::At(t)) => (
+                    self.shown_report(s).as_ref().map(Picture::from_report),
+                    Some(t),
+                    true,
+                ),
+                _ => (
+                    self.shown_report(s).as_ref().map(Picture::from_report),
+                    None,
+                    false,
+                ),
             };
+            let span = if fitted {
+                match (live.as_ref(), now) {
+                    (Some(l), Some(now)) if l.variant == s.variant => Self::end_of(s).max(now),
+                    _ => Self::end_of(s),
+                }
+                .max(1.0)
+                    * 1.03
+            } else {
+                shared
+            };
+            let lanes = s.predicted.borrow().requests.len() as f64;
             let geo = Geometry {
                 width,
                 span_ms: span,
-                lanes_px: if many { 96.0 } else { 220.0 },
+                lanes_px: match (present, many) {
+                    (true, _) => (lanes * 26.0).clamp(200.0, 520.0),
+                    (false, true) => 120.0,
+                    (false, false) => 220.0,
+                },
+                scale,
+                text_px: if present { 20.0 } else { 12.0 },
             };
-            let layout = timeline::layout(&ghost, real.as_ref(), geo, cursor);
+            let layout = timeline::layout(&ghost, real.as_ref(), geo, cursor, veil);
             let focused = self
                 .focus
                 .get()
@@ -206,18 +314,41 @@ impl App {
     }
 }
 
-/// The line over a timeline: endpoint, what it does, and the result in a few words.
-pub(super) fn caption(v: Variant, predicted: &Report, measured: Option<(&Report, &Fidelity)>) -> String {
+/// How many ground-truth stalls the probe saw as one: back-to-back steps leave its
+/// heartbeat no turn in between (the most any one probe stall spans).
+fn merged_by_probe(m: &Report) -> usize {
+    m.probe_stalls
+        .iter()
+        .flatten()
+        .map(|p| {
+            m.loop_stalls
+                .iter()
+                .filter(|s| s.start_ms < p.end_ms && p.start_ms < s.end_ms)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The line over a timeline: endpoint, what it does, and the result in a few words, in
+/// the tutorial's time (`scale` is the run's).
+pub(super) fn caption(
+    v: Variant,
+    predicted: &Report,
+    measured: Option<(&Report, &Fidelity)>,
+    scale: f64,
+) -> String {
     let p = &predicted.stats;
+    let d = |ms: f64| format::duration(ms / scale);
     let result = match measured {
         Some((m, _)) if m.cut_short.is_some() => {
             let cut = m.cut_short.as_ref().expect("cut short");
             format!(
                 "<span class=\"warning\">cancelled {} in: {} of {} requests answered</span> (the model: last response at {}); what it measured so far is drawn",
-                format::duration(cut.at_ms),
+                d(cut.at_ms),
                 cut.answered,
                 cut.requests,
-                format::duration(p.makespan_ms)
+                d(p.makespan_ms)
             )
         }
         Some((m, f)) => {
@@ -227,37 +358,51 @@ pub(super) fn caption(v: Variant, predicted: &Report, measured: Option<(&Report,
                     .map(|w| format!(" · <span class=\"warning\">⚠ {}</span>", escape(w)))
                     .collect()
             });
-            // A check that failed says what it found, beside the numbers.
+            // A check that failed says what it found, beside the numbers (in the run's
+            // own milliseconds: the fidelity bounds are about what was measured).
             let failures: String = f
                 .failures()
                 .map(|say| {
                     format!(
-                        "<span class=\"failed-check\" data-failed-check>✗ {}</span>",
-                        escape(say)
+                        "<span class=\"failed-check\" data-failed-check>✗ {}{}</span>",
+                        escape(say),
+                        if scale == 1.0 {
+                            String::new()
+                        } else {
+                            format!(" (ms of the run played at {scale}×)")
+                        }
                     )
                 })
                 .collect();
+            let merged = merged_by_probe(m);
+            let probe_note = if merged > 1 {
+                format!(
+                    "<span class=\"note\">The probe saw {merged} stalls in a row as one: its heartbeat cannot run between steps that follow each other on the loop.</span>"
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{warnings}{failures}",
-                format::duration(m.stats.makespan_ms),
-                format::duration(p.makespan_ms),
+                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{warnings}{failures}{probe_note}",
+                d(m.stats.makespan_ms),
+                d(p.makespan_ms),
                 if f.ok {
                     " · within the model's bounds"
                 } else {
                     " · <b>outside the model's bounds</b>:"
                 },
                 m.loop_stalls.len(),
-                format::duration(m.stats.loop_stall_max_ms)
+                d(m.stats.loop_stall_max_ms)
             )
         }
         None if p.loop_stall_total_ms > 0.0 => format!(
             "model: last response at <b>{}</b>, loop blocked {}",
-            format::duration(p.makespan_ms),
-            format::duration(p.loop_stall_total_ms)
+            d(p.makespan_ms),
+            d(p.loop_stall_total_ms)
         ),
         None => format!(
             "model: last response at <b>{}</b>, loop never blocked",
-            format::duration(p.makespan_ms)
+            d(p.makespan_ms)
         ),
     };
     format!(
