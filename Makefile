@@ -1,7 +1,7 @@
 # The two commands a newcomer needs. Both install what they need the first time.
 PORT ?= 8000
 
-.PHONY: run test web bench clean
+.PHONY: run test web dist bench clean
 
 ## make run [PORT=8000]: build the web package and serve the simulator
 run: web
@@ -15,12 +15,17 @@ test:
 bench: web
 	bash scripts/setup.sh test
 	cargo build --quiet
+	cargo run --quiet -- dist
 	cd tests/e2e && node bench.mjs
+
+## make dist: the page as one file, dist/loopscope.html, to carry and double-click
+dist: web
+	cargo run --release --quiet -- dist
 
 web:
 	bash scripts/setup.sh web
-	wasm-pack build src/web --release --target web --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
+	wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
 
 clean:
 	cargo clean
-	rm -rf www/pkg
+	rm -rf www/pkg dist

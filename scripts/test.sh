@@ -20,4 +20,5 @@ wasm-pack test --headless --chrome --chromedriver "$(command -v chromedriver)" s
 step "page-level browser tests (the served page in Debian Chromium, via playwright-core)"
 cargo build --quiet   # the `loopscope serve` the tests start
 make --no-print-directory web
+cargo run --quiet -- dist   # dist/loopscope.html, for dist.test.mjs (make dist, without a release build)
 (cd tests/e2e && node --test --test-concurrency=1 .)

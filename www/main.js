@@ -1,29 +1,43 @@
-// Bootstrap only: load the wasm module, expose the API, start the page (src/ui).
+// Bootstrap only: instantiate the wasm module, expose the API, start the page.
 // All logic is in Rust: src/web/api.rs has every export this file uses.
-import init, * as wasm from './pkg/loopscope.js';
-
-// Workers import the same glue by absolute URL (relative URLs do not resolve in them).
-const glue = new URL('./pkg/loopscope.js', import.meta.url).href;
-try {
-  await init();
-  window.loopscope = {
-    /** Runs a config for real; resolves to { predicted, measured, fidelity }. */
-    run: (config, options) => wasm.run(config, options, glue),
-    /** Ends the run going on; it rejects with what it measured so far as `partial`. */
-    cancel: () => wasm.cancel(),
-    /** The virtual model's report for one variant, instantly. */
-    simulate: (config) => wasm.simulate(config),
-    /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */
-    problems: (config) => wasm.problems(config),
-    /** Shows the page at t_ms on the runs' clock, as the scrubber does. */
-    seek: (t_ms) => wasm.seek(t_ms),
-    liveWorkers: () => wasm.live_workers(),
-    isRunning: () => wasm.is_running(),
-    ready: true,
-  };
-  wasm.start_ui(glue);
-} catch (e) {
+// A classic script, so the same page works served and as one file opened from disk
+// (`make dist`): there, the glue's source and the module's bytes are inlined.
+(async () => {
   const status = document.getElementById('status');
-  if (status) status.textContent = `The simulator failed to load: ${e}`;
-  throw e;
-}
+  try {
+    // The workers run the glue's own source, from a blob: read it from the page.
+    const glueScript = document.getElementById('loopscope-glue');
+    const glue = glueScript.textContent.trim()
+      ? glueScript.textContent
+      : await (await fetch(glueScript.src)).text();
+    const inlined = document.getElementById('loopscope-wasm');
+    const module = inlined
+      ? Uint8Array.from(atob(inlined.textContent.trim()), (c) => c.charCodeAt(0))
+      : new URL('www/pkg/loopscope_bg.wasm', document.baseURI);
+    await wasm_bindgen({ module_or_path: module });
+    const wasm = wasm_bindgen;
+    window.loopscope = {
+      /** Runs a config for real; resolves to { predicted, measured, fidelity }. */
+      run: (config, options) => wasm.run(config, options, glue),
+      /** Ends the run going on; it rejects with what it measured so far as `partial`. */
+      cancel: () => wasm.cancel(),
+      /** The virtual model's report for one variant, instantly. */
+      simulate: (config) => wasm.simulate(config),
+      /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */
+      problems: (config) => wasm.problems(config),
+      /** Shows the page at t_ms on the runs' clock, as the scrubber does. */
+      seek: (t_ms) => wasm.seek(t_ms),
+      /** Every row the background tasks logged (IndexedDB, or memory where it failed), newest first. */
+      predictionLog: () => wasm.prediction_log(),
+      /** Empties the prediction log, as the page's Clear button. */
+      clearPredictionLog: () => wasm.clear_prediction_log(),
+      liveWorkers: () => wasm.live_workers(),
+      isRunning: () => wasm.is_running(),
+      ready: true,
+    };
+    wasm.start_ui(glue);
+  } catch (e) {
+    if (status) status.textContent = `The simulator failed to load: ${e}`;
+    throw e;
+  }
+})();

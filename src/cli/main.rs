@@ -2,6 +2,8 @@
 //! it like `ab` does (or as JSON); `serve` serves the browser simulator.
 
 #[cfg(not(target_arch = "wasm32"))]
+mod dist;
+#[cfg(not(target_arch = "wasm32"))]
 mod serve;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -39,6 +41,16 @@ mod cli {
             /// Folder holding index.html and www/.
             #[arg(long, default_value = ".")]
             dir: PathBuf,
+        },
+        /// Write the page as one self-contained file to double-click (after `make web`;
+        /// `make dist` does both).
+        Dist {
+            /// Folder holding index.html and www/.
+            #[arg(long, default_value = ".")]
+            dir: PathBuf,
+            /// The file to write.
+            #[arg(long, default_value = "dist/loopscope.html")]
+            out: PathBuf,
         },
     }
 
@@ -175,6 +187,17 @@ mod cli {
         match cli.command {
             Command::Simulate(a) => simulate(a),
             Command::Serve { port, host, dir } => serve(&host, port, dir),
+            Command::Dist { dir, out } => match super::dist::dist(&dir, &out) {
+                Ok(size) => {
+                    println!(
+                        "loopscope: wrote {} ({:.0} KB): one file, no server needed — double-click it to open it in a browser",
+                        out.display(),
+                        size as f64 / 1024.0
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage_error(&format!("cannot write {}: {e}", out.display())),
+            },
         }
     }
 }

@@ -14,6 +14,20 @@ pub fn duration(ms: f64) -> String {
     }
 }
 
+/// A round duration (a scale's 1, 2 or 5 times a power of ten) printed shortest:
+/// "25 s", "2.5 s", "100 ms", "0.5 ms".
+pub fn round_duration(ms: f64) -> String {
+    let shortest = |x: f64| {
+        let x = (x * 1000.0).round() / 1000.0;
+        format!("{x}")
+    };
+    if ms >= 1000.0 {
+        format!("{} s", shortest(ms / 1000.0))
+    } else {
+        format!("{} ms", shortest(ms))
+    }
+}
+
 /// A number of milliseconds in a column headed "ms": whole when it is whole, else to
 /// a tenth ("500", "2.5").
 pub fn millis(x: f64) -> String {
@@ -49,5 +63,9 @@ mod tests {
         assert_eq!(duration(4.25), "4.2 ms");
         assert_eq!(millis(500.0), "500");
         assert_eq!(millis(2.5), "2.5");
+        assert_eq!(round_duration(25_000.0), "25 s");
+        assert_eq!(round_duration(2_500.0), "2.5 s");
+        assert_eq!(round_duration(100.0), "100 ms");
+        assert_eq!(round_duration(0.5), "0.5 ms");
     }
 }

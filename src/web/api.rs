@@ -5,7 +5,7 @@
 use crate::page;
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::protocol::Role;
-use crate::runtime::{pool, server, worker};
+use crate::runtime::{log, pool, server, worker};
 use js_sys::{Array, Object, Reflect};
 use loopscope::fidelity::fidelity;
 use loopscope::model::input::{read_config, Raw};
@@ -179,12 +179,12 @@ fn cancelled(at_ms: f64, partial: &Report, predicted: &Report) -> JsValue {
     e.into()
 }
 
-/// `run(config, options, glue_url)`: runs `config` for real and resolves to
+/// `run(config, options, glue_source)`: runs `config` for real and resolves to
 /// `{ predicted, measured, fidelity }`. Rejects with every problem of an invalid config
 /// (as `problems` lists them), while another run is going, and when cancelled (the
 /// error then carries the run so far as `partial`).
 #[wasm_bindgen]
-pub fn run(config: JsValue, options: JsValue, glue_url: String) -> js_sys::Promise {
+pub fn run(config: JsValue, options: JsValue, glue_source: String) -> js_sys::Promise {
     let read = read_js_config(&config, Target::Browser)
         .and_then(|config| read_options(&options, &config).map(|faults| (config, faults)));
     wasm_bindgen_futures::future_to_promise(async move {
@@ -192,11 +192,13 @@ pub fn run(config: JsValue, options: JsValue, glue_url: String) -> js_sys::Promi
         let _running = loadgen::begin_run().map_err(|e| error(&e))?;
         let predicted = loopscope::simulate_with(&config, &faults).map_err(|e| refused(&[e]))?;
         let recording = Recording(RefCell::new(Recorder::new(config.clone())));
+        let log_to = log::log_to(log::run_name("console"), config.variant).await;
         let measured = loadgen::measure(&Run {
             config: &config,
             faults: &faults,
-            glue_url: &glue_url,
+            glue_source: &glue_source,
             predicted: &predicted,
+            log: &log_to,
             observer: &recording,
         })
         .await;
@@ -232,6 +234,23 @@ pub fn cancel() -> bool {
     loadgen::cancel()
 }
 
+/// `predictionLog()`: resolves to every row the background tasks logged, newest first
+/// (`{ run, variant, request_id, request, response, written_ms, written_abs_ms, stored,
+/// error? }`): IndexedDB's, and those kept in memory where it would not take them.
+#[wasm_bindgen]
+pub fn prediction_log() -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async { to_js(&log::rows().await.entries) })
+}
+
+/// `clearPredictionLog()`: empties the log (IndexedDB and memory), as the page's Clear.
+#[wasm_bindgen]
+pub fn clear_prediction_log() -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async {
+        log::clear_all().await.map_err(|e| error(&e))?;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
 /// Workers alive right now (each run's server and pool workers; 0 between runs).
 #[wasm_bindgen]
 pub fn live_workers() -> u32 {
@@ -251,10 +270,10 @@ pub fn seek(t_ms: f64) -> Result<(), JsValue> {
     page::seek(t_ms).map_err(|e| error(&e))
 }
 
-/// Starts the page: `start_ui(glue_url)` from www/main.js.
+/// Starts the page: `start_ui(glue_source)` from www/main.js.
 #[wasm_bindgen]
-pub fn start_ui(glue_url: String) -> Result<(), JsValue> {
-    page::start(glue_url)
+pub fn start_ui(glue_source: String) -> Result<(), JsValue> {
+    page::start(glue_source)
 }
 
 /// A worker's entry point, called by its bootstrap once the module is instantiated.

@@ -162,14 +162,24 @@ test('Present mode: the form hidden, text at least 20 px (screenshot at 1920×10
     assert.equal(await page.$eval('body', (b) => b.classList.contains('present')), true);
     assert.equal(await page.isHidden('#settings'), true);
     assert.equal(await page.getAttribute('#present', 'aria-pressed'), 'true');
-    for (const sel of ['#code-lines', '#console-lines', '.legend', 'figcaption', '[data-testid="stats"]']) {
-      const px = await page.$eval(sel, (el) => parseFloat(getComputedStyle(el).fontSize));
-      assert.ok(px >= 20, `${sel}: ${px}px`);
-    }
+    // Every visible element that holds words of its own: none under 20 px.
+    const small = () => page.evaluate(() => [...document.querySelectorAll('body *')].flatMap((el) => {
+      const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join('');
+      if (!own || !el.getClientRects().length || el.closest('.visually-hidden')) return [];
+      const px = parseFloat(getComputedStyle(el).fontSize);
+      return px < 20 ? [`<${el.tagName.toLowerCase()} class="${el.className}"> ${px}px "${own.slice(0, 30)}"`] : [];
+    }));
+    assert.deepEqual(await small(), []);
     await page.click('[data-run="all"]');
     await page.waitForFunction(() => document.body.dataset.running === 'true');
     await page.waitForFunction(() => document.body.dataset.running === 'false', null, { timeout: 60000 });
     await page.evaluate(() => window.loopscope.seek(400));
+    assert.deepEqual(await small(), [], 'after a run too: captions, checks, console and log rows');
+    // Nothing is cut off: no button's words run past its edge.
+    const clipped = await page.$$eval('button', (bs) => bs.filter((b) => b.getClientRects().length
+      && (b.scrollWidth > b.clientWidth + 1)).map((b) => b.textContent.trim().slice(0, 40)));
+    assert.deepEqual(clipped, []);
+    await page.evaluate(() => document.getElementById('results').scrollIntoView());
     await page.screenshot({ path: `${artifacts}/present.png` });
     // Leaving Present mode brings the form back, and the address says so.
     await page.click('#present');

@@ -257,6 +257,8 @@ test('Run all five on the tutorial preset at 0.2× (screenshot saved)', async ()
       assert.equal(got[v].ok, 'true', `${v}: ${got[v].says}`);
     }
     await page.screenshot({ path: `${artifacts}/run-all-five.png`, fullPage: true });
+    // The part the README shows: the legend, the replay controls and the five timelines.
+    await page.locator('#results').screenshot({ path: `${artifacts}/run-all-five-timelines.png` });
   } finally {
     await page.close();
   }

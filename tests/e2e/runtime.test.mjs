@@ -1,6 +1,6 @@
 // The browser runtime against the virtual model: the same endpoint code on a real
 // event loop (a server Web Worker, gloo-timers I/O, a pool of Web Workers) must agree
-// with the prediction within the bounds of src/model/fidelity.rs:
+// with the prediction within the bounds of src/core/fidelity.rs:
 //   makespan and ground-truth loop stall within 5 % or 15 ms of the prediction,
 //   the probe's total within 10 % or 20 ms of ground truth,
 //   no probe stall over 15 ms where the loop is never blocked (sleep work).

@@ -2,7 +2,7 @@
 //! ([`crate::model::Recorder::record`]) is how each builds its report, and the page
 //! applies the same stream to draw a browser run while it goes.
 
-use crate::model::{Answer, Phase, PhaseKind, Place, Stall};
+use crate::model::{Answer, LogEntry, Phase, PhaseKind, Place, Stall};
 use serde::{Deserialize, Serialize};
 
 /// Times are ms on the run's timeline.
@@ -42,6 +42,8 @@ pub enum Event {
     Responded { request: u64, t: f64, answer: Answer },
     /// Every background task of the request has finished.
     BackgroundDone { request: u64, t: f64 },
+    /// Its log task wrote (or kept) this entry.
+    Logged { entry: LogEntry },
 }
 
 impl Event {
@@ -57,6 +59,7 @@ impl Event {
             | Event::Responded { request, .. }
             | Event::BackgroundDone { request, .. } => *request,
             Event::Stall { stall } => stall.request,
+            Event::Logged { entry } => entry.request_id,
         }
     }
 }

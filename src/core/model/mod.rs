@@ -15,8 +15,8 @@ pub use config::{limits, Config, ConfigError, Durations, Target, Variant, Work};
 pub use event::Event;
 pub use faults::{Fault, Faults};
 pub use record::{
-    Answer, ConsoleLine, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse, ProbeStall, Raised,
-    RequestRecord, Stall,
+    Answer, ConsoleLine, LogEntry, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse,
+    ProbeStall, Raised, RequestRecord, Stall,
 };
 pub use recorder::{Incomplete, Recorder, RequestView};
 pub use report::{CutShort, Measurement, Report, Source};

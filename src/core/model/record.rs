@@ -160,3 +160,37 @@ pub struct ProbeStall {
     pub end_ms: f64,
     pub lag_ms: f64,
 }
+
+/// What the background task `log_prediction_details` wrote: in the browser, a row of
+/// the IndexedDB log (`stored`), or, where the database was unavailable or refused the
+/// write, the row kept in the page's memory with the reason (`error`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The run it belongs to, as the page names it (when and which endpoint).
+    pub run: String,
+    pub variant: super::Variant,
+    pub request_id: u64,
+    pub request: PredictionRequest,
+    pub response: PredictionResponse,
+    /// When the task wrote it, on the run's clock (ms since the first request was
+    /// sent): never before the request's response.
+    pub written_ms: f64,
+    /// The same moment as wall-clock time (ms since the Unix epoch), to tell runs apart
+    /// across reloads.
+    pub written_abs_ms: f64,
+    /// Written to IndexedDB.
+    pub stored: bool,
+    /// Why it was not, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LogEntry {
+    /// The log's order: the newest written first; of two written in the same
+    /// millisecond, the later request first.
+    pub fn newest_first(a: &LogEntry, b: &LogEntry) -> std::cmp::Ordering {
+        b.written_abs_ms
+            .total_cmp(&a.written_abs_ms)
+            .then(b.request_id.cmp(&a.request_id))
+    }
+}

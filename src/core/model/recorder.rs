@@ -7,7 +7,9 @@
 //! checked, never trusted as indices.
 
 use super::config::Config;
-use super::record::{Answer, ConsoleLine, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall};
+use super::record::{
+    Answer, ConsoleLine, LogEntry, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall,
+};
 use super::report::{CutShort, Report, Source};
 use super::stats::Stats;
 use crate::model::Event;
@@ -87,6 +89,7 @@ pub struct Recorder {
     requests: Vec<Partial>,
     stalls: Vec<Stall>,
     console: Vec<ConsoleLine>,
+    logged: Vec<LogEntry>,
 }
 
 impl Recorder {
@@ -97,6 +100,7 @@ impl Recorder {
             requests: (0..n).map(|_| Partial::default()).collect(),
             stalls: Vec::new(),
             console: Vec::new(),
+            logged: Vec::new(),
         }
     }
 
@@ -128,6 +132,7 @@ impl Recorder {
             Event::Responded { t, answer, .. } => slot.responded = Some((*t, answer.clone())),
             Event::BackgroundDone { t, .. } => slot.background_done_ms = Some(*t),
             Event::Stall { stall } => self.stalls.push(stall.clone()),
+            Event::Logged { entry } => self.logged.push(entry.clone()),
             Event::Print { request, t, text } => {
                 // What Python's `print(text)` shows: one console line per non-blank line.
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -234,6 +239,7 @@ impl Recorder {
             probe_stalls: None,
             measurement: None,
             cut_short,
+            logged: self.logged,
         })
     }
 }

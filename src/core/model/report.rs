@@ -4,7 +4,7 @@
 
 use super::config::Config;
 use super::faults::Faults;
-use super::record::{ConsoleLine, ProbeStall, RequestRecord, Stall};
+use super::record::{ConsoleLine, LogEntry, ProbeStall, RequestRecord, Stall};
 use super::stats::Stats;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,10 @@ pub struct Report {
     /// then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cut_short: Option<CutShort>,
+    /// What the background tasks logged (measured runs: the browser writes each to
+    /// IndexedDB); empty for predictions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logged: Vec<LogEntry>,
 }
 
 /// A run cancelled before it ended.

@@ -1,7 +1,20 @@
-//! Exports: the requests of one or more reports as CSV, for a spreadsheet or pandas.
+//! Exports: the requests of one or more reports as CSV, for a spreadsheet or pandas;
+//! the background task's log as JSON Lines.
 
 use crate::model::ids::serde_id;
-use crate::model::Report;
+use crate::model::{LogEntry, Report};
+
+/// The log's rows as JSON Lines (<https://jsonlines.org>): one JSON object per line, in
+/// the order given, each line ending with `\n`. `pandas.read_json(f, lines=True)` reads it.
+pub fn log_jsonl(entries: &[LogEntry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        // A LogEntry is plain data (strings, numbers, bools): it always serialises.
+        out.push_str(&serde_json::to_string(e).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
 
 /// The CSV header, in column order.
 pub const HEADER: [&str; 13] = [
@@ -91,7 +104,37 @@ pub fn requests_csv(reports: &[&Report]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Config, Source, Variant};
+    use crate::model::{Config, PredictionRequest, PredictionResponse, Source, Variant};
+
+    #[test]
+    fn the_log_is_one_object_per_line_and_reads_back() {
+        let entry = |id: u64, stored: bool| LogEntry {
+            run: "2026-11-28 10:00:00 page".into(),
+            variant: Variant::Background,
+            request_id: id,
+            request: PredictionRequest::for_index(id),
+            response: PredictionResponse {
+                item_id: 123,
+                metadata: "a \"quoted\"\nline".into(),
+                prediction: 10.0,
+            },
+            written_ms: 100.5,
+            written_abs_ms: 1.8e12,
+            stored,
+            error: (!stored).then(|| "IndexedDB: QuotaExceededError: full".into()),
+        };
+        let rows = [entry(1, true), entry(0, false)];
+        let text = log_jsonl(&rows);
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.ends_with('\n'));
+        let back: Vec<LogEntry> = text.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+        assert_eq!(back, rows);
+        assert!(
+            !text.lines().next().unwrap().contains("error"),
+            "no error key when stored"
+        );
+        assert_eq!(log_jsonl(&[]), "");
+    }
 
     /// A small RFC 4180 reader: rows of fields.
     fn read(csv: &str) -> Vec<Vec<String>> {

@@ -571,7 +571,7 @@ pub fn layout(
         shapes.push(Shape::Text {
             x: geo.width - RIGHT_PAD,
             y: lag_y + text * 0.85,
-            text: format!("lag scale 0–{}", format::duration(shown(top))),
+            text: format!("lag scale 0–{}", format::round_duration(shown(top))),
             style: Style::Note,
             right: true,
         });
@@ -746,7 +746,7 @@ mod tests {
             false,
         );
         assert_eq!(rects(&l, Style::ProbeStall, false).len(), 1);
-        assert_eq!(texts(&l, Style::Note), ["lag scale 0–2.00 s"]);
+        assert_eq!(texts(&l, Style::Note), ["lag scale 0–2 s"]);
         assert!(l
             .hits
             .iter()

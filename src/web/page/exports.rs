@@ -99,7 +99,7 @@ fn click_download(doc: &Document, name: &str, href: &str) -> Res {
     Ok(())
 }
 
-fn download(doc: &Document, name: &str, mime: &str, text: &str) -> Res {
+pub(super) fn download(doc: &Document, name: &str, mime: &str, text: &str) -> Res {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);

@@ -6,7 +6,8 @@
 //!   ([`paint`]);
 //! - [`transport`]: the replay's clock: play, pause, speed, step, the scrubber;
 //! - [`panels`]: the code panel, the server console, the numbers, at the moment shown;
-//! - [`exports`]: the report as JSON, the requests as CSV, the timelines as PNG.
+//! - [`exports`]: the report as JSON, the requests as CSV, the timelines as PNG;
+//! - [`prediction_log`]: what the background task wrote to IndexedDB.
 //!
 //! Runs go one after another ("Run all five" too): concurrent servers would compete
 //! for the machine's cores and distort each other's timings.
@@ -15,11 +16,12 @@ mod controls;
 mod exports;
 mod paint;
 mod panels;
+mod prediction_log;
 mod timelines;
 mod transport;
 
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
-use crate::runtime::now_abs;
+use crate::runtime::{log, now_abs};
 use loopscope::fidelity::fidelity;
 use loopscope::format;
 use loopscope::model::Event;
@@ -98,6 +100,8 @@ struct App {
     replay_model: Cell<bool>,
     /// Projector mode: the form hidden, text and lanes large.
     present: Cell<bool>,
+    /// The prediction log, as the table shows it.
+    log: RefCell<prediction_log::LogView>,
 }
 
 thread_local! {
@@ -151,8 +155,8 @@ pub(super) fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Starts the page (`start_ui(glue_url)` from www/main.js).
-pub fn start(glue_url: String) -> Res {
+/// Starts the page (`start_ui(glue_source)` from www/main.js).
+pub fn start(glue_source: String) -> Res {
     console_error_panic_hook::set_once();
     let window = web_sys::window().ok_or("no window")?;
     let doc = window.document().ok_or("no document")?;
@@ -173,7 +177,7 @@ pub fn start(glue_url: String) -> Res {
     let scale = settings.scale;
     let app = Rc::new(App {
         doc,
-        glue: glue_url,
+        glue: glue_source,
         settings: RefCell::new(settings),
         valid: Cell::new(true),
         view: RefCell::new(view),
@@ -192,6 +196,7 @@ pub fn start(glue_url: String) -> Res {
         clock: RefCell::new(Clock::at_end(0.0, scale)),
         replay_model: Cell::new(false),
         present: Cell::new(present),
+        log: RefCell::default(),
     });
     PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
     app.code_variant.set(app.settings.borrow().config.variant);
@@ -215,11 +220,22 @@ pub fn start(glue_url: String) -> Res {
     app.build_code_panel()?;
     app.build_transport()?;
     app.build_explainer()?;
+    app.build_prediction_log()?;
     app.set_present(present);
     app.fill_form();
     app.show_preset();
     app.settings_changed(false)?;
     app.link_problems(&link_errors);
+    if !crate::runtime::cross_origin_isolated() {
+        // Opened from a file (or served without COOP/COEP): no SharedArrayBuffer, so no
+        // Atomics.wait; a blocking step can only spin.
+        if let Ok(note) = by_id::<web_sys::HtmlElement>(&app.doc, "isolation") {
+            note.set_text_content(Some(
+                "This page is not cross-origin isolated (opened from a file?), so each time.sleep spins a CPU core instead of sleeping; `make run` serves it isolated.",
+            ));
+            note.set_hidden(false);
+        }
+    }
     // A run refused because the page was hidden: once it is visible, say it can run.
     let watcher = app.clone();
     on(&app.doc, "visibilitychange", move |_: web_sys::Event| {
@@ -310,6 +326,7 @@ impl App {
         self.render_console(reset);
         self.render_stats();
         self.render_transport();
+        self.render_prediction_log();
     }
 
     /// Runs `variants` one after another, if the form is valid and nothing is running.
@@ -342,6 +359,8 @@ impl App {
         let settings = self.settings.borrow().clone();
         let config = scaled(&settings);
         let total = variants.len();
+        // Every endpoint of one click logs under one run name.
+        let run_name = log::run_name(if total > 1 { "Run all five" } else { "page" });
         for (i, v) in variants.into_iter().enumerate() {
             let config = config.with_variant(v);
             let section = self
@@ -373,11 +392,13 @@ impl App {
                 false,
             );
             self.animate();
+            let log_to = log::log_to(run_name.clone(), v).await;
             let outcome = loadgen::measure(&Run {
                 config: &config,
                 faults: &Faults::default(),
-                glue_url: &self.glue,
+                glue_source: &self.glue,
                 predicted: &predicted,
+                log: &log_to,
                 observer: &Tracing(trace.clone()),
             })
             .await;

@@ -295,7 +295,7 @@ impl App {
                     (false, false) => 220.0,
                 },
                 scale,
-                text_px: if present { 20.0 } else { 12.0 },
+                text_px: if present { 21.0 } else { 12.0 }, // axis and notes 1 px less
             };
             let layout = timeline::layout(&ghost, real.as_ref(), geo, cursor, veil);
             let focused = self

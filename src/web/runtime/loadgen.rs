@@ -4,7 +4,7 @@
 //! happens as it happens. It knows nothing of what the observer draws.
 
 use super::now_abs;
-use super::protocol::{from_json, to_json, FromServer, Role, ToServer};
+use super::protocol::{from_json, to_json, FromServer, LogTo, Role, ToServer};
 use super::worker::{spawn_worker, Inbox, Spawned};
 use loopscope::model::Event;
 use loopscope::model::{Config, Faults, Report, Variant, Work};
@@ -179,14 +179,14 @@ impl Drop for Current {
 /// Starts pool worker `i`, talking to the server through `port`; its death is heard
 /// as [`Heard::PoolDied`].
 fn spawn_pool_worker(
-    glue_url: &str,
+    glue_source: &str,
     i: usize,
     port: web_sys::MessagePort,
     inbox: &Inbox<Heard>,
 ) -> Result<Counted, JsValue> {
     let errors = inbox.clone();
     Ok(Counted::new(spawn_worker(
-        glue_url,
+        glue_source,
         Role::Pool,
         &format!("loopscope pool thread {i}"),
         Some(port),
@@ -201,10 +201,12 @@ pub struct Run<'a> {
     pub config: &'a Config,
     /// Faults to inject (a test's); none for the page.
     pub faults: &'a Faults,
-    /// The wasm glue's URL, which each worker imports.
-    pub glue_url: &'a str,
+    /// The wasm glue's JS source, which each worker runs.
+    pub glue_source: &'a str,
     /// The model's report for it (the watchdog's time scales with it).
     pub predicted: &'a Report,
+    /// Where its background tasks log.
+    pub log: &'a LogTo,
     pub observer: &'a dyn Observer,
 }
 
@@ -224,18 +226,21 @@ pub async fn measure(run: &Run<'_>) -> Result<Report, RunError> {
         let start = now_abs();
         let config = rehearsal_of(run.config);
         let predicted = loopscope::simulate(&config).map_err(|e| e.message)?;
-        measure_once(&Run {
-            config: &config,
-            faults: &Faults::default(),
-            predicted: &predicted,
-            observer: &Unobserved,
-            ..*run
-        })
+        measure_once(
+            &Run {
+                config: &config,
+                faults: &Faults::default(),
+                predicted: &predicted,
+                observer: &Unobserved,
+                ..*run
+            },
+            None, // a rehearsal logs nothing
+        )
         .await?;
         REHEARSED.with(|r| r.borrow_mut().insert(key));
         Some(now_abs() - start)
     };
-    let mut report = measure_once(run).await?;
+    let mut report = measure_once(run, Some(run.log)).await?;
     if let Some(m) = report.measurement.as_mut() {
         m.rehearsal_ms = rehearsal_ms;
     }
@@ -269,13 +274,14 @@ pub fn watchdog_ms(predicted: &Report) -> f64 {
     30_000.0 + 4.0 * end
 }
 
-async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
+async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunError> {
     let Run {
         config,
         faults,
-        glue_url,
+        glue_source,
         predicted,
         observer,
+        ..
     } = *run;
     if page_hidden() {
         return Err(RunError::Failed("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again".into()));
@@ -286,7 +292,7 @@ async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
     let (messages, errors) = (inbox.clone(), inbox.clone());
     let server = Counted::new(
         spawn_worker(
-            glue_url,
+            glue_source,
             Role::Server,
             "loopscope server (one uvicorn worker)",
             None,
@@ -332,7 +338,8 @@ async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
                                 "pool thread {worker} failed: {message}"
                             )));
                         };
-                        *slot = spawn_pool_worker(glue_url, worker, channel.port2(), &inbox).map_err(js)?;
+                        *slot =
+                            spawn_pool_worker(glue_source, worker, channel.port2(), &inbox).map_err(js)?;
                         server
                             .0
                             .post_with_ports(
@@ -349,6 +356,7 @@ async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
     server.0.post(&to_json(&ToServer::Setup {
         config: config.clone(),
         faults: faults.clone(),
+        log: log.cloned(),
     }));
     loop {
         match next_message!() {
@@ -356,7 +364,7 @@ async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
                 let mut server_ends = Vec::new();
                 for i in 0..workers as usize {
                     let channel = web_sys::MessageChannel::new().map_err(js)?;
-                    pool.push(spawn_pool_worker(glue_url, i, channel.port2(), &inbox).map_err(js)?);
+                    pool.push(spawn_pool_worker(glue_source, i, channel.port2(), &inbox).map_err(js)?);
                     server_ends.push(channel.port1());
                 }
                 server
@@ -391,6 +399,9 @@ async fn measure_once(run: &Run<'_>) -> Result<Report, RunError> {
             FromServer::Events { events } => {
                 for event in &events {
                     observer.event(event);
+                    if let Event::Logged { entry } = event {
+                        super::log::heard(entry);
+                    }
                     // ab: this client sends its next request now.
                     if matches!(event, Event::Responded { .. }) && next < config.requests {
                         send(next);

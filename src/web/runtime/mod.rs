@@ -22,6 +22,7 @@
 
 pub mod hold;
 pub mod loadgen;
+pub mod log;
 pub mod pool;
 pub mod probe;
 pub mod protocol;

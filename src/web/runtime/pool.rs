@@ -7,26 +7,85 @@
 //! for the coroutine awaiting it, and a new worker takes its place.
 
 use super::hold::{hold, warm_up, Hold};
+use super::log;
 use super::now_abs;
-use super::protocol::{to_json, FromPool, JobDone, Progress, ToPool};
+use super::protocol::{to_json, FromPool, JobDone, LogTo, Progress, ToPool};
 use super::worker::{post_to_parent, Peer};
 use loopscope::model::Raised;
-use loopscope::model::{Durations, Fault, Phase, PhaseKind, Place};
+use loopscope::model::{Durations, Fault, LogEntry, Phase, PhaseKind, Place};
 use loopscope::runtime::SyncCall;
 use loopscope::runtime::Thread;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+
+thread_local! {
+    /// Where this worker's log tasks write, as the server said at start.
+    static LOG_TO: RefCell<Option<LogTo>> = const { RefCell::new(None) };
+}
+
+/// A log task's write: the entry, and the write IndexedDB is doing, if it is.
+type Logging = (
+    LogEntry,
+    Option<Pin<Box<dyn Future<Output = Result<(), String>>>>>,
+);
 
 /// A pool worker thread running one job.
 struct WorkerThread {
     request: u64,
     durations: Durations,
     hold: Hold,
+    /// The call, for a log task's row.
+    call: SyncCall,
+    /// The run's clock: absolute ms of its time 0.
+    t0_abs: f64,
     /// Progress not yet posted.
     pending: RefCell<Vec<Progress>>,
+    /// A log task's write, once issued.
+    logging: RefCell<Option<Logging>>,
+}
+
+impl WorkerThread {
+    /// `log_prediction_details`' write: issued to IndexedDB as the task's log phase
+    /// begins, so the database writes while the task takes its time; where it cannot,
+    /// the entry is kept, with why.
+    fn log(&self) {
+        let SyncCall::LogPredictionDetails { request, response } = &self.call else {
+            return;
+        };
+        let Some(to) = LOG_TO.with(|l| l.borrow().clone()) else {
+            return; // a rehearsal: nothing is logged
+        };
+        let now = now_abs();
+        let mut entry = LogEntry {
+            run: to.run,
+            variant: to.variant,
+            request_id: self.request,
+            request: *request,
+            response: response.clone(),
+            written_ms: now - self.t0_abs,
+            written_abs_ms: now,
+            stored: false,
+            error: None,
+        };
+        let write = match to.db {
+            Ok(()) => match log::write(&entry) {
+                Ok(write) => Some(Box::pin(write) as Pin<Box<dyn Future<Output = Result<(), String>>>>),
+                Err(e) => {
+                    entry.error = Some(e);
+                    None
+                }
+            },
+            Err(why) => {
+                entry.error = Some(why);
+                None
+            }
+        };
+        *self.logging.borrow_mut() = Some((entry, write));
+    }
 }
 
 impl Thread for WorkerThread {
@@ -42,6 +101,9 @@ impl Thread for WorkerThread {
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
         let request = self.request;
+        if kind == PhaseKind::Background {
+            self.log();
+        }
         self.pending.borrow_mut().push(Progress::Began {
             request,
             phase: kind,
@@ -68,49 +130,74 @@ impl Thread for WorkerThread {
 
 /// The pool worker's side: get ready, then run each job and post back what happened.
 pub fn start_worker() -> Box<dyn FnMut(String)> {
-    Box::new(|text: String| {
-        let reply = match serde_json::from_str::<ToPool>(&text) {
-            Ok(ToPool::Start { hold }) => {
-                if let Hold::Compute { rounds_per_ms } = hold {
-                    warm_up(rounds_per_ms);
-                }
-                FromPool::Ready
+    Box::new(|text: String| match serde_json::from_str::<ToPool>(&text) {
+        Ok(ToPool::Start { hold, log }) => {
+            if let Hold::Compute { rounds_per_ms } = hold {
+                warm_up(rounds_per_ms);
             }
-            Ok(ToPool::Job {
-                job,
+            wasm_bindgen_futures::spawn_local(async move {
+                // This worker's own connection to the log, where the page has one.
+                let log = match log {
+                    Some(mut to) if to.db.is_ok() => {
+                        to.db = log::open().await;
+                        Some(to)
+                    }
+                    other => other,
+                };
+                LOG_TO.with(|l| *l.borrow_mut() = log);
+                post_to_parent(&to_json(&FromPool::Ready));
+            });
+        }
+        Ok(ToPool::Job {
+            job,
+            request,
+            call,
+            durations,
+            hold,
+            fault,
+            t0_abs,
+        }) => {
+            let thread = WorkerThread {
                 request,
-                call,
                 durations,
                 hold,
-                fault,
-            }) => {
-                let thread = WorkerThread {
-                    request,
-                    durations,
-                    hold,
-                    pending: RefCell::default(),
-                };
-                let result = match fault {
-                    None => Ok(call.call(&thread)),
-                    Some(Fault::Raise) => Err(Fault::Raise.raised()),
-                    // A real panic: this worker dies, its owner hears of it and replaces it.
-                    Some(Fault::Crash) => {
-                        panic!("pool worker: a crash injected into request {request}'s job")
-                    }
-                };
-                FromPool::Done(JobDone {
+                call: call.clone(),
+                t0_abs,
+                pending: RefCell::default(),
+                logging: RefCell::default(),
+            };
+            let result = match fault {
+                None => Ok(call.call(&thread)),
+                Some(Fault::Raise) => Err(Fault::Raise.raised()),
+                // A real panic: this worker dies, its owner hears of it and replaces it.
+                Some(Fault::Crash) => panic!("pool worker: a crash injected into request {request}'s job"),
+            };
+            let progress = thread.pending.take();
+            let done = move |logged, end_abs| {
+                post_to_parent(&to_json(&FromPool::Done(JobDone {
                     job,
                     request,
                     result,
-                    progress: thread.pending.take(),
-                    end_abs: now_abs(),
-                })
+                    logged,
+                    progress,
+                    end_abs,
+                })))
+            };
+            match thread.logging.take() {
+                // The log task is done when its row is: once the database has it.
+                Some((mut entry, Some(write))) => wasm_bindgen_futures::spawn_local(async move {
+                    let written = write.await;
+                    entry.stored = written.is_ok();
+                    entry.error = written.err();
+                    done(Some(entry), now_abs());
+                }),
+                Some((entry, None)) => done(Some(entry), now_abs()),
+                None => done(None, now_abs()),
             }
-            Err(e) => FromPool::Failed {
-                message: format!("pool worker: bad job: {e}"),
-            },
-        };
-        post_to_parent(&to_json(&reply));
+        }
+        Err(e) => post_to_parent(&to_json(&FromPool::Failed {
+            message: format!("pool worker: bad job: {e}"),
+        })),
     })
 }
 
@@ -182,23 +269,35 @@ pub struct Pool {
     next_job: Cell<u64>,
     durations: Durations,
     hold: Hold,
+    log: Option<LogTo>,
 }
 
 /// A peer to pool worker `worker`, asked to get ready for jobs held by `hold`.
-fn connect(shared: &Rc<Shared>, worker: usize, port: web_sys::MessagePort, hold: Hold) -> Peer {
+fn connect(
+    shared: &Rc<Shared>,
+    worker: usize,
+    port: web_sys::MessagePort,
+    hold: Hold,
+    log: &Option<LogTo>,
+) -> Peer {
     let s = shared.clone();
     let peer = Peer::new(port, move |text| s.on_message(worker, &text));
-    peer.post(&to_json(&ToPool::Start { hold }));
+    peer.post(&to_json(&ToPool::Start {
+        hold,
+        log: log.clone(),
+    }));
     peer
 }
 
 impl Pool {
     /// Takes the pool workers the page started (a port to each), gets each ready for
-    /// `hold` and waits until all are; each job's progress goes to `progress`.
+    /// `hold` (and to log to `log`) and waits until all are; each job's progress goes to
+    /// `progress`.
     pub async fn start(
         ports: Vec<web_sys::MessagePort>,
         durations: Durations,
         hold: Hold,
+        log: Option<LogTo>,
         progress: ProgressSink,
     ) -> Result<Pool, String> {
         let shared = Rc::new(Shared {
@@ -209,7 +308,7 @@ impl Pool {
         let workers: Vec<Peer> = ports
             .into_iter()
             .enumerate()
-            .map(|(i, port)| connect(&shared, i, port, hold))
+            .map(|(i, port)| connect(&shared, i, port, hold, &log))
             .collect();
         poll_fn(|cx| {
             if let Some(f) = shared.failure.borrow().clone() {
@@ -230,6 +329,7 @@ impl Pool {
             next_job: Cell::new(0),
             durations,
             hold,
+            log,
         })
     }
 
@@ -249,12 +349,13 @@ impl Pool {
                 self.workers()
             )
         })?;
-        *slot = connect(&self.shared, worker, port, self.hold);
+        *slot = connect(&self.shared, worker, port, self.hold, &self.log);
         if let Some((job, request)) = self.busy.borrow_mut().remove(&worker) {
             self.shared.finish(JobDone {
                 job,
                 request,
                 result: Err(Raised(format!("the pool thread running the job died: {message}"))),
+                logged: None,
                 progress: Vec::new(),
                 end_abs: now_abs(),
             });
@@ -281,9 +382,15 @@ impl Pool {
         .await
     }
 
-    /// Runs `call` for `request` on an idle worker; `fault` makes it fail. Fails only
-    /// when the pool itself cannot go on.
-    pub async fn run(&self, request: u64, call: SyncCall, fault: Option<Fault>) -> Result<JobDone, String> {
+    /// Runs `call` for `request` on an idle worker; `fault` makes it fail; `t0_abs` is the
+    /// run's time 0. Fails only when the pool itself cannot go on.
+    pub async fn run(
+        &self,
+        request: u64,
+        call: SyncCall,
+        fault: Option<Fault>,
+        t0_abs: f64,
+    ) -> Result<JobDone, String> {
         let worker = self.idle_worker().await?;
         let job = self.next_job.get();
         self.next_job.set(job + 1);
@@ -295,6 +402,7 @@ impl Pool {
             durations: self.durations,
             hold: self.hold,
             fault,
+            t0_abs,
         }));
         let result = poll_fn(|cx| {
             if let Some(done) = self.shared.done.borrow_mut().remove(&job) {

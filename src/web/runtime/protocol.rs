@@ -6,7 +6,7 @@
 use super::hold::Hold;
 use loopscope::model::Event;
 use loopscope::model::Raised;
-use loopscope::model::{Config, Durations, Fault, Faults, Phase, PhaseKind, Report};
+use loopscope::model::{Config, Durations, Fault, Faults, LogEntry, Phase, PhaseKind, Report, Variant};
 use loopscope::runtime::{SyncCall, SyncReturn};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -42,12 +42,26 @@ pub enum Hello {
     Booted,
 }
 
+/// Where a run's background tasks log (`log_prediction_details`): the run's name, its
+/// endpoint, and whether the page could open IndexedDB (else why not).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogTo {
+    pub run: String,
+    pub variant: Variant,
+    pub db: Result<(), String>,
+}
+
 /// The page to the server worker.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToServer {
     /// Get ready for this run (calibrate compute work); answer `WantPool`.
-    Setup { config: Config, faults: Faults },
+    Setup {
+        config: Config,
+        faults: Faults,
+        /// Where background tasks log; `None` for a rehearsal, which logs nothing.
+        log: Option<LogTo>,
+    },
     /// The pool workers the page started for this run: their ports come with this
     /// message. Get each ready, start the probe, answer `Ready`.
     Pool,
@@ -92,8 +106,8 @@ pub enum FromServer {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToPool {
-    /// Get ready for jobs that hold their thread this way; answer `Ready`.
-    Start { hold: Hold },
+    /// Get ready for jobs that hold their thread this way, and log there; answer `Ready`.
+    Start { hold: Hold, log: Option<LogTo> },
     Job {
         job: u64,
         request: u64,
@@ -102,6 +116,8 @@ pub enum ToPool {
         hold: Hold,
         /// Makes the job fail (a test's injected fault).
         fault: Option<Fault>,
+        /// The run's time 0 (absolute ms), for the times a log row carries.
+        t0_abs: f64,
     },
 }
 
@@ -123,6 +139,8 @@ pub struct JobDone {
     pub job: u64,
     pub request: u64,
     pub result: Result<SyncReturn, Raised>,
+    /// What a log task wrote (or kept, and why).
+    pub logged: Option<LogEntry>,
     pub progress: Vec<Progress>,
     pub end_abs: f64,
 }
@@ -190,6 +208,21 @@ mod tests {
                 job: 3,
                 request: 0,
                 result: Ok(SyncReturn::Prediction(10.0)),
+                logged: Some(LogEntry {
+                    run: "2026-11-28 10:00:00 page".into(),
+                    variant: Variant::Background,
+                    request_id: 0,
+                    request,
+                    response: loopscope::model::PredictionResponse {
+                        item_id: 123,
+                        metadata: "m".into(),
+                        prediction: 10.0,
+                    },
+                    written_ms: 12.5,
+                    written_abs_ms: 1.8e12,
+                    stored: false,
+                    error: Some("IndexedDB: QuotaExceededError: full".into()),
+                }),
                 progress: items,
                 end_abs: 2.0,
             }),
@@ -211,6 +244,7 @@ mod tests {
             },
             hold: Hold::Sleep,
             fault: Some(Fault::Raise),
+            t0_abs: 1.5,
         };
         let text = to_json(&to);
         assert_eq!(

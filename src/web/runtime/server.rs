@@ -4,7 +4,7 @@
 use super::hold::{hold, Hold};
 use super::pool::Pool;
 use super::probe::{self, Probe};
-use super::protocol::{from_json, to_json, FromServer, Progress, ToServer};
+use super::protocol::{from_json, to_json, FromServer, LogTo, Progress, ToServer};
 use super::worker::{post_to_parent, take_received_ports};
 use super::{cross_origin_isolated, hardware_concurrency, now_abs};
 use loopscope::flows::handle_request;
@@ -358,7 +358,10 @@ impl EventLoop for Handle {
             let pool = self.server.pool.borrow().clone();
             let fault = self.fault.take();
             let job = match pool {
-                Some(pool) => pool.run(self.request, call, fault).await,
+                Some(pool) => {
+                    pool.run(self.request, call, fault, self.server.t0_abs.get())
+                        .await
+                }
                 None => Err("the pool was stopped before the run ended".to_string()),
             };
             let done = match job {
@@ -370,6 +373,9 @@ impl EventLoop for Handle {
                 }
             };
             self.server.job_progress(done.progress);
+            if let Some(entry) = done.logged {
+                self.emit(Event::Logged { entry });
+            }
             let t0 = self.server.t0_abs.get();
             self.waited(Place::Loop, done.end_abs - t0, self.now());
             drop(token);
@@ -398,6 +404,7 @@ impl EventLoop for Handle {
 struct Pending {
     config: Config,
     faults: Faults,
+    log: Option<LogTo>,
     hold: Hold,
     asked_at: f64,
 }
@@ -407,13 +414,14 @@ pub fn start() -> Box<dyn FnMut(String)> {
     let server: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
     let pending: Rc<RefCell<Option<Pending>>> = Rc::default();
     Box::new(move |text: String| match from_json::<ToServer>(&text) {
-        Ok(ToServer::Setup { config, faults }) => {
+        Ok(ToServer::Setup { config, faults, log }) => {
             // Calibrated here, alone: the page starts the pool workers only after this.
             let hold = Hold::for_work(config.work);
             let workers = config.pool_threads();
             *pending.borrow_mut() = Some(Pending {
                 config,
                 faults,
+                log,
                 hold,
                 asked_at: now_abs(),
             });
@@ -423,6 +431,7 @@ pub fn start() -> Box<dyn FnMut(String)> {
             let Some(Pending {
                 config,
                 faults,
+                log,
                 hold,
                 asked_at,
             }) = pending.borrow_mut().take()
@@ -449,7 +458,7 @@ pub fn start() -> Box<dyn FnMut(String)> {
                         server.flush(); // a phase began: the page draws it now
                     }
                 });
-                let pool = match Pool::start(ports, durations, hold, progress).await {
+                let pool = match Pool::start(ports, durations, hold, log, progress).await {
                     Ok(p) => p,
                     Err(e) => return fail(e),
                 };

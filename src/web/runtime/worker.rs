@@ -13,26 +13,50 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, MessageEvent, MessagePort, Url, Worker};
 
-/// The script every worker starts with: import the glue, post [`Hello::Booted`], take
-/// the module from the start object the owner sends in reply, then hand over to Rust
-/// (the `worker_entry` export) with whatever string messages (and ports) arrived before.
-fn bootstrap_script(glue_url: &str) -> String {
+/// The script every worker starts with: the wasm glue's own source (it defines
+/// `wasm_bindgen`), then a bootstrap that posts [`Hello::Booted`], takes the module
+/// from the start object the owner sends in reply, and hands over to Rust (the
+/// `worker_entry` export) with whatever string messages (and ports) arrived before.
+/// A classic script, not a module: a page opened from a file can start a classic worker
+/// from a blob, not a module one.
+fn bootstrap_script(glue_source: &str) -> String {
     format!(
-        r#"import init, {{ worker_entry }} from {glue};
+        r#"{glue_source}
+;(() => {{
 const early = [], earlyPorts = [];
 let started = false;
 self.onmessage = async (e) => {{
   // Strings are the owner's messages, possibly sent before the start object: keep them.
   if (started || typeof e.data === "string") {{ early.push(e.data); earlyPorts.push(...e.ports); return; }}
   started = true;
-  await init({{ module_or_path: e.data.module }});
-  worker_entry(e.data.role, early, earlyPorts, e.data.peer ?? null);
+  await wasm_bindgen({{ module_or_path: e.data.module }});
+  wasm_bindgen.worker_entry(e.data.role, early, earlyPorts, e.data.peer ?? null);
 }};
 self.postMessage({booted});
+}})();
 "#,
-        glue = serde_json::to_string(glue_url).expect("a string"),
         booted = serde_json::to_string(&to_json(&Hello::Booted)).expect("a string"),
     )
+}
+
+thread_local! {
+    /// The workers' script as a blob URL, made once per page and kept: every worker
+    /// starts from it.
+    static SCRIPT_URL: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The blob URL of the workers' script for `glue_source`.
+fn script_url(glue_source: &str) -> Result<String, JsValue> {
+    if let Some(url) = SCRIPT_URL.with(|u| u.borrow().clone()) {
+        return Ok(url);
+    }
+    let parts = Array::of1(&JsValue::from_str(&bootstrap_script(glue_source)));
+    let options = BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    let url = Url::create_object_url_with_blob(&blob)?;
+    SCRIPT_URL.with(|u| *u.borrow_mut() = Some(url.clone()));
+    Ok(url)
 }
 
 /// Messages arrive here; `next().await` takes them in order.
@@ -106,28 +130,21 @@ impl Drop for Spawned {
     }
 }
 
-/// Starts a module worker running this wasm module in `role`. Its messages (JSON
-/// strings) go to `on_message`; an uncaught error in it goes to `on_error`, as a
-/// sentence. Given a `peer` port, the worker talks through it instead (the owner still
-/// hears its errors).
+/// Starts a worker running this wasm module in `role` (`glue_source` is the wasm
+/// glue's JS source). Its messages (JSON strings) go to `on_message`; an uncaught error
+/// in it goes to `on_error`, as a sentence. Given a `peer` port, the worker talks
+/// through it instead (the owner still hears its errors).
 pub fn spawn_worker(
-    glue_url: &str,
+    glue_source: &str,
     role: Role,
     name: &str,
     peer: Option<MessagePort>,
     mut on_message: impl FnMut(String) + 'static,
     mut on_error: impl FnMut(String) + 'static,
 ) -> Result<Spawned, JsValue> {
-    let parts = Array::of1(&JsValue::from_str(&bootstrap_script(glue_url)));
-    let options = BlobPropertyBag::new();
-    options.set_type("text/javascript");
-    let blob = Blob::new_with_str_sequence_and_options(&parts, &options)?;
-    let url = Url::create_object_url_with_blob(&blob)?;
     let worker_options = web_sys::WorkerOptions::new();
-    worker_options.set_type(web_sys::WorkerType::Module);
     worker_options.set_name(name);
-    let worker = Worker::new_with_options(&url, &worker_options)?;
-    Url::revoke_object_url(&url)?;
+    let worker = Worker::new_with_options(&script_url(glue_source)?, &worker_options)?;
 
     let start = js_sys::Object::new();
     Reflect::set(&start, &"module".into(), &wasm_bindgen::module())?;
