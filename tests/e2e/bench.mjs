@@ -6,11 +6,16 @@
 //   4. the tutorial at full scale: async_io and full_async, 10 requests at once
 //   5. compute work: pool jobs sharing the machine's cores
 //   6. the first run on a fresh browser (rehearsed) against the runs after it
-//   7. worker lifetime: workers left behind after runs, over many fresh browsers
-import { readFileSync, readdirSync } from 'node:fs';
-import { startServer, launchBrowser, openPage, workersLeft } from './harness.mjs';
+//   7. the page's size, and its first timeline served and from the single file
+//   8. the background task's IndexedDB writes: what they cost a run
+//   9. worker lifetime: workers left behind after runs, over many fresh browsers
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startServer, launchBrowser, openPage, workersLeft, root } from './harness.mjs';
 
-const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`, `first`, `lifetime`
+const only = process.argv[2]; // e.g. `probe`, `overhead`, `workers`, `tutorial`, `compute`, `first`, `size`, `log`, `lifetime`
 const server = await startServer();
 const browser = await launchBrowser();
 const { page } = await openPage(browser, server.url);
@@ -112,6 +117,63 @@ if (!only || only === 'first') {
     for (let k = 0; k < 3; k++) runs.push((await p.evaluate((c) => window.loopscope.run(c), config)).measured);
     const rehearsal = runs[0].measurement.rehearsal_ms;
     console.log(`| ${i} | ${rehearsal == null ? 'none' : `${f1(rehearsal)} ms`} | ${runs.map((m) => `${f1(m.stats.makespan_ms)} ms`).join(' | ')} |`);
+    await fresh.close();
+  }
+}
+
+if (!only || only === 'size') {
+  console.log('\n## The page: size, and time to the first timeline (five fresh browsers each)\n');
+  const bytes = (file) => readFileSync(path.join(root, file));
+  console.log('| file | bytes | gzipped (-9) |');
+  console.log('|---|---|---|');
+  for (const file of ['www/pkg/loopscope_bg.wasm', 'www/pkg/loopscope.js', 'dist/loopscope.html']) {
+    const b = bytes(file);
+    console.log(`| ${file} | ${b.length} | ${gzipSync(b, { level: 9 }).length} |`);
+  }
+  const firstTimeline = async (url, offline) => {
+    const fresh = await launchBrowser();
+    const context = await fresh.newContext();
+    if (offline) await context.setOffline(true);
+    const p = await context.newPage();
+    await p.goto(url);
+    await p.waitForFunction(() => performance.getEntriesByName('loopscope-first-timeline').length > 0, null, { timeout: 20000 });
+    const t = await p.evaluate(() => performance.getEntriesByName('loopscope-first-timeline')[0].startTime);
+    await fresh.close();
+    return t;
+  };
+  console.log('\n| opened | first timeline, five fresh browsers (ms after navigation start) | median |');
+  console.log('|---|---|---|');
+  for (const [name, url, offline] of [['served (`make run`)', server.url, false],
+    ['dist/loopscope.html from file://, offline', pathToFileURL(path.join(root, 'dist/loopscope.html')).href, true]]) {
+    const ts = [];
+    for (let i = 0; i < 5; i++) ts.push(await firstTimeline(url, offline));
+    console.log(`| ${name} | ${ts.map((t) => t.toFixed(0)).join(', ')} | ${median(ts).toFixed(0)} |`);
+  }
+}
+
+if (!only || only === 'log') {
+  console.log("\n## The background task's log (background, 40 at once, tokens 40, io 20, cpu 40, bg 20 ms; three runs each)\n");
+  console.log('| log kept in | background done, measured (predicted 80 ms) | rows stored |');
+  console.log('|---|---|---|');
+  const config = { variant: 'background', requests: 40, concurrency: 40, io_ms: 20, cpu_ms: 40, bg_ms: Number(process.env.BG || 20), tokens: 40 };
+  for (const refuse of [false, true]) {
+    const fresh = await launchBrowser();
+    const context = await fresh.newContext();
+    if (refuse) {
+      await context.addInitScript(() => {
+        IDBFactory.prototype.open = () => { throw new DOMException('refused for the benchmark', 'SecurityError'); };
+      });
+    }
+    const p = await context.newPage();
+    await p.goto(server.url);
+    await p.waitForFunction(() => window.loopscope?.ready === true);
+    const done = []; let stored = 0;
+    for (let k = 0; k < 3; k++) {
+      const { measured } = await p.evaluate((c) => window.loopscope.run(c), config);
+      done.push(measured.stats.background_done_ms);
+      stored += measured.logged.filter((e) => e.stored).length;
+    }
+    console.log(`| ${refuse ? 'memory (IndexedDB refused)' : 'IndexedDB'} | ${done.map((d) => `${f1(d)} ms`).join(', ')} | ${stored} of 120 |`);
     await fresh.close();
   }
 }
