@@ -14,6 +14,28 @@ pub fn duration(ms: f64) -> String {
     }
 }
 
+/// The badge on a timeline: how fast the run was played against the tutorial's time,
+/// in words that cannot be read backwards ("played 5× faster", not "at 0.2×").
+pub fn played_at(scale: f64) -> String {
+    let ratio = |x: f64| {
+        let x = (x * 100.0).round() / 100.0;
+        format!("{x}")
+    };
+    if scale == 1.0 {
+        "played in the tutorial's time".to_string()
+    } else if scale < 1.0 {
+        format!(
+            "played {}× faster (time scale {scale}) · times in the tutorial's seconds",
+            ratio(1.0 / scale)
+        )
+    } else {
+        format!(
+            "played {}× slower (time scale {scale}) · times in the tutorial's seconds",
+            ratio(scale)
+        )
+    }
+}
+
 /// A round duration (a scale's 1, 2 or 5 times a power of ten) printed shortest:
 /// "25 s", "2.5 s", "100 ms", "0.5 ms".
 pub fn round_duration(ms: f64) -> String {
@@ -67,5 +89,18 @@ mod tests {
         assert_eq!(round_duration(2_500.0), "2.5 s");
         assert_eq!(round_duration(100.0), "100 ms");
         assert_eq!(round_duration(0.5), "0.5 ms");
+        assert_eq!(
+            played_at(0.2),
+            "played 5× faster (time scale 0.2) · times in the tutorial's seconds"
+        );
+        assert_eq!(
+            played_at(0.3),
+            "played 3.33× faster (time scale 0.3) · times in the tutorial's seconds"
+        );
+        assert_eq!(
+            played_at(2.0),
+            "played 2× slower (time scale 2) · times in the tutorial's seconds"
+        );
+        assert_eq!(played_at(1.0), "played in the tutorial's time");
     }
 }

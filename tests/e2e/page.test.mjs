@@ -23,7 +23,7 @@ async function click(page, selector) {
 }
 
 /** Pixels of one timeline's canvas: how many are not white, and how many are the solid
- * stall vermillion inside the event-loop lane (y 22–48 css px). */
+ * stall vermilion inside the event-loop lane (y 22–48 css px). */
 function canvasStats(page, variant) {
   return page.evaluate((v) => {
     const canvas = document.querySelector(`figure[data-variant="${v}"] canvas`);

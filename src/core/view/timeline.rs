@@ -131,12 +131,12 @@ pub enum Style {
     Io {
         blocking: bool,
     },
-    /// The prediction on the event loop: the work that blocks it (solid vermillion).
+    /// The prediction on the event loop: the work that blocks it (solid vermilion).
     CpuLoop,
     /// The prediction on a pool thread.
     CpuPool,
     Background,
-    /// A loop stall block: the same vermillion as the work that causes it, hatched, so
+    /// A loop stall block: the same vermilion as the work that causes it, hatched, so
     /// it reads as that work's effect on the loop, not as the work itself.
     Stall,
     /// A stall the probe saw.
@@ -528,6 +528,7 @@ pub fn layout(
             t_ms: s.start_ms,
         });
     }
+    let mut lag_note = None;
     if let Some(r) = real {
         // What the probe saw, and its lag on a stated scale.
         for &(start, end) in &r.probe {
@@ -553,22 +554,29 @@ pub fn layout(
                 t_ms: start,
             });
         }
+        // The lag on a round scale in the tutorial's time (a 15 s stall: "0–20 s").
         let most = r.lag.iter().map(|s| s[1]).fold(0.0, f64::max);
-        let top = scale_top(most);
-        let points: Vec<(f64, f64)> = r
-            .lag
-            .iter()
-            .filter(|s| s[0] >= 0.0)
-            .map(|s| (x(s[0]), lag_y + lag_h - 1.0 - s[1].min(top) / top * (lag_h - 2.0)))
-            .collect();
+        let top = scale_top(shown(most)) * geo.scale;
+        // A sawtooth: a tick late by L found the loop held for the L before it, so the
+        // lag a heartbeat would have seen climbs from 0 to L over that span. A single
+        // tick after one long stall still draws its ramp.
+        let y_of = |lag: f64| lag_y + lag_h - 1.0 - lag.min(top) / top * (lag_h - 2.0);
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        for &[t, lag] in r.lag.iter().filter(|s| s[0] >= 0.0) {
+            if lag > 0.0 {
+                points.push((x((t - lag).max(0.0)), y_of(0.0)));
+            }
+            points.push((x(t), y_of(lag)));
+        }
         if points.len() > 1 {
             shapes.push(Shape::Line {
                 points,
                 style: Style::LagLine,
             });
         }
-        // The lane's scale, at its top right: the lag that fills it.
-        shapes.push(Shape::Text {
+        // The lane's scale, at its top right: the lag that fills it (drawn last, above a
+        // replay's grey).
+        lag_note = Some(Shape::Text {
             x: geo.width - RIGHT_PAD,
             y: lag_y + text * 0.85,
             text: format!("lag scale 0–{}", format::round_duration(shown(top))),
@@ -587,11 +595,13 @@ pub fn layout(
                 ghost: false,
             });
         }
+        shapes.extend(lag_note.take());
         shapes.push(Shape::Line {
             points: vec![(x(now), axis_h - 4.0), (x(now), height)],
             style: Style::Now,
         });
     }
+    shapes.extend(lag_note);
     Layout {
         width: geo.width,
         height,
@@ -753,6 +763,49 @@ mod tests {
             .any(|h| h.text.starts_with("the probe saw the loop held 2.0–1504.0 ms")));
         assert_eq!(scale_top(0.4), 20.0);
         assert_eq!(scale_top(130.0), 200.0);
+
+        // One tick, after one long stall (a blocking run): its ramp is drawn, from no lag
+        // where the stall began to the whole lag where the tick came.
+        m.measurement.as_mut().unwrap().probe_lag = vec![[1504.0, 1500.0]];
+        let g = geo(15_000.0);
+        let l = layout(
+            &Picture::from_report(&r),
+            Some(&Picture::from_report(&m)),
+            g,
+            None,
+            false,
+        );
+        let lines: Vec<&Vec<(f64, f64)>> = l
+            .shapes
+            .iter()
+            .filter_map(|s| match s {
+                Shape::Line {
+                    points,
+                    style: Style::LagLine,
+                } => Some(points),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines.len(), 1);
+        let (start, end) = (lines[0][0], lines[0][1]);
+        assert!(
+            start.0 < end.0 && start.1 > end.1,
+            "it climbs: {start:?} → {end:?}"
+        );
+        // Played at 0.2×, a 3 s lag is 15 s of the tutorial's: the scale is round there.
+        m.measurement.as_mut().unwrap().probe_lag = vec![[3004.0, 3000.0]];
+        let g = Geometry {
+            scale: 0.2,
+            ..geo(3_000.0)
+        };
+        let l = layout(
+            &Picture::from_report(&r),
+            Some(&Picture::from_report(&m)),
+            g,
+            None,
+            false,
+        );
+        assert_eq!(texts(&l, Style::Note), ["lag scale 0–20 s"]);
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl App {
         all.set_type("button");
         all.set_attribute("data-run", "all")?;
         all.set_inner_html(
-            "<b>Run all five</b><span>one after another on one time axis (at once, they would fight over the CPU cores)</span>",
+            "<b>Run all five</b><span>one after another, drawn to one time scale (at once, they would fight over the CPU cores)</span>",
         );
         let app = self.clone();
         on(&all, "click", move |_: web_sys::Event| {

@@ -16,7 +16,8 @@ fn colour(style: Style) -> &'static str {
         Style::ProbeStall => "rgba(230,159,0,0.45)",
         Style::Note => "#555555",
         // Greys out what comes after a replay's moment.
-        Style::Veil => "rgba(251,251,249,0.72)",
+        // A grey tint, not a fade: faded is how the model's layer looks.
+        Style::Veil => "rgba(96,96,96,0.30)",
         Style::CpuPool => "#009e73",
         Style::Background => "#cc79a7",
         Style::Response => "#000000",
@@ -45,7 +46,7 @@ fn pattern(ctx: &CanvasRenderingContext2d, style: Style) -> Option<CanvasPattern
     t.set_line_width(2.0);
     t.begin_path();
     match style {
-        // A stall: the vermillion of the work that causes it, crossed with dark
+        // A stall: the vermilion of the work that causes it, crossed with dark
         // stripes, a roadblock: the loop can do nothing else.
         Style::Stall => {
             t.set_stroke_style_str("rgba(0,0,0,0.55)");

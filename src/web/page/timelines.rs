@@ -253,11 +253,7 @@ impl App {
             let _ = s
                 .fit
                 .set_attribute("aria-pressed", if fitted { "true" } else { "false" });
-            s.badge.set_text_content(Some(&if scale == 1.0 {
-                "times as in the tutorial (played at 1×)".to_string()
-            } else {
-                format!("played at {scale}× · times in the tutorial's seconds")
-            }));
+            s.badge.set_text_content(Some(&format::played_at(scale)));
             let width = s.canvas.client_width().max(300) as f64;
             let ghost = Picture::from_report(&s.predicted.borrow());
             let (real, cursor, veil) = match (live.as_ref(), moment) {
@@ -290,7 +286,7 @@ impl App {
                 width,
                 span_ms: span,
                 lanes_px: match (present, many) {
-                    (true, _) => (lanes * 26.0).clamp(200.0, 520.0),
+                    (true, _) => (lanes * 36.0).clamp(240.0, 640.0),
                     (false, true) => 120.0,
                     (false, false) => 220.0,
                 },
@@ -369,7 +365,7 @@ pub(super) fn caption(
                         if scale == 1.0 {
                             String::new()
                         } else {
-                            format!(" (ms of the run played at {scale}×)")
+                            format!(" (ms of the run, at time scale {scale})")
                         }
                     )
                 })
