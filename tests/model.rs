@@ -15,6 +15,7 @@ fn cfg(variant: Variant, requests: u64, concurrency: u64, tokens: u64, io: f64, 
         bg_ms: bg,
         tokens,
         work: Work::Sleep,
+        ..Config::default()
     }
 }
 
@@ -34,7 +35,10 @@ fn closed_form(c: &Config) -> (f64, f64, f64) {
         Variant::SyncDef => (ceil_div(n, t) * (io + cpu), 0.0, 0.0),
         Variant::Blocking => (n as f64 * (io + cpu), n as f64 * (io + cpu), io + cpu),
         Variant::AsyncIo => (io + n as f64 * cpu, n as f64 * cpu, cpu),
-        Variant::FullAsync | Variant::Background => (io + ceil_div(n, t) * cpu, 0.0, 0.0),
+        Variant::FullAsync | Variant::Background | Variant::TaskQueue => {
+            (io + ceil_div(n, t) * cpu, 0.0, 0.0)
+        }
+        Variant::ProcessPool => (io + ceil_div(n, c.processes) * cpu, 0.0, 0.0),
     }
 }
 
@@ -60,7 +64,7 @@ fn closed_forms_hold_for_every_variant() {
             assert_eq!(s.loop_stall_total_ms, blocked, "loop blocked, {what}");
             assert_eq!(s.loop_stall_max_ms, longest, "longest stall, {what}");
             assert_eq!(r.requests.len() as u64, n);
-            if v != Variant::Background {
+            if !matches!(v, Variant::Background | Variant::TaskQueue) {
                 assert_eq!(s.background_done_ms, None, "{what}");
             }
         }
@@ -70,7 +74,7 @@ fn closed_forms_hold_for_every_variant() {
 #[test]
 fn the_tutorials_numbers() {
     let base = Config::default();
-    let got: Vec<f64> = Variant::ALL
+    let got: Vec<f64> = Variant::TUTORIAL
         .iter()
         .map(|v| run(&base.with_variant(*v)).stats.makespan_ms)
         .collect();
@@ -468,4 +472,265 @@ fn each_request_can_take_its_own_time() {
     let answers: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
     assert_eq!(answers, [140.0, 170.0]);
     assert!(loopscope::simulate_with_durations(&c, &Faults::default(), &[of(1.0)]).is_err());
+}
+
+// ---- Past the tutorial: the GIL, a process pool, a task queue, several workers ----
+
+fn spans(r: &loopscope::model::RequestRecord, kind: PhaseKind, on: Place) -> Vec<(f64, f64)> {
+    r.phases
+        .iter()
+        .filter(|p| p.kind == kind && p.on == on)
+        .map(|p| (p.start_ms, p.end_ms))
+        .collect()
+}
+
+/// Pure-Python predictions in the threadpool share one GIL. Worked by hand for four at
+/// once, io 30, cpu 50 (ten 5 ms slices each): the threads take the GIL in turn, one
+/// switch interval each, thread 0 first at 30 ms; thread k's last slice ends at
+/// 30 + 5·(9·4 + k + 1). The loop, woken by thread 0's result at 215, queues behind the
+/// three still computing and gets the GIL at 230, when the last one is done: every
+/// answer at io + N·cpu = 230, where `sleep` work answers all at io + cpu = 80.
+#[test]
+fn pure_python_in_the_threadpool_takes_turns_on_the_gil() {
+    let c = Config {
+        work: Work::PythonCpu,
+        ..cfg(Variant::FullAsync, 4, 4, 40, 30.0, 50.0, 10.0)
+    };
+    let r = run(&c);
+    for q in &r.requests {
+        assert_eq!(q.responded_ms, 230.0, "request {}", q.id);
+        let held: f64 = spans(q, PhaseKind::Cpu, Place::Pool)
+            .iter()
+            .map(|(a, b)| b - a)
+            .sum();
+        assert_eq!(held, 50.0, "each computes its 50 ms, in slices");
+        assert!(spans(q, PhaseKind::Cpu, Place::Pool)
+            .iter()
+            .all(|(a, b)| b - a <= 5.0 + 1e-9));
+    }
+    let r0 = &r.requests[0];
+    assert_eq!(
+        &spans(r0, PhaseKind::Cpu, Place::Pool)[..2],
+        [(30.0, 35.0), (50.0, 55.0)]
+    );
+    assert_eq!(spans(r0, PhaseKind::GilWait, Place::Pool)[0], (35.0, 50.0));
+    assert_eq!(
+        spans(r0, PhaseKind::Cpu, Place::Pool).last(),
+        Some(&(210.0, 215.0))
+    );
+    // The loop waited for the GIL from thread 0's result to the end: (N - 1) slices.
+    assert_eq!(r.loop_gil_waits.len(), 1);
+    assert_eq!(
+        (r.loop_gil_waits[0].start_ms, r.loop_gil_waits[0].end_ms),
+        (215.0, 230.0)
+    );
+    assert_eq!(r.stats.loop_gil_wait_total_ms, 15.0);
+    assert_eq!(
+        r.stats.loop_stall_total_ms, 0.0,
+        "no blocking call anywhere: no stall"
+    );
+    assert_eq!(
+        run(&Config {
+            work: Work::Sleep,
+            ..c.clone()
+        })
+        .stats
+        .makespan_ms,
+        80.0
+    );
+    // The closed form, for other sizes: io + N·cpu, whether cpu is a multiple of the
+    // switch interval or not.
+    for (n, cpu) in [(1, 50.0), (2, 7.0), (3, 20.0), (10, 100.0), (6, 12.5)] {
+        let r = run(&Config {
+            work: Work::PythonCpu,
+            ..cfg(Variant::FullAsync, n, n, 40, 30.0, cpu, 10.0)
+        });
+        let expect = 30.0 + n as f64 * cpu;
+        assert!(
+            (r.stats.makespan_ms - expect).abs() < 1e-9,
+            "n={n} cpu={cpu}: {}",
+            r.stats.makespan_ms
+        );
+        assert!(r.requests.iter().all(|q| (q.responded_ms - expect).abs() < 1e-9));
+    }
+}
+
+/// With one token there is one computing thread at a time: no one to share the GIL
+/// with, so `python_cpu` is `sleep` again; and on the loop (`async_io`, `blocking`)
+/// there is no other thread at all.
+#[test]
+fn the_gil_costs_nothing_without_a_second_python_thread() {
+    for (v, tokens) in [
+        (Variant::FullAsync, 1),
+        (Variant::AsyncIo, 40),
+        (Variant::Blocking, 40),
+    ] {
+        let sleep = cfg(v, 5, 5, tokens, 30.0, 50.0, 10.0);
+        let py = run(&Config {
+            work: Work::PythonCpu,
+            ..sleep.clone()
+        });
+        let s = run(&sleep);
+        let times = |r: &Report| r.requests.iter().map(|q| q.responded_ms).collect::<Vec<_>>();
+        assert_eq!(times(&py), times(&s), "{v}");
+        assert_eq!(py.stats.loop_gil_wait_total_ms, 0.0, "{v}");
+    }
+}
+
+/// A process pool runs pure-Python predictions side by side, P at a time, each in its
+/// own process with its own GIL: io + ceil(N / P)·cpu. Pickling costs the process
+/// `pickle_ms` per call (half before, half after the call).
+#[test]
+fn a_process_pool_runs_p_predictions_at_once() {
+    for work in Work::ALL {
+        let c = Config {
+            work,
+            processes: 4,
+            ..cfg(Variant::ProcessPool, 8, 8, 40, 30.0, 50.0, 10.0)
+        };
+        let r = run(&c);
+        let mut times: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
+        times.sort_by(f64::total_cmp);
+        assert_eq!(
+            times,
+            [80.0, 80.0, 80.0, 80.0, 130.0, 130.0, 130.0, 130.0],
+            "{work:?}"
+        );
+        assert_eq!(r.stats.loop_gil_wait_total_ms, 0.0);
+        // The second four waited for a free process, 30–80, and took no token.
+        let late = r.requests.iter().find(|q| q.responded_ms == 130.0).unwrap();
+        assert_eq!(spans(late, PhaseKind::Queued, Place::Process), [(30.0, 80.0)]);
+        assert_eq!(spans(late, PhaseKind::Cpu, Place::Process), [(80.0, 130.0)]);
+        assert!(spans(late, PhaseKind::Queued, Place::Pool).is_empty());
+    }
+    let pickled = run(&Config {
+        pickle_ms: 2.0,
+        processes: 4,
+        ..cfg(Variant::ProcessPool, 8, 8, 40, 30.0, 50.0, 10.0)
+    });
+    let mut times: Vec<f64> = pickled.requests.iter().map(|q| q.responded_ms).collect();
+    times.sort_by(f64::total_cmp);
+    assert_eq!(times[0], 82.0);
+    assert_eq!(times[7], 134.0);
+}
+
+/// The example: 4 requests from 2 clients, tokens 2, io 50, cpu 100, a heavy
+/// 1000 ms log. In-process background tasks hold both tokens 150–1150, so the second
+/// pair's predictions wait for them: answered at 1250. With a task queue the logs take
+/// no token: the second pair is answered at 300; two queue workers run the logs,
+/// 150–1150 and then 1150–2150.
+#[test]
+fn a_task_queue_frees_the_tokens_background_tasks_hold() {
+    let answers = |v| {
+        let r = run(&cfg(v, 4, 2, 2, 50.0, 100.0, 1000.0));
+        r.requests
+            .iter()
+            .map(|q| (q.responded_ms, q.background_done_ms.unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        answers(Variant::Background),
+        [
+            (150.0, 1150.0),
+            (150.0, 1150.0),
+            (1250.0, 2250.0),
+            (1250.0, 2250.0)
+        ]
+    );
+    assert_eq!(
+        answers(Variant::TaskQueue),
+        [(150.0, 1150.0), (150.0, 1150.0), (300.0, 2150.0), (300.0, 2150.0)]
+    );
+    // One queue worker runs the four logs one after another; the answers do not move.
+    let one = run(&Config {
+        queue_workers: 1,
+        ..cfg(Variant::TaskQueue, 4, 2, 2, 50.0, 100.0, 1000.0)
+    });
+    assert_eq!(one.stats.background_done_ms, Some(4150.0));
+    assert_eq!(one.stats.makespan_ms, 300.0);
+    let last = &one.requests[3];
+    assert_eq!(spans(last, PhaseKind::Queued, Place::Queue), [(300.0, 3150.0)]);
+    assert_eq!(
+        spans(last, PhaseKind::Background, Place::Queue),
+        [(3150.0, 4150.0)]
+    );
+    // .delay()'s publish is a blocking call on the loop: a stall of broker_ms.
+    let published = run(&Config {
+        broker_ms: 2.0,
+        ..cfg(Variant::TaskQueue, 1, 1, 2, 50.0, 100.0, 1000.0)
+    });
+    assert_eq!(published.stats.loop_stall_total_ms, 2.0);
+    assert_eq!(published.stats.makespan_ms, 152.0);
+}
+
+/// `uvicorn --workers N`: N event loops, new connections to each in turn. A blocking
+/// endpoint still blocks, but each loop has 1/N of the requests: 8 requests at once on
+/// 4 workers answer in two rounds of io + cpu. Each worker has its own 40 tokens.
+#[test]
+fn n_workers_split_the_requests_and_each_loop_still_blocks() {
+    let r = run(&Config {
+        workers: 4,
+        ..cfg(Variant::Blocking, 8, 8, 40, 20.0, 30.0, 10.0)
+    });
+    assert_eq!(r.stats.makespan_ms, 100.0);
+    assert_eq!(
+        r.stats.loop_stall_total_ms, 400.0,
+        "each loop is blocked for its requests"
+    );
+    for q in &r.requests {
+        assert_eq!(q.worker, q.id % 4);
+        assert_eq!(q.responded_ms, if q.id < 4 { 50.0 } else { 100.0 });
+    }
+    assert!(r.loop_stalls.iter().all(|s| s.worker == s.request % 4));
+    // 10 requests of the tutorial on 4 workers: 3, 3, 2, 2 each, one after another.
+    let tutorial = run(&Config {
+        workers: 4,
+        ..Config::default().with_variant(Variant::Blocking)
+    });
+    assert_eq!(tutorial.stats.makespan_ms, 4500.0);
+    // Threadpools are per worker: 4 workers of 1 token run 4 def endpoints at once.
+    let def = run(&Config {
+        workers: 4,
+        ..cfg(Variant::SyncDef, 8, 8, 1, 20.0, 30.0, 10.0)
+    });
+    assert_eq!(def.stats.makespan_ms, 100.0);
+    // And each process has its own GIL.
+    let gil = run(&Config {
+        workers: 2,
+        work: Work::PythonCpu,
+        ..cfg(Variant::FullAsync, 4, 4, 40, 30.0, 50.0, 10.0)
+    });
+    assert_eq!(gil.stats.makespan_ms, 30.0 + 2.0 * 50.0);
+}
+
+/// `overhead_ms` charges each request's loop time, half when its first step runs and
+/// half when it answers; 0 is the ideal model, whose closed forms stand.
+#[test]
+fn overhead_is_charged_on_the_loop() {
+    // One request: io + cpu + overhead.
+    let one = run(&Config {
+        overhead_ms: 1.0,
+        ..cfg(Variant::FullAsync, 1, 1, 40, 30.0, 50.0, 10.0)
+    });
+    assert_eq!(one.stats.makespan_ms, 81.0);
+    // Ten at once on the loop one after another: the tenth starts its fetch after nine
+    // halves, and every answer pays its half when sent.
+    let ten = run(&Config {
+        overhead_ms: 1.0,
+        ..cfg(Variant::FullAsync, 10, 10, 40, 30.0, 50.0, 10.0)
+    });
+    assert_eq!(
+        ten.requests[9]
+            .phases
+            .iter()
+            .find(|p| p.kind == PhaseKind::Io)
+            .unwrap()
+            .start_ms,
+        5.0
+    );
+    assert!(
+        ten.stats.makespan_ms > 85.0 && ten.stats.makespan_ms < 90.0,
+        "{}",
+        ten.stats.makespan_ms
+    );
 }

@@ -29,7 +29,7 @@ mod cli {
     #[derive(Subcommand)]
     enum Command {
         /// Predict a run with the virtual-time model and print it like ApacheBench.
-        Simulate(SimulateArgs),
+        Simulate(Box<SimulateArgs>),
         /// Serve the browser simulator (build it first: `make run` does both).
         Serve {
             /// Port to listen on.
@@ -58,7 +58,8 @@ mod cli {
     /// bad one gets the same sentence as in the page's form or the JS API.
     #[derive(clap::Args)]
     struct SimulateArgs {
-        /// sync_def, blocking, async_io, full_async, background, or all.
+        /// sync_def, blocking, async_io, full_async, background, process_pool, task_queue;
+        /// tutorial (its five), or all.
         #[arg(long, default_value = "all")]
         variant: String,
         /// Requests in total (ab -n) [default: 10].
@@ -79,6 +80,28 @@ mod cli {
         /// Threadpool tokens (anyio's default limiter) [default: 40].
         #[arg(long, allow_hyphen_values = true)]
         tokens: Option<String>,
+        /// What the prediction does: sleep (time.sleep), compute (a kernel that
+        /// releases the GIL) or python_cpu (pure Python, holds the GIL) [default: sleep].
+        #[arg(long, allow_hyphen_values = true)]
+        work: Option<String>,
+        /// process_pool: ProcessPoolExecutor(max_workers=P) [default: 4].
+        #[arg(long, allow_hyphen_values = true)]
+        processes: Option<String>,
+        /// task_queue: queue workers running the log jobs [default: 2].
+        #[arg(long, allow_hyphen_values = true)]
+        queue_workers: Option<String>,
+        /// uvicorn --workers: server processes, new connections to each in turn [default: 1].
+        #[arg(long, allow_hyphen_values = true)]
+        workers: Option<String>,
+        /// What real FastAPI spends on the loop per request, ms [default: 0, the ideal model].
+        #[arg(long, allow_hyphen_values = true)]
+        overhead_ms: Option<String>,
+        /// process_pool: pickling a call's argument and result, ms per call [default: 0].
+        #[arg(long, allow_hyphen_values = true)]
+        pickle_ms: Option<String>,
+        /// task_queue: .delay()'s blocking publish to the broker, ms [default: 0].
+        #[arg(long, allow_hyphen_values = true)]
+        broker_ms: Option<String>,
         /// Print the report as JSON (an array of reports for `all`).
         #[arg(long)]
         json: bool,
@@ -91,13 +114,14 @@ mod cli {
     }
 
     fn simulate(a: SimulateArgs) -> ExitCode {
-        let variants: Vec<Variant> = if a.variant == "all" {
-            Variant::ALL.to_vec()
-        } else {
-            match a.variant.parse() {
+        let several = a.variant == "all" || a.variant == "tutorial";
+        let variants: Vec<Variant> = match a.variant.as_str() {
+            "all" => Variant::ALL.to_vec(),
+            "tutorial" => Variant::TUTORIAL.to_vec(),
+            one => match one.parse() {
                 Ok(v) => vec![v],
-                Err(e) => return usage_error(&format!("{e} (or all)")),
-            }
+                Err(e) => return usage_error(&format!("{e} (or tutorial, or all)")),
+            },
         };
         let given = [
             ("requests", a.requests),
@@ -106,6 +130,13 @@ mod cli {
             ("cpu_ms", a.cpu_ms),
             ("bg_ms", a.bg_ms),
             ("tokens", a.tokens),
+            ("work", a.work),
+            ("processes", a.processes),
+            ("queue_workers", a.queue_workers),
+            ("workers", a.workers),
+            ("overhead_ms", a.overhead_ms),
+            ("pickle_ms", a.pickle_ms),
+            ("broker_ms", a.broker_ms),
         ];
         let pairs: Vec<(String, Raw)> = given
             .into_iter()
@@ -125,9 +156,9 @@ mod cli {
             .map(|v| loopscope::simulate(&config.with_variant(*v)).expect("validated above"))
             .collect();
         let out = match (a.json, reports.as_slice()) {
-            (true, [one]) if a.variant != "all" => serde_json::to_string_pretty(one),
+            (true, [one]) if !several => serde_json::to_string_pretty(one),
             (true, all) => serde_json::to_string_pretty(all),
-            (false, [one]) if a.variant != "all" => Ok(summary::report_text(one)),
+            (false, [one]) if !several => Ok(summary::report_text(one)),
             (false, all) => Ok(summary::table_text(all)),
         };
         match out {
@@ -185,7 +216,7 @@ mod cli {
             }
         };
         match cli.command {
-            Command::Simulate(a) => simulate(a),
+            Command::Simulate(a) => simulate(*a),
             Command::Serve { port, host, dir } => serve(&host, port, dir),
             Command::Dist { dir, out } => match super::dist::dist(&dir, &out) {
                 Ok(size) => {

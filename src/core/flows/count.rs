@@ -17,7 +17,8 @@ use std::task::{Context, Wake, Waker};
 pub struct Awaits {
     /// `await asyncio.sleep(...)`.
     pub sleeps: u32,
-    /// `await run_in_threadpool(...)`, FastAPI's own calls included.
+    /// `await run_in_threadpool(...)`, FastAPI's own calls included, and
+    /// `await loop.run_in_executor(...)`: each a trip to another thread and back.
     pub pool_calls: u32,
 }
 
@@ -56,6 +57,10 @@ impl EventLoop for Counter {
         }
         std::future::ready(Ok(call.call(self)))
     }
+    fn run_in_process_pool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
+        self.run_in_threadpool(call)
+    }
+    fn delay(&self, _call: SyncCall) {}
     fn respond(&self, _answer: &Answer) {
         self.answered.set(true);
     }
@@ -107,5 +112,7 @@ mod tests {
             (1, 1),
             "the log task runs after the answer"
         );
+        assert_eq!(of(Variant::ProcessPool), (1, 1));
+        assert_eq!(of(Variant::TaskQueue), (1, 1), "the log job leaves the server");
     }
 }

@@ -4,13 +4,16 @@
 //!
 //! Module per tutorial step: [`step1`] the blocking functions and the `def` endpoint
 //! (and the `async def` that calls them, which is what the tutorial's text describes),
-//! [`step2`] async I/O, [`step3`] `run_in_threadpool`, [`step4`] background tasks.
+//! [`step2`] async I/O, [`step3`] `run_in_threadpool`, [`step4`] background tasks; and
+//! past the tutorial, [`step5`] a process pool, [`step6`] a task queue.
 
 pub mod count;
 pub mod step1;
 pub mod step2;
 pub mod step3;
 pub mod step4;
+pub mod step5;
+pub mod step6;
 
 use crate::model::{Answer, PredictionRequest, PredictionResponse, Raised, Variant};
 use crate::runtime::{EventLoop, Thread};
@@ -26,6 +29,7 @@ impl SyncCall {
             }
             SyncCall::ValidateResponse(response) => SyncReturn::Response(response.clone()),
             SyncCall::RunModelPrediction(x) => SyncReturn::Prediction(step3::run_model_prediction(t, *x)),
+            SyncCall::PredictInProcess(x) => SyncReturn::Prediction(step5::run_model_prediction(t, *x)),
             SyncCall::LogPredictionDetails { request, response } => {
                 step4::log_prediction_details(t, request, response);
                 SyncReturn::None
@@ -78,6 +82,8 @@ pub async fn handle_request(s: &impl EventLoop, variant: Variant, request: Predi
         Variant::AsyncIo => Ok(step2::predict_with_async_io(s, &request).await),
         Variant::FullAsync => step3::predict_fully_asynchronous(s, &request).await,
         Variant::Background => step4::predict_with_background_task(s, &request, &mut background_tasks).await,
+        Variant::ProcessPool => step5::predict_in_process_pool(s, &request).await,
+        Variant::TaskQueue => step6::predict_with_task_queue(s, &request).await,
     };
     match outcome {
         Ok(response) => s.respond(&Answer::ok(response)),

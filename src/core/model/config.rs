@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The five request flows: the tutorial's four endpoints plus the one its text describes.
+/// The request flows: the tutorial's four endpoints plus the one its text describes,
+/// and two that go past it (a process pool for CPU-bound work, a task queue for the
+/// background log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
@@ -25,11 +27,28 @@ pub enum Variant {
     FullAsync,
     /// `full_async` + a sync background task after the response.
     Background,
+    /// `await` fetch + `await loop.run_in_executor(process_pool, predict)`: each
+    /// prediction in a process of its own, with its own GIL.
+    ProcessPool,
+    /// `full_async`, then the log job sent to a task queue (Celery's `.delay()`), run by
+    /// queue workers outside the server.
+    TaskQueue,
 }
 
 impl Variant {
-    /// All five, in the tutorial's order.
-    pub const ALL: [Variant; 5] = [
+    /// Every flow: the tutorial's five in its order, then the two past it.
+    pub const ALL: [Variant; 7] = [
+        Variant::SyncDef,
+        Variant::Blocking,
+        Variant::AsyncIo,
+        Variant::FullAsync,
+        Variant::Background,
+        Variant::ProcessPool,
+        Variant::TaskQueue,
+    ];
+
+    /// The tutorial's five.
+    pub const TUTORIAL: [Variant; 5] = [
         Variant::SyncDef,
         Variant::Blocking,
         Variant::AsyncIo,
@@ -50,6 +69,8 @@ impl Variant {
             Variant::AsyncIo => "POST /predict_async_io",
             Variant::FullAsync => "POST /predict_full_async",
             Variant::Background => "POST /predict_with_background",
+            Variant::ProcessPool => "POST /predict_process_pool",
+            Variant::TaskQueue => "POST /predict_task_queue",
         }
     }
 
@@ -61,7 +82,18 @@ impl Variant {
             Variant::AsyncIo => "await asyncio.sleep for I/O, then the prediction blocks the loop",
             Variant::FullAsync => "await I/O, await run_in_threadpool(predict): the loop stays free",
             Variant::Background => "full_async, then a sync log task after the response is sent",
+            Variant::ProcessPool => "await I/O, then the prediction in a process pool: a GIL per process",
+            Variant::TaskQueue => "full_async, then the log job to a task queue: no pool token for it",
         }
+    }
+
+    /// Whether its requests run jobs in the threadpool (`run_in_threadpool`, a `def`
+    /// endpoint, a sync background task).
+    pub fn runs_threadpool_jobs(self) -> bool {
+        matches!(
+            self,
+            Variant::SyncDef | Variant::FullAsync | Variant::Background | Variant::TaskQueue
+        )
     }
 
     /// Whether the endpoint ever holds the event loop with a blocking call.
@@ -96,8 +128,11 @@ fn unknown_variant(shown: &str) -> ConfigError {
     )
 }
 
-/// What a blocking step does to its thread when it really runs (browser runtime only;
-/// the virtual model treats both alike).
+/// What a blocking step does to its thread: `sleep` and `compute` release the GIL
+/// (`time.sleep`; NumPy-like kernels, or a free-threaded CPython), `python_cpu` holds it
+/// while it computes (a prediction written in pure Python), so threads of one process
+/// take turns. The model treats `sleep` and `compute` alike; the browser burns a core for
+/// `compute` and `python_cpu`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Work {
@@ -106,10 +141,17 @@ pub enum Work {
     Sleep,
     /// Burns CPU for the duration, so threads contend for the machine's cores.
     Compute,
+    /// Pure-Python CPU work: holds its process's GIL while it computes.
+    PythonCpu,
 }
 
 impl Work {
-    pub const ALL: [Work; 2] = [Work::Sleep, Work::Compute];
+    pub const ALL: [Work; 3] = [Work::Sleep, Work::Compute, Work::PythonCpu];
+
+    /// Whether the prediction holds the GIL while it runs.
+    pub fn holds_the_gil(self) -> bool {
+        self == Work::PythonCpu
+    }
 
     pub fn id(self) -> &'static str {
         serde_id(&self)
@@ -130,6 +172,16 @@ pub mod limits {
     pub const BROWSER_MAX_WORKERS: u64 = 64;
     /// Shortest step a browser run can time: timers have millisecond resolution.
     pub const BROWSER_MIN_DURATION_MS: f64 = 1.0;
+    /// Most uvicorn workers (server processes).
+    pub const MAX_SERVER_WORKERS: u64 = 64;
+    /// Most server workers in a browser run (a Web Worker each, with its own pool).
+    pub const BROWSER_MAX_SERVER_WORKERS: u64 = 8;
+    /// Most processes in the process pool, and most task-queue workers.
+    pub const MAX_PROCESSES: u64 = 1024;
+    /// The same in a browser run: a Web Worker each.
+    pub const BROWSER_MAX_PROCESSES: u64 = 16;
+    /// The most a per-request or per-call cost may be, in ms.
+    pub const MAX_COST_MS: f64 = 1000.0;
 }
 
 /// The tutorial's numbers (FASTAPI_SEMANTICS.md rule 9) and anyio's default limiter.
@@ -139,6 +191,14 @@ pub mod defaults {
     pub const BG_MS: f64 = 200.0;
     pub const TOKENS: u64 = 40;
     pub const REQUESTS: u64 = 10;
+    /// The process pool's size in the tutorial's setting. CPython's own default for
+    /// `ProcessPoolExecutor(max_workers=None)` is `os.cpu_count()` (3.13 and later:
+    /// `os.process_cpu_count()`), which differs from machine to machine.
+    pub const PROCESSES: u64 = 4;
+    /// Celery workers taking jobs from the queue.
+    pub const QUEUE_WORKERS: u64 = 2;
+    /// `uvicorn --workers`: one server process unless told otherwise.
+    pub const SERVER_WORKERS: u64 = 1;
 }
 
 /// One run: `requests` in total, `concurrency` clients each sending its next request
@@ -158,6 +218,40 @@ pub struct Config {
     /// Threadpool size: anyio's default limiter has 40 tokens.
     pub tokens: u64,
     pub work: Work,
+    /// `ProcessPoolExecutor(max_workers=...)` for `process_pool`.
+    #[serde(skip_serializing_if = "is_default_processes")]
+    pub processes: u64,
+    /// Queue workers (Celery worker processes) for `task_queue`.
+    #[serde(skip_serializing_if = "is_default_queue_workers")]
+    pub queue_workers: u64,
+    /// `uvicorn --workers N`: server processes, each with its own event loop, limiter
+    /// and GIL; new connections go to them in turn.
+    #[serde(skip_serializing_if = "is_default_workers")]
+    pub workers: u64,
+    /// What real FastAPI spends on the loop per request beyond the endpoint's own code
+    /// (HTTP parsing, validation, JSON, the access log): half when the request is taken
+    /// in, half when the response is sent. 0 is the ideal model.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub overhead_ms: f64,
+    /// Pickling a process-pool call's argument and result, per call, in the server.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pickle_ms: f64,
+    /// Celery's `.delay()`: the publish to the broker, a blocking round trip on the loop.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub broker_ms: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+fn is_default_processes(n: &u64) -> bool {
+    *n == defaults::PROCESSES
+}
+fn is_default_queue_workers(n: &u64) -> bool {
+    *n == defaults::QUEUE_WORKERS
+}
+fn is_default_workers(n: &u64) -> bool {
+    *n == defaults::SERVER_WORKERS
 }
 
 impl Default for Config {
@@ -171,6 +265,12 @@ impl Default for Config {
             bg_ms: defaults::BG_MS,
             tokens: defaults::TOKENS,
             work: Work::Sleep,
+            processes: defaults::PROCESSES,
+            queue_workers: defaults::QUEUE_WORKERS,
+            workers: defaults::SERVER_WORKERS,
+            overhead_ms: 0.0,
+            pickle_ms: 0.0,
+            broker_ms: 0.0,
         }
     }
 }
@@ -240,6 +340,8 @@ pub enum Rule {
     /// Milliseconds above 0 and at most [`limits::MAX_DURATION_MS`] (from
     /// [`limits::BROWSER_MIN_DURATION_MS`] in a browser run).
     Duration,
+    /// A cost in milliseconds: from 0 to [`limits::MAX_COST_MS`].
+    Cost,
 }
 
 /// One field of a config: its name (as in JSON, the URL and the form; the command line
@@ -251,7 +353,7 @@ pub struct Field {
 }
 
 /// Every field, in the order problems are reported.
-pub const FIELDS: [Field; 8] = [
+pub const FIELDS: [Field; 14] = [
     Field {
         name: "variant",
         rule: Rule::Variant,
@@ -292,6 +394,39 @@ pub const FIELDS: [Field; 8] = [
     Field {
         name: "work",
         rule: Rule::Work,
+    },
+    Field {
+        name: "processes",
+        rule: Rule::Count {
+            max: limits::MAX_PROCESSES,
+            browser_max: Some(limits::BROWSER_MAX_PROCESSES),
+        },
+    },
+    Field {
+        name: "queue_workers",
+        rule: Rule::Count {
+            max: limits::MAX_PROCESSES,
+            browser_max: Some(limits::BROWSER_MAX_PROCESSES),
+        },
+    },
+    Field {
+        name: "workers",
+        rule: Rule::Count {
+            max: limits::MAX_SERVER_WORKERS,
+            browser_max: Some(limits::BROWSER_MAX_SERVER_WORKERS),
+        },
+    },
+    Field {
+        name: "overhead_ms",
+        rule: Rule::Cost,
+    },
+    Field {
+        name: "pickle_ms",
+        rule: Rule::Cost,
+    },
+    Field {
+        name: "broker_ms",
+        rule: Rule::Cost,
     },
 ];
 
@@ -341,6 +476,10 @@ impl Field {
                     limits::MAX_DURATION_MS
                 ),
             },
+            Rule::Cost => format!(
+                "{name} must be a number of milliseconds from 0 to {}, got {shown}",
+                limits::MAX_COST_MS
+            ),
         };
         ConfigError::new(name, message)
     }
@@ -373,6 +512,13 @@ impl Field {
                     Err(self.problem(target, shown))
                 }
             }
+            Rule::Cost => {
+                if x.is_finite() && (0.0..=limits::MAX_COST_MS).contains(&x) {
+                    Ok(Value::Ms(x))
+                } else {
+                    Err(self.problem(target, shown))
+                }
+            }
             Rule::Variant | Rule::Work => Err(self.problem(target, shown)),
         }
     }
@@ -390,7 +536,7 @@ impl Field {
                 .find(|w| w.id() == s)
                 .map(Value::Work)
                 .ok_or_else(|| self.problem(target, shown)),
-            Rule::Count { .. } | Rule::Duration => Err(self.problem(target, shown)),
+            Rule::Count { .. } | Rule::Duration | Rule::Cost => Err(self.problem(target, shown)),
         }
     }
 }
@@ -407,6 +553,12 @@ impl Config {
             "bg_ms" => Value::Ms(self.bg_ms),
             "tokens" => Value::Count(self.tokens),
             "work" => Value::Work(self.work),
+            "processes" => Value::Count(self.processes),
+            "queue_workers" => Value::Count(self.queue_workers),
+            "workers" => Value::Count(self.workers),
+            "overhead_ms" => Value::Ms(self.overhead_ms),
+            "pickle_ms" => Value::Ms(self.pickle_ms),
+            "broker_ms" => Value::Ms(self.broker_ms),
             _ => return None,
         })
     }
@@ -422,6 +574,12 @@ impl Config {
             ("bg_ms", Value::Ms(x)) => self.bg_ms = x,
             ("tokens", Value::Count(n)) => self.tokens = n,
             ("work", Value::Work(w)) => self.work = w,
+            ("processes", Value::Count(n)) => self.processes = n,
+            ("queue_workers", Value::Count(n)) => self.queue_workers = n,
+            ("workers", Value::Count(n)) => self.workers = n,
+            ("overhead_ms", Value::Ms(x)) => self.overhead_ms = x,
+            ("pickle_ms", Value::Ms(x)) => self.pickle_ms = x,
+            ("broker_ms", Value::Ms(x)) => self.broker_ms = x,
             _ => {}
         }
     }
@@ -435,10 +593,44 @@ impl Config {
         }
     }
 
-    /// The most threadpool threads a run can use: the limiter allows `tokens` jobs at
-    /// once, and each request has at most one job at a time.
+    /// The requests server worker `worker` takes: new connections go to the workers in
+    /// turn, so request `i` goes to worker `i mod workers`.
+    pub fn requests_of_worker(&self, worker: u64) -> u64 {
+        let n = self.workers.max(1);
+        if worker >= n {
+            return 0;
+        }
+        self.requests / n + u64::from(worker < self.requests % n)
+    }
+
+    /// The most threadpool threads one server worker can use: its limiter allows
+    /// `tokens` jobs at once, and each request has at most one job at a time.
     pub fn pool_threads(&self) -> u64 {
-        self.tokens.min(self.requests)
+        self.tokens.min(self.requests_of_worker(0))
+    }
+
+    /// The processes one server worker's process pool starts (`process_pool` only).
+    pub fn pool_processes(&self) -> u64 {
+        if self.variant == Variant::ProcessPool {
+            self.processes.min(self.requests_of_worker(0))
+        } else {
+            0
+        }
+    }
+
+    /// The queue workers a run starts (`task_queue` only).
+    pub fn queue_processes(&self) -> u64 {
+        if self.variant == Variant::TaskQueue {
+            self.queue_workers.min(self.requests)
+        } else {
+            0
+        }
+    }
+
+    /// Every Web Worker a browser run starts: each server worker, its pool threads and
+    /// processes, and the queue workers.
+    pub fn browser_workers(&self) -> u64 {
+        self.workers * (1 + self.pool_threads() + self.pool_processes()) + self.queue_processes()
     }
 
     /// Every problem with this config in `target`, at most one per field, in field
@@ -464,11 +656,10 @@ impl Config {
                 ),
             ));
         }
-        if target == Target::Browser
-            && !bad("requests")
-            && !bad("tokens")
-            && self.pool_threads() > limits::BROWSER_MAX_WORKERS
-        {
+        let counts_ok = ["requests", "tokens", "workers", "processes", "queue_workers"]
+            .iter()
+            .all(|f| !bad(f));
+        if target == Target::Browser && counts_ok && self.pool_threads() > limits::BROWSER_MAX_WORKERS {
             joint.push(ConfigError::new(
                 "tokens",
                 format!(
@@ -476,6 +667,20 @@ impl Config {
                     limits::BROWSER_MAX_WORKERS,
                     self.tokens,
                     self.requests
+                ),
+            ));
+        } else if target == Target::Browser
+            && counts_ok
+            && self.browser_workers() > limits::BROWSER_MAX_WORKERS + limits::BROWSER_MAX_SERVER_WORKERS
+        {
+            joint.push(ConfigError::new(
+                "workers",
+                format!(
+                    "a browser run starts a Web Worker per server worker, per usable token and per process, at most {} in all; {} workers with {} tokens would start {}",
+                    limits::BROWSER_MAX_WORKERS + limits::BROWSER_MAX_SERVER_WORKERS,
+                    self.workers,
+                    self.tokens,
+                    self.browser_workers()
                 ),
             ));
         }
@@ -623,7 +828,7 @@ mod tests {
         let err = "fast".parse::<Variant>().unwrap_err();
         assert_eq!(
             err.message,
-            "unknown variant 'fast': expected one of sync_def, blocking, async_io, full_async, background"
+            "unknown variant 'fast': expected one of sync_def, blocking, async_io, full_async, background, process_pool, task_queue"
         );
     }
 

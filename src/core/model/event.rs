@@ -11,8 +11,13 @@ use serde::{Deserialize, Serialize};
 pub enum Event {
     /// The client sent the request.
     Sent { request: u64, t: f64 },
-    /// The event loop took the request in.
-    Accepted { request: u64, t: f64 },
+    /// The event loop of server worker `worker` took the request in.
+    Accepted {
+        request: u64,
+        t: f64,
+        #[serde(default, skip_serializing_if = "crate::model::record::is_zero")]
+        worker: u64,
+    },
     /// A phase has begun and is still going (its end comes as a `Phase`): for live views.
     Began {
         request: u64,
@@ -44,12 +49,14 @@ pub enum Event {
     BackgroundDone { request: u64, t: f64 },
     /// Its log task wrote (or kept) this entry.
     Logged { entry: LogEntry },
+    /// Server worker `worker`'s loop had work ready from `from` but got its GIL at `to`.
+    LoopGilWait { worker: u64, from: f64, to: f64 },
 }
 
 impl Event {
-    /// The request the event is about.
-    pub fn request(&self) -> u64 {
-        match self {
+    /// The request the event is about; `None` for one about a server worker's loop.
+    pub fn request(&self) -> Option<u64> {
+        Some(match self {
             Event::Sent { request, .. }
             | Event::Accepted { request, .. }
             | Event::Began { request, .. }
@@ -60,6 +67,7 @@ impl Event {
             | Event::BackgroundDone { request, .. } => *request,
             Event::Stall { stall } => stall.request,
             Event::Logged { entry } => entry.request_id,
-        }
+            Event::LoopGilWait { .. } => return None,
+        })
     }
 }

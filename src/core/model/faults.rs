@@ -59,11 +59,11 @@ impl Faults {
         if self.is_empty() {
             return errors;
         }
-        if config.variant.blocks_the_loop() {
+        if !config.variant.runs_threadpool_jobs() {
             errors.push(ConfigError::new(
                 "faults",
                 format!(
-                    "faults fail a threadpool job, and {} runs none: try sync_def, full_async or background",
+                    "faults fail a threadpool job, and {} runs none: try sync_def, full_async, background or task_queue",
                     config.variant
                 ),
             ));

@@ -66,7 +66,7 @@ pub fn typed(pairs: &[(&str, &str)]) -> Vec<(String, Raw)> {
 pub fn read_field(name: &str, raw: &Raw, target: Target) -> Result<Value, ConfigError> {
     let f = field(name).ok_or_else(|| unknown_field(name))?;
     let shown = raw.shown();
-    let numeric = matches!(f.rule, Rule::Count { .. } | Rule::Duration);
+    let numeric = matches!(f.rule, Rule::Count { .. } | Rule::Duration | Rule::Cost);
     match (raw, numeric) {
         (Raw::Typed(t), true) => match typed_number(t) {
             Some(x) => f.number(target, x, &shown),
@@ -250,11 +250,11 @@ mod tests {
         );
         assert_eq!(
             one("variant", Raw::Number(3.0), t).message,
-            "unknown variant 3: expected one of sync_def, blocking, async_io, full_async, background"
+            "unknown variant 3: expected one of sync_def, blocking, async_io, full_async, background, process_pool, task_queue"
         );
         assert_eq!(
             one("work", Raw::Str("fast".into()), t).message,
-            "work must be one of 'sleep', 'compute', got 'fast' (a string)"
+            "work must be one of 'sleep', 'compute', 'python_cpu', got 'fast' (a string)"
         );
         assert_eq!(
             read_field("work", &Raw::Typed("compute".into()), t),
@@ -273,7 +273,7 @@ mod tests {
         assert_eq!(r.errors[0].field, "config");
         assert_eq!(
             r.errors[0].message,
-            "unknown field 'request' (did you mean 'requests'?): a config has variant, requests, concurrency, io_ms, cpu_ms, bg_ms, tokens, work"
+            "unknown field 'request' (did you mean 'requests'?): a config has variant, requests, concurrency, io_ms, cpu_ms, bg_ms, tokens, work, processes, queue_workers, workers, overhead_ms, pickle_ms, broker_ms"
         );
         let r = read_config(
             &Config::default(),

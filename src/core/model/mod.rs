@@ -15,7 +15,7 @@ pub use config::{limits, Config, ConfigError, Durations, Target, Variant, Work};
 pub use event::Event;
 pub use faults::{Fault, Faults};
 pub use record::{
-    Answer, ConsoleLine, LogEntry, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse,
+    Answer, ConsoleLine, GilWait, LogEntry, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse,
     ProbeStall, Raised, RequestRecord, Stall,
 };
 pub use recorder::{Incomplete, Recorder, RequestView};

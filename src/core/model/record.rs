@@ -16,6 +16,9 @@ pub enum PhaseKind {
     Cpu,
     /// The background log task (`time.sleep(0.2)`).
     Background,
+    /// Ready to run Python but waiting for its process's GIL, held by another thread
+    /// (pure-Python CPU work, `work: python_cpu`).
+    GilWait,
 }
 
 /// Which thread a phase belongs to.
@@ -26,6 +29,10 @@ pub enum Place {
     Loop,
     /// A threadpool worker thread (or, for `queued`, the limiter's wait line).
     Pool,
+    /// A process of the process pool (or, for `queued`, waiting for a free one).
+    Process,
+    /// A task-queue worker, outside the server (or, for `queued`, waiting in the queue).
+    Queue,
 }
 
 /// One span of a request's life.
@@ -117,6 +124,9 @@ impl Answer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
     pub id: u64,
+    /// The server worker (`uvicorn --workers`) that took it; 0 with one worker.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worker: u64,
     pub request: PredictionRequest,
     pub sent_ms: f64,
     /// When the event loop took it in (late when the loop was blocked).
@@ -141,6 +151,23 @@ pub struct Stall {
     pub request: u64,
     /// The blocking calls, e.g. `time.sleep in run_model_prediction`.
     pub cause: String,
+    /// The server worker whose loop it held; 0 with one worker.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worker: u64,
+}
+
+/// A span a server worker's event loop had work ready but waited for its process's
+/// GIL, held by a thread doing pure-Python CPU work: loop lag with no blocking call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GilWait {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worker: u64,
+}
+
+pub(crate) fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A line the server printed.

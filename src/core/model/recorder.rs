@@ -8,7 +8,7 @@
 
 use super::config::Config;
 use super::record::{
-    Answer, ConsoleLine, LogEntry, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall,
+    Answer, ConsoleLine, GilWait, LogEntry, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall,
 };
 use super::report::{CutShort, Report, Source};
 use super::stats::Stats;
@@ -19,6 +19,7 @@ struct Partial {
     request: Option<PredictionRequest>,
     sent_ms: Option<f64>,
     accepted_ms: Option<f64>,
+    worker: u64,
     responded: Option<(f64, Answer)>,
     background_done_ms: Option<f64>,
     phases: Vec<Phase>,
@@ -90,6 +91,7 @@ pub struct Recorder {
     stalls: Vec<Stall>,
     console: Vec<ConsoleLine>,
     logged: Vec<LogEntry>,
+    gil_waits: Vec<GilWait>,
 }
 
 impl Recorder {
@@ -101,6 +103,7 @@ impl Recorder {
             stalls: Vec::new(),
             console: Vec::new(),
             logged: Vec::new(),
+            gil_waits: Vec::new(),
         }
     }
 
@@ -114,16 +117,29 @@ impl Recorder {
 
     /// Records one event. `Began` carries nothing a report keeps: it is for live views.
     pub fn record(&mut self, event: &Event) -> Result<(), UnknownRequest> {
-        let slot = self.slot(event.request())?;
+        let Some(request) = event.request() else {
+            if let Event::LoopGilWait { worker, from, to } = event {
+                if to > from {
+                    self.gil_waits.push(GilWait {
+                        start_ms: *from,
+                        end_ms: *to,
+                        worker: *worker,
+                    });
+                }
+            }
+            return Ok(());
+        };
+        let slot = self.slot(request)?;
         match event {
             Event::Sent { request, t } => {
                 slot.request = Some(PredictionRequest::for_index(*request));
                 slot.sent_ms = Some(*t);
             }
-            Event::Accepted { t, .. } => {
+            Event::Accepted { t, worker, .. } => {
                 // The time since it was sent is a wait for the loop.
                 let sent = slot.sent_ms.unwrap_or(*t);
                 slot.accepted_ms = Some(*t);
+                slot.worker = *worker;
                 slot.wait(Place::Loop, sent, *t);
             }
             Event::Began { .. } => {}
@@ -131,8 +147,15 @@ impl Recorder {
             Event::Waited { on, from, to, .. } => slot.wait(*on, *from, *to),
             Event::Responded { t, answer, .. } => slot.responded = Some((*t, answer.clone())),
             Event::BackgroundDone { t, .. } => slot.background_done_ms = Some(*t),
-            Event::Stall { stall } => self.stalls.push(stall.clone()),
+            Event::Stall { stall } => {
+                let worker = slot.worker;
+                self.stalls.push(Stall {
+                    worker,
+                    ..stall.clone()
+                });
+            }
             Event::Logged { entry } => self.logged.push(entry.clone()),
+            Event::LoopGilWait { .. } => {}
             Event::Print { request, t, text } => {
                 // What Python's `print(text)` shows: one console line per non-blank line.
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -208,6 +231,7 @@ impl Recorder {
             phases.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
             requests.push(RequestRecord {
                 id: id as u64,
+                worker: p.worker,
                 request,
                 sent_ms,
                 accepted_ms,
@@ -222,7 +246,13 @@ impl Recorder {
         loop_stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
         let mut console = self.console;
         console.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms)); // stable: ties keep print order
-        let stats = Stats::compute(&requests, &loop_stalls);
+        let mut gil_waits = self.gil_waits;
+        gil_waits.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+        let mut stats = Stats::compute(&requests, &loop_stalls);
+        stats.loop_gil_wait_total_ms = gil_waits
+            .iter()
+            .map(|g| g.end_ms - g.start_ms)
+            .fold(0.0, |a, b| a + b);
         let cut_short = cut_at.map(|at_ms| CutShort {
             at_ms,
             answered: requests.len() as u64,
@@ -240,6 +270,7 @@ impl Recorder {
             measurement: None,
             cut_short,
             logged: self.logged,
+            loop_gil_waits: gil_waits,
         })
     }
 }
@@ -274,7 +305,8 @@ mod tests {
         assert!(rec
             .record(&Event::Accepted {
                 request: u64::MAX,
-                t: 0.0
+                t: 0.0,
+                worker: 0
             })
             .is_err());
         assert!(rec.request(7).is_none());
@@ -290,7 +322,12 @@ mod tests {
         });
         for id in 0..3 {
             rec.record(&Event::Sent { request: id, t: 0.0 }).unwrap();
-            rec.record(&Event::Accepted { request: id, t: 1.0 }).unwrap();
+            rec.record(&Event::Accepted {
+                request: id,
+                t: 1.0,
+                worker: 0,
+            })
+            .unwrap();
         }
         rec.record(&Event::Responded {
             request: 1,

@@ -4,7 +4,7 @@
 
 use super::config::Config;
 use super::faults::Faults;
-use super::record::{ConsoleLine, LogEntry, ProbeStall, RequestRecord, Stall};
+use super::record::{ConsoleLine, GilWait, LogEntry, ProbeStall, RequestRecord, Stall};
 use super::stats::Stats;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,10 @@ pub struct Report {
     /// IndexedDB); empty for predictions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logged: Vec<LogEntry>,
+    /// Every span a server worker's loop waited for its GIL (pure-Python CPU work in
+    /// its threads); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loop_gil_waits: Vec<GilWait>,
 }
 
 /// A run cancelled before it ended.

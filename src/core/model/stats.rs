@@ -33,6 +33,13 @@ pub struct Stats {
     pub probe_stall_total_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_stall_max_ms: Option<f64>,
+    /// How long the server loops waited for their GIL in all (`python_cpu` work).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub loop_gil_wait_total_ms: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// The nearest-rank percentile of an ascending, non-empty slice.
@@ -75,6 +82,7 @@ impl Stats {
                 .reduce(f64::max),
             probe_stall_total_ms: None,
             probe_stall_max_ms: None,
+            loop_gil_wait_total_ms: 0.0,
         }
     }
 
@@ -145,6 +153,7 @@ mod tests {
             end_ms: 300.0,
             request: 0,
             cause: "run_model_prediction".into(),
+            worker: 0,
         };
         let mut samples: Vec<[f64; 2]> = (1..=20).map(|i| [f64::from(i) * 4.0, 0.5]).collect();
         samples.push([84.5, 0.5 + f64::from(0)]);

@@ -49,6 +49,11 @@ impl Limiter {
         }))
     }
 
+    /// Tokens in all.
+    pub fn total(&self) -> u64 {
+        self.0.total
+    }
+
     /// Tokens held right now.
     pub fn in_use(&self) -> u64 {
         self.0.in_use.get()

@@ -33,7 +33,11 @@ pub enum SyncCall {
     ValidateResponse(PredictionResponse),
     /// `run_in_threadpool(run_model_prediction, feature_value)` (step 3's version).
     RunModelPrediction(f64),
-    /// A sync background task: `log_prediction_details(request.dict(), response.dict())`.
+    /// `loop.run_in_executor(process_pool, run_model_prediction, feature_value)`: the
+    /// prediction in a process of the pool (step 5's version, which says so).
+    PredictInProcess(f64),
+    /// A sync background task: `log_prediction_details(request.dict(), response.dict())`;
+    /// also the task-queue job (`log_prediction_details.delay(...)`).
     LogPredictionDetails {
         request: PredictionRequest,
         response: PredictionResponse,
@@ -55,7 +59,7 @@ impl SyncCall {
         match self {
             SyncCall::PredictSynchronously(_) => Some(PhaseKind::Io),
             SyncCall::ValidateResponse(_) => None,
-            SyncCall::RunModelPrediction(_) => Some(PhaseKind::Cpu),
+            SyncCall::RunModelPrediction(_) | SyncCall::PredictInProcess(_) => Some(PhaseKind::Cpu),
             SyncCall::LogPredictionDetails { .. } => Some(PhaseKind::Background),
         }
     }
@@ -99,6 +103,15 @@ pub trait EventLoop: Thread {
     /// runs `call` on a pool thread, resumes on the loop with its result, or with the
     /// exception it raised (or the death of its thread), re-raised.
     fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>>;
+    /// `await loop.run_in_executor(process_pool, call)`: waits for a free process of the
+    /// pool (FIFO), runs `call` there (a process of its own, with its own GIL; pickling
+    /// its argument and result costs `pickle_ms`), resumes on the loop with its result.
+    /// No threadpool token: `run_in_executor` does not go through anyio's limiter.
+    fn run_in_process_pool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>>;
+    /// Celery's `task.delay(...)`: publishes `call` to the broker, a blocking round trip
+    /// on the loop (`broker_ms`); a queue worker outside the server runs it later, and
+    /// its end is the request's background end.
+    fn delay(&self, call: SyncCall);
     /// The answer is on the wire: the client has it from now on.
     fn respond(&self, answer: &Answer);
     /// Every background task of this request has finished.

@@ -48,6 +48,7 @@ impl Step {
             end_ms,
             request: self.request,
             cause: self.blocked_in.join(", "),
+            worker: 0, // the recorder knows which server worker took the request
         })
     }
 }

@@ -1,30 +1,48 @@
 //! The virtual-time runtime: a deterministic, single-threaded executor on a virtual
-//! clock that runs the real endpoint code ([`crate::flows`]) and predicts exactly what
-//! a FastAPI server would do.
+//! clock that runs the real endpoint code ([`crate::flows`]) and predicts what a
+//! FastAPI server would do.
 //!
-//! How it keeps time, like asyncio's loop:
-//! - Each loop iteration moves the events that are due (timers, finished pool jobs,
-//!   arriving requests) onto the ready queue, then runs the tasks that were ready at
-//!   the start of the iteration, in order.
-//! - Polling a task takes no virtual time, except `block` (a `time.sleep` on the loop),
-//!   which moves the clock on. Everything that came due meanwhile fires late: that
-//!   lateness is the stall. No request is accepted during a block.
-//! - A threadpool job, once it has a token, runs on its own virtual thread starting
-//!   now; its end is an event that resumes the awaiting task when the loop is free.
-//!   The token is released when that task resumes (anyio's `async with limiter:`
-//!   spans the whole `run_sync`).
-//! - Clients follow `ab`: `concurrency` requests go out at 0; each response sends the
-//!   next request, until `requests` have been sent.
+//! Each server worker (`uvicorn --workers N`) has its own event loop, iterating as
+//! asyncio's `BaseEventLoop._run_once` does (asyncio/base_events.py):
+//! - **Poll.** The loop sleeps until something is ready: a request's bytes arrive (a
+//!   readable socket), a threadpool or process job finishes (`call_soon_threadsafe`
+//!   wakes it through its self-pipe), or the first timer comes due.
+//! - **I/O, then timers.** The poll appends a callback per readable connection (uvicorn's
+//!   `data_received`, which parses the request and `create_task`s its coroutine), then
+//!   every timer due by now, in `when` order.
+//! - **Run the snapshot.** Exactly the callbacks ready at that point run, in order. What
+//!   they schedule runs in the next iteration: a new request's first step (`create_task`
+//!   → `call_soon`), a coroutine whose timer or job finished (the callback completes a
+//!   future, whose done-callback wakes the task next iteration), a task whose limiter
+//!   token was handed over.
+//! - A `block` (a `time.sleep` on the loop) moves the clock on; everything that came due
+//!   meanwhile waits for the next poll: the lateness is the stall.
+//!
+//! Polling a task takes no time: the ideal model. `overhead_ms` charges what real
+//! FastAPI spends on the loop per request (half when its first step runs, half when it
+//! answers).
+//!
+//! Threadpool jobs run on virtual threads. With `python_cpu` work they share the
+//! process's GIL with the event loop ([`gil`]): a prediction computes only while its
+//! thread holds it, and the loop waits for it before each iteration. A process-pool job
+//! runs in a process of its own (its own GIL); a task-queue job in a queue worker outside
+//! the server. Clients follow `ab`: `concurrency` requests go out at 0, each response
+//! sends that client's next request, each on a new connection; new connections go to
+//! the server workers in turn.
+
+mod gil;
+mod script;
+
+pub use gil::SWITCH_INTERVAL_MS;
 
 use crate::flows::handle_request;
-use crate::model::Event;
-use crate::model::Raised;
 use crate::model::{
-    Answer, Config, ConfigError, Durations, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
-    Recorder, Report, Source,
+    Answer, Config, ConfigError, Durations, Event, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
+    Raised, Recorder, Report, Source, Work,
 };
-use crate::runtime::{EventLoop, Limiter, Step, Thread};
-use crate::runtime::{SyncCall, SyncReturn};
+use crate::runtime::{EventLoop, Limiter, Step, SyncCall, SyncReturn, Thread};
+use gil::{Gil, Who};
+use script::{Op, Script};
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -65,9 +83,9 @@ pub fn simulate_with_durations(
     run(config, faults, Some(durations)).map(|(report, _)| report)
 }
 
-/// [`simulate`], and the most threadpool tokens held at once during the run (a token
-/// is held from its grant until its task resumes on the loop, as with anyio's
-/// `async with limiter`), for tests of the limiter's bound.
+/// [`simulate`], and the most threadpool tokens one server worker held at once during
+/// the run (a token is held from its grant until its task resumes on the loop, as with
+/// anyio's `async with limiter`), for tests of the limiter's bound.
 pub fn simulate_counting_tokens(config: &Config) -> Result<(Report, u64), ConfigError> {
     run(config, &Faults::default(), None)
 }
@@ -90,10 +108,12 @@ fn run(
     Ok((report, peak))
 }
 
-/// A one-shot flag a task can await; an event sets it.
+/// A one-shot flag a task can await; a callback sets it.
 #[derive(Default)]
 struct Signal {
     fired: Cell<bool>,
+    /// When what it stands for happened (a job's result posted to the loop).
+    at: Cell<f64>,
     waker: RefCell<Option<Waker>>,
 }
 
@@ -120,12 +140,62 @@ impl Future for Wait {
     }
 }
 
-enum Action {
-    Fire(Rc<Signal>),
-    Arrive(u64),
+/// `asyncio.sleep(0)` (anyio's checkpoints): the task goes to the back of the ready
+/// queue and continues next iteration.
+struct Checkpoint(bool);
+
+impl Future for Checkpoint {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// An entry of a loop's ready queue (asyncio's `_ready`).
+#[derive(Clone, Copy, Debug)]
+enum Callback {
+    /// One step of a request's coroutine (`Task.__step`).
+    Step(usize),
+    /// A timer's or a job's callback: completes the future a task awaits.
+    Fire(usize),
+    /// `data_received`: the request is read and its task created.
+    Read(u64),
+}
+
+type Ready = Arc<Mutex<VecDeque<Callback>>>;
+
+fn push(ready: &Ready, callback: Callback) {
+    ready.lock().expect("ready queue").push_back(callback);
 }
 
 /// Something due on the virtual clock.
+enum Action {
+    /// A request reaches the server.
+    Arrive(u64),
+    /// Server `server`'s loop polls (stale unless `gen` is its latest).
+    LoopWake { server: usize, gen: u64 },
+    /// Server `server`'s loop got its GIL: it runs its iteration.
+    LoopRun { server: usize },
+    /// Server `server`'s loop finished running its callbacks.
+    LoopIdle { server: usize },
+    /// A virtual thread's `time.sleep` ended: it wants the GIL back.
+    ThreadWake { server: usize, thread: usize },
+    /// The GIL holder's CPU step ends, or it must drop the GIL (stale unless `gen`).
+    GilTick { server: usize, gen: u64 },
+    /// A job's result reaches the loop (`call_soon_threadsafe`): `signal` fires there.
+    Finished { server: usize, signal: usize },
+    /// A process of server `server`'s pool is free again.
+    ProcessFree { server: usize },
+    /// A queue worker finished request `request`'s job.
+    QueueDone { request: u64 },
+}
+
 struct Due {
     t: f64,
     seq: u64,
@@ -150,15 +220,106 @@ impl Ord for Due {
     }
 }
 
+/// A timer on a loop (`call_later`).
+struct Timer {
+    when: f64,
+    seq: u64,
+    signal: usize,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.when.total_cmp(&self.when).then(other.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoopState {
+    /// In `epoll_wait`, without the GIL.
+    Idle,
+    /// Back from the poll at `since`, waiting for the GIL.
+    WaitingGil { since_bits: u64 },
+    /// Running its callbacks.
+    Running,
+}
+
+/// A prediction's CPU step in progress on a virtual thread (python_cpu).
+struct Cpu {
+    kind: PhaseKind,
+    left: f64,
+    /// When the thread last took the GIL for it.
+    since: f64,
+}
+
+/// A threadpool thread running one job's script (python_cpu only: without the GIL the
+/// script is played at once).
+struct VThread {
+    request: u64,
+    ops: VecDeque<Op>,
+    cpu: Option<Cpu>,
+    /// Fires on the loop when the job is done.
+    signal: usize,
+}
+
+/// A job for a process of the pool or a queue worker.
+struct Job {
+    request: u64,
+    ops: Vec<Op>,
+    asked: f64,
+    /// Fires on the loop when the result is back (process pool); none for a queue job.
+    signal: Option<usize>,
+}
+
+/// Workers taking jobs first come, first served: a process pool, the task queue's
+/// workers.
+struct Workers {
+    idle: u64,
+    waiting: VecDeque<Job>,
+}
+
+/// One server worker: a process with its event loop, limiter, GIL, threads and pool.
+struct Server {
+    state: LoopState,
+    /// The loop's time while it runs its callbacks.
+    clock: f64,
+    /// Requests read by no poll yet.
+    inbox: VecDeque<u64>,
+    timers: BinaryHeap<Timer>,
+    wake_gen: u64,
+    gil: Gil,
+    gil_gen: u64,
+    threads: Vec<Option<VThread>>,
+    processes: Workers,
+}
+
 /// Everything the handlers share, behind one `RefCell`; never borrowed across a poll.
 struct World {
+    config: Config,
+    /// The time of the event being handled.
     now: f64,
     seq: u64,
     events: BinaryHeap<Due>,
     rec: Recorder,
     step: Option<Step>,
     next_request: u64,
-    total_requests: u64,
+    servers: Vec<Server>,
+    readies: Vec<Ready>,
+    signals: Vec<Option<Rc<Signal>>>,
+    free_signals: Vec<usize>,
+    queue: Workers,
+    /// Whether threads take turns on a GIL (`python_cpu`).
+    gil_on: bool,
 }
 
 impl World {
@@ -178,7 +339,7 @@ impl World {
         });
     }
 
-    /// Request `id` leaves its client at time `t`.
+    /// The next request leaves its client at `t`.
     fn send(&mut self, t: f64) {
         let id = self.next_request;
         self.next_request += 1;
@@ -186,16 +347,348 @@ impl World {
         self.schedule(t, Action::Arrive(id));
     }
 
-    fn timer(&mut self, t: f64) -> Wait {
+    fn signal(&mut self) -> (usize, Rc<Signal>) {
         let signal = Rc::new(Signal::default());
-        self.schedule(t, Action::Fire(signal.clone()));
-        Wait(signal)
+        let id = match self.free_signals.pop() {
+            Some(id) => {
+                self.signals[id] = Some(signal.clone());
+                id
+            }
+            None => {
+                self.signals.push(Some(signal.clone()));
+                self.signals.len() - 1
+            }
+        };
+        (id, signal)
+    }
+
+    fn fire(&mut self, id: usize) {
+        let signal = self.signals[id].take().expect("a signal fires once");
+        self.free_signals.push(id);
+        signal.fire();
+    }
+
+    /// Server `server`'s loop polls at `t`.
+    fn wake(&mut self, server: usize, t: f64) {
+        let s = &mut self.servers[server];
+        s.wake_gen += 1;
+        let gen = s.wake_gen;
+        self.schedule(t, Action::LoopWake { server, gen });
+    }
+
+    /// A job's result is posted to the loop now (`call_soon_threadsafe`): its signal
+    /// fires there.
+    fn post_result(&mut self, server: usize, signal: usize) {
+        if let Some(s) = &self.signals[signal] {
+            s.at.set(self.now);
+        }
+        self.call_soon_threadsafe(server, Callback::Fire(signal));
+    }
+
+    /// `loop.call_soon_threadsafe(callback)`: appended to the ready queue at once; an
+    /// idle loop is woken through its self-pipe.
+    fn call_soon_threadsafe(&mut self, server: usize, callback: Callback) {
+        push(&self.readies[server], callback);
+        if self.servers[server].state == LoopState::Idle {
+            let now = self.now;
+            self.wake(server, now);
+        }
+    }
+
+    fn arrive(&mut self, request: u64) {
+        let server = (request % self.config.workers) as usize;
+        self.servers[server].inbox.push_back(request);
+        if self.servers[server].state == LoopState::Idle {
+            let now = self.now;
+            self.wake(server, now);
+        }
+    }
+
+    /// The loop finished its callbacks: it lets the GIL go and polls again, at once if
+    /// something is ready, else when its first timer is due (or when woken).
+    fn loop_idle(&mut self, server: usize) {
+        let now = self.now;
+        self.servers[server].state = LoopState::Idle;
+        if self.gil_on {
+            if let Some((who, since)) = self.servers[server].gil.release(now) {
+                self.grant(server, who, since);
+            }
+            self.gil_changed(server);
+        }
+        let ready = !self.readies[server].lock().expect("ready queue").is_empty();
+        if ready || !self.servers[server].inbox.is_empty() {
+            self.wake(server, now);
+        } else if let Some(when) = self.servers[server].timers.peek().map(|t| t.when) {
+            self.wake(server, when.max(now));
+        }
+    }
+
+    /// `who` takes server `server`'s GIL now, having waited since `since`.
+    fn grant(&mut self, server: usize, who: Who, since: f64) {
+        let now = self.now;
+        match who {
+            Who::Loop => self.schedule(now, Action::LoopRun { server }),
+            Who::Thread(k) => {
+                let (request, in_cpu) = {
+                    let th = self.servers[server].threads[k].as_mut().expect("a live thread");
+                    if let Some(cpu) = th.cpu.as_mut() {
+                        cpu.since = now;
+                    }
+                    (th.request, th.cpu.is_some())
+                };
+                if now > since {
+                    self.emit(Event::Phase {
+                        request,
+                        phase: Phase {
+                            kind: PhaseKind::GilWait,
+                            start_ms: since,
+                            end_ms: now,
+                            on: Place::Pool,
+                            blocking: false,
+                        },
+                    });
+                }
+                if !in_cpu {
+                    self.advance_thread(server, k);
+                }
+            }
+        }
+    }
+
+    /// The GIL's holder or line changed: when its holder's CPU step ends or it must
+    /// drop the GIL, whichever comes first.
+    fn gil_changed(&mut self, server: usize) {
+        let s = &mut self.servers[server];
+        s.gil_gen += 1;
+        let gen = s.gil_gen;
+        let Some(Who::Thread(k)) = s.gil.holder() else {
+            return; // the loop holds it for its whole iteration
+        };
+        let Some(cpu) = s.threads[k].as_ref().and_then(|t| t.cpu.as_ref()) else {
+            return;
+        };
+        let ends = cpu.since + cpu.left;
+        let t = s.gil.drop_due().map_or(ends, |d| d.min(ends));
+        self.schedule(t, Action::GilTick { server, gen });
+    }
+
+    fn gil_tick(&mut self, server: usize, gen: u64) {
+        let now = self.now;
+        if self.servers[server].gil_gen != gen {
+            return;
+        }
+        let Some(Who::Thread(k)) = self.servers[server].gil.holder() else {
+            return;
+        };
+        let (request, kind, since, left) = {
+            let th = self.servers[server].threads[k].as_mut().expect("a live thread");
+            let cpu = th.cpu.as_mut().expect("the holder computes");
+            cpu.left -= now - cpu.since;
+            (th.request, cpu.kind, cpu.since, cpu.left)
+        };
+        if now > since {
+            self.emit(Event::Phase {
+                request,
+                phase: Phase {
+                    kind,
+                    start_ms: since,
+                    end_ms: now,
+                    on: Place::Pool,
+                    blocking: true,
+                },
+            });
+        }
+        if left <= 1e-9 {
+            self.servers[server].threads[k].as_mut().expect("live").cpu = None;
+            self.advance_thread(server, k);
+        } else {
+            // Asked to drop it: the longest waiter takes it, this thread waits behind.
+            if let Some((who, since)) = self.servers[server].gil.switch(now) {
+                self.grant(server, who, since);
+            }
+            self.gil_changed(server);
+        }
+    }
+
+    /// Thread `k` holds the GIL: it runs its script until it must wait (a `time.sleep`,
+    /// a CPU step to compute) or its job is done.
+    fn advance_thread(&mut self, server: usize, k: usize) {
+        let now = self.now;
+        loop {
+            let (request, op, signal) = {
+                let th = self.servers[server].threads[k].as_mut().expect("a live thread");
+                (th.request, th.ops.pop_front(), th.signal)
+            };
+            match op {
+                None => {
+                    // The job is done: its result goes to the loop, the thread lets the
+                    // GIL go and waits for work.
+                    self.servers[server].threads[k] = None;
+                    self.post_result(server, signal);
+                    self.release_from_thread(server);
+                    return;
+                }
+                Some(Op::Print(text)) => self.emit(Event::Print {
+                    request,
+                    t: now,
+                    text,
+                }),
+                Some(Op::Block { kind, ms, gil: false }) => {
+                    self.emit(Event::Phase {
+                        request,
+                        phase: Phase {
+                            kind,
+                            start_ms: now,
+                            end_ms: now + ms,
+                            on: Place::Pool,
+                            blocking: true,
+                        },
+                    });
+                    self.schedule(now + ms, Action::ThreadWake { server, thread: k });
+                    self.release_from_thread(server);
+                    return;
+                }
+                Some(Op::Block { kind, ms, gil: true }) => {
+                    self.servers[server].threads[k].as_mut().expect("live").cpu = Some(Cpu {
+                        kind,
+                        left: ms,
+                        since: now,
+                    });
+                    self.gil_changed(server);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn release_from_thread(&mut self, server: usize) {
+        let now = self.now;
+        if let Some((who, since)) = self.servers[server].gil.release(now) {
+            self.grant(server, who, since);
+        }
+        self.gil_changed(server);
+    }
+
+    fn thread_wake(&mut self, server: usize, k: usize) {
+        let now = self.now;
+        if self.servers[server].gil.acquire(Who::Thread(k), now) {
+            self.advance_thread(server, k);
+        } else {
+            self.gil_changed(server);
+        }
+    }
+
+    /// Starts a threadpool job on a thread of server `server` at `t` (its limiter token
+    /// held): `signal` fires on the loop when it is done.
+    fn start_thread(&mut self, server: usize, request: u64, script: Vec<Op>, signal: usize, t: f64) {
+        if !self.gil_on {
+            let end = self.play(request, &script, t, Place::Pool);
+            self.schedule(end, Action::Finished { server, signal });
+            return;
+        }
+        let thread = VThread {
+            request,
+            ops: script.into(),
+            cpu: None,
+            signal,
+        };
+        let threads = &mut self.servers[server].threads;
+        let k = match threads.iter().position(Option::is_none) {
+            Some(k) => {
+                threads[k] = Some(thread);
+                k
+            }
+            None => {
+                threads.push(Some(thread));
+                threads.len() - 1
+            }
+        };
+        // A thread needs the GIL to run Python; the loop holds it until its iteration
+        // ends.
+        self.schedule(t, Action::ThreadWake { server, thread: k });
+    }
+
+    /// Plays a script with no one to share a GIL with, from `t`; returns its end.
+    fn play(&mut self, request: u64, ops: &[Op], t: f64, on: Place) -> f64 {
+        let mut t = t;
+        for op in ops {
+            match op {
+                Op::Print(text) => self.emit(Event::Print {
+                    request,
+                    t,
+                    text: text.clone(),
+                }),
+                Op::Block { kind, ms, .. } => {
+                    self.emit(Event::Phase {
+                        request,
+                        phase: Phase {
+                            kind: *kind,
+                            start_ms: t,
+                            end_ms: t + ms,
+                            on,
+                            blocking: true,
+                        },
+                    });
+                    t += ms;
+                }
+            }
+        }
+        t
+    }
+
+    /// A process of server `server`'s pool starts `job` at `now`.
+    fn start_process_job(&mut self, server: usize, job: Job, now: f64) {
+        self.emit(Event::Waited {
+            request: job.request,
+            on: Place::Process,
+            from: job.asked,
+            to: now,
+        });
+        // Unpickling the argument, the call, pickling the result.
+        let half = self.config.pickle_ms / 2.0;
+        let end = self.play(job.request, &job.ops, now + half, Place::Process) + half;
+        self.schedule(end, Action::ProcessFree { server });
+        if let Some(signal) = job.signal {
+            self.schedule(end, Action::Finished { server, signal });
+        }
+    }
+
+    fn process_free(&mut self, server: usize) {
+        match self.servers[server].processes.waiting.pop_front() {
+            Some(job) => {
+                let now = self.now;
+                self.start_process_job(server, job, now);
+            }
+            None => self.servers[server].processes.idle += 1,
+        }
+    }
+
+    /// A queue worker starts `job` at `now`.
+    fn start_queue_job(&mut self, job: Job, now: f64) {
+        self.emit(Event::Waited {
+            request: job.request,
+            on: Place::Queue,
+            from: job.asked,
+            to: now,
+        });
+        let end = self.play(job.request, &job.ops, now, Place::Queue);
+        self.schedule(end, Action::QueueDone { request: job.request });
+    }
+
+    fn queue_done(&mut self, request: u64) {
+        let now = self.now;
+        self.emit(Event::BackgroundDone { request, t: now });
+        match self.queue.waiting.pop_front() {
+            Some(job) => self.start_queue_job(job, now),
+            None => self.queue.idle += 1,
+        }
     }
 }
 
-/// A request's view of the runtime while on the event loop.
+/// A request's view of the runtime while on its server's event loop.
 struct LoopHandle {
     world: Rc<RefCell<World>>,
+    server: usize,
     limiter: Limiter,
     durations: Durations,
     request: u64,
@@ -203,52 +696,30 @@ struct LoopHandle {
     fault: Cell<Option<Fault>>,
 }
 
-/// A pool worker thread running one job, with its own clock.
-struct PoolThread<'a> {
-    world: &'a RefCell<World>,
-    durations: Durations,
-    request: u64,
-    clock: Cell<f64>,
-}
+impl LoopHandle {
+    fn script(&self, call: &SyncCall, fault: Option<Fault>) -> Script {
+        match fault {
+            // It raises at its first line, having taken no time.
+            Some(fault) => script::raising(fault.raised()),
+            None => {
+                let python_cpu = self.world.borrow().gil_on;
+                script::record(call, self.durations, python_cpu)
+            }
+        }
+    }
 
-impl Thread for PoolThread<'_> {
-    fn now(&self) -> f64 {
-        self.clock.get()
-    }
-    fn print(&self, text: &str) {
-        self.world.borrow_mut().emit(Event::Print {
-            request: self.request,
-            t: self.clock.get(),
-            text: text.to_string(),
-        });
-    }
-    fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
-        let start = self.clock.get();
-        self.clock.set(start + ms);
-        self.world.borrow_mut().emit(Event::Phase {
-            request: self.request,
-            phase: Phase {
-                kind,
-                start_ms: start,
-                end_ms: start + ms,
-                on: Place::Pool,
-                blocking: true,
-            },
-        });
-    }
-    fn durations(&self) -> Durations {
-        self.durations
+    fn emit(&self, event: Event) {
+        self.world.borrow_mut().emit(event);
     }
 }
 
 impl Thread for LoopHandle {
     fn now(&self) -> f64 {
-        self.world.borrow().now
+        self.world.borrow().servers[self.server].clock
     }
     fn print(&self, text: &str) {
-        let mut w = self.world.borrow_mut();
-        let t = w.now;
-        w.emit(Event::Print {
+        let t = self.now();
+        self.emit(Event::Print {
             request: self.request,
             t,
             text: text.to_string(),
@@ -256,8 +727,8 @@ impl Thread for LoopHandle {
     }
     fn block(&self, kind: PhaseKind, function: &'static str, ms: f64) {
         let mut w = self.world.borrow_mut();
-        let start = w.now;
-        w.now += ms;
+        let start = w.servers[self.server].clock;
+        w.servers[self.server].clock += ms;
         let step = w.step.as_mut().expect("block() runs inside a task step");
         debug_assert_eq!(step.request(), self.request);
         step.blocked(function, start, start + ms);
@@ -281,16 +752,22 @@ impl EventLoop for LoopHandle {
     fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()> {
         let (start, fired) = {
             let mut w = self.world.borrow_mut();
-            let start = w.now;
-            (start, w.timer(start + ms))
+            let start = w.servers[self.server].clock;
+            let (id, signal) = w.signal();
+            w.seq += 1;
+            let seq = w.seq;
+            w.servers[self.server].timers.push(Timer {
+                when: start + ms,
+                seq,
+                signal: id,
+            });
+            (start, Wait(signal))
         };
         async move {
             fired.await;
-            let mut w = self.world.borrow_mut();
-            let resumed = w.now;
-            let request = self.request;
-            w.emit(Event::Phase {
-                request,
+            let resumed = self.now();
+            self.emit(Event::Phase {
+                request: self.request,
                 phase: Phase {
                     kind,
                     start_ms: start,
@@ -299,8 +776,8 @@ impl EventLoop for LoopHandle {
                     blocking: false,
                 },
             });
-            w.emit(Event::Waited {
-                request,
+            self.emit(Event::Waited {
+                request: self.request,
                 on: Place::Loop,
                 from: start + ms,
                 to: resumed,
@@ -311,69 +788,130 @@ impl EventLoop for LoopHandle {
     fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
         let asked = self.now();
         async move {
+            // anyio's run_sync: `await checkpoint()`, then `async with limiter`, which
+            // with a token free and nobody waiting also yields once.
+            Checkpoint(false).await;
+            let free = self.limiter.in_use() < self.limiter.total() && self.limiter.waiting() == 0;
             let token = self.limiter.acquire().await;
+            if free {
+                Checkpoint(false).await;
+            }
             let granted = self.now();
-            self.world.borrow_mut().emit(Event::Waited {
+            self.emit(Event::Waited {
                 request: self.request,
                 on: Place::Pool,
                 from: asked,
                 to: granted,
             });
-            let (result, done) = match self.fault.take() {
-                // It raises at its first line, having taken no time.
-                Some(fault) => (Err(fault.raised()), granted),
-                None => {
-                    let thread = PoolThread {
-                        world: &self.world,
-                        durations: self.durations,
-                        request: self.request,
-                        clock: Cell::new(granted),
-                    };
-                    let returned = call.call(&thread);
-                    (Ok(returned), thread.clock.get())
-                }
+            let Script { ops, result } = self.script(&call, self.fault.take());
+            let signal = {
+                let mut w = self.world.borrow_mut();
+                let (id, signal) = w.signal();
+                w.start_thread(self.server, self.request, ops, id, granted);
+                signal
             };
-            let finished = self.world.borrow_mut().timer(done);
-            finished.await;
-            let resumed = self.now();
-            self.world.borrow_mut().emit(Event::Waited {
-                request: self.request,
-                on: Place::Loop,
-                from: done,
-                to: resumed,
-            });
+            Wait(signal.clone()).await;
+            self.resumed_after_job(signal.at.get());
             drop(token);
             result
         }
     }
 
+    fn run_in_process_pool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
+        let asked = self.now();
+        let Script { ops, result } = self.script(&call, None);
+        let done = {
+            let mut w = self.world.borrow_mut();
+            let (id, signal) = w.signal();
+            let job = Job {
+                request: self.request,
+                ops,
+                asked,
+                signal: Some(id),
+            };
+            let server = self.server;
+            if w.servers[server].processes.idle > 0 {
+                w.servers[server].processes.idle -= 1;
+                w.start_process_job(server, job, asked);
+            } else {
+                w.servers[server].processes.waiting.push_back(job);
+            }
+            signal
+        };
+        async move {
+            Wait(done.clone()).await;
+            self.resumed_after_job(done.at.get());
+            result
+        }
+    }
+
+    fn delay(&self, call: SyncCall) {
+        let broker_ms = self.world.borrow().config.broker_ms;
+        if broker_ms > 0.0 {
+            // The publish is a blocking round trip to the broker, on the loop.
+            self.block(PhaseKind::Io, "log_prediction_details.delay", broker_ms);
+        }
+        let asked = self.now();
+        let Script { ops, .. } = self.script(&call, None);
+        let mut w = self.world.borrow_mut();
+        let job = Job {
+            request: self.request,
+            ops,
+            asked,
+            signal: None,
+        };
+        if w.queue.idle > 0 {
+            w.queue.idle -= 1;
+            w.start_queue_job(job, asked);
+        } else {
+            w.queue.waiting.push_back(job);
+        }
+    }
+
     fn respond(&self, answer: &Answer) {
         let mut w = self.world.borrow_mut();
-        let now = w.now;
+        // Validating, serializing and logging the response.
+        let half = w.config.overhead_ms / 2.0;
+        w.servers[self.server].clock += half;
+        let now = w.servers[self.server].clock;
         w.emit(Event::Responded {
             request: self.request,
             t: now,
             answer: answer.clone(),
         });
-        if w.next_request < w.total_requests {
+        if w.next_request < w.config.requests {
             w.send(now); // this client's next request
         }
     }
 
     fn background_done(&self) {
-        let mut w = self.world.borrow_mut();
-        let t = w.now;
-        w.emit(Event::BackgroundDone {
+        let t = self.now();
+        self.emit(Event::BackgroundDone {
             request: self.request,
             t,
         });
     }
 }
 
-/// Wakes a task by putting its id on the ready queue.
+impl LoopHandle {
+    /// The task resumed after a job whose result reached the loop at `ended`: the time
+    /// since was a wait for the loop.
+    fn resumed_after_job(&self, ended: f64) {
+        let mut w = self.world.borrow_mut();
+        let resumed = w.servers[self.server].clock;
+        w.emit(Event::Waited {
+            request: self.request,
+            on: Place::Loop,
+            from: ended,
+            to: resumed,
+        });
+    }
+}
+
+/// Wakes a task by putting a step of it on its loop's ready queue.
 struct TaskWaker {
     task: usize,
-    ready: Arc<Mutex<VecDeque<usize>>>,
+    ready: Ready,
 }
 
 impl Wake for TaskWaker {
@@ -381,26 +919,49 @@ impl Wake for TaskWaker {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.ready.lock().expect("ready queue").push_back(self.task);
+        push(&self.ready, Callback::Step(self.task));
     }
 }
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
+struct TaskSlot {
+    request: u64,
+    server: usize,
+    future: Task,
+    polled: bool,
+}
+
 struct Sim {
-    config: Config,
-    faults: Faults,
-    /// Each request's step durations.
-    durations: Vec<Durations>,
     world: Rc<RefCell<World>>,
-    limiter: Limiter,
-    /// Each request's task, and whether it has been polled yet.
-    tasks: Vec<Option<(u64, Task, bool)>>,
-    ready: Arc<Mutex<VecDeque<usize>>>,
+    faults: Faults,
+    durations: Vec<Durations>,
+    tasks: Vec<Option<TaskSlot>>,
+    free_tasks: Vec<usize>,
+    limiters: Vec<Limiter>,
 }
 
 impl Sim {
     fn new(config: Config, faults: Faults, durations: Vec<Durations>) -> Sim {
+        let workers = config.workers as usize;
+        let limiters: Vec<Limiter> = (0..workers).map(|_| Limiter::new(config.tokens)).collect();
+        let servers = limiters
+            .iter()
+            .map(|_| Server {
+                state: LoopState::Idle,
+                clock: 0.0,
+                inbox: VecDeque::new(),
+                timers: BinaryHeap::new(),
+                wake_gen: 0,
+                gil: Gil::default(),
+                gil_gen: 0,
+                threads: Vec::new(),
+                processes: Workers {
+                    idle: config.processes,
+                    waiting: VecDeque::new(),
+                },
+            })
+            .collect();
         let world = World {
             now: 0.0,
             seq: 0,
@@ -408,84 +969,186 @@ impl Sim {
             rec: Recorder::new(config.clone()),
             step: None,
             next_request: 0,
-            total_requests: config.requests,
+            servers,
+            readies: (0..workers).map(|_| Ready::default()).collect(),
+            signals: Vec::new(),
+            free_signals: Vec::new(),
+            queue: Workers {
+                idle: config.queue_workers,
+                waiting: VecDeque::new(),
+            },
+            gil_on: config.work == Work::PythonCpu,
+            config,
         };
         Sim {
-            limiter: Limiter::new(config.tokens),
             world: Rc::new(RefCell::new(world)),
-            tasks: Vec::new(),
-            ready: Arc::default(),
-            config,
             faults,
             durations,
+            tasks: Vec::new(),
+            free_tasks: Vec::new(),
+            limiters,
         }
     }
 
-    fn spawn(&mut self, request: u64) {
+    fn ready(&self, server: usize) -> Ready {
+        self.world.borrow().readies[server].clone()
+    }
+
+    /// `create_task(cycle.run_asgi(app))` for request `request` on server `server`: its
+    /// first step runs next iteration.
+    fn spawn(&mut self, server: usize, request: u64) {
         let handle = LoopHandle {
             world: self.world.clone(),
-            limiter: self.limiter.clone(),
+            server,
+            limiter: self.limiters[server].clone(),
             durations: self.durations[request as usize],
             request,
             fault: Cell::new(self.faults.of(request)),
         };
-        let variant = self.config.variant;
+        let variant = self.world.borrow().config.variant;
         let body = PredictionRequest::for_index(request);
-        let task: Task = Box::pin(async move { handle_request(&handle, variant, body).await });
-        self.tasks.push(Some((request, task, false)));
-        self.ready
-            .lock()
-            .expect("ready queue")
-            .push_back(self.tasks.len() - 1);
+        let slot = TaskSlot {
+            request,
+            server,
+            future: Box::pin(async move { handle_request(&handle, variant, body).await }),
+            polled: false,
+        };
+        let index = match self.free_tasks.pop() {
+            Some(i) => {
+                self.tasks[i] = Some(slot);
+                i
+            }
+            None => {
+                self.tasks.push(Some(slot));
+                self.tasks.len() - 1
+            }
+        };
+        push(&self.ready(server), Callback::Step(index));
     }
 
-    /// Fires every event due by now; returns the requests that arrived.
-    fn fire_due(&mut self) -> Vec<u64> {
-        let mut arrived = Vec::new();
-        loop {
-            let action = {
-                let mut w = self.world.borrow_mut();
-                match w.events.peek() {
-                    Some(e) if e.t <= w.now => w.events.pop().map(|e| e.action),
-                    _ => None,
-                }
+    /// The loop of server `server` polls: it reads what arrived, then runs, once it has
+    /// its GIL.
+    fn loop_wake(&mut self, server: usize, gen: u64) {
+        let mut w = self.world.borrow_mut();
+        let now = w.now;
+        let s = &mut w.servers[server];
+        if s.wake_gen != gen || s.state != LoopState::Idle {
+            return;
+        }
+        let arrived: Vec<u64> = s.inbox.drain(..).collect();
+        let ready = w.readies[server].clone();
+        for request in arrived {
+            push(&ready, Callback::Read(request));
+        }
+        if !w.gil_on || w.servers[server].gil.acquire(Who::Loop, now) {
+            w.servers[server].state = LoopState::Running;
+            drop(w);
+            self.iterate(server, None);
+        } else {
+            w.servers[server].state = LoopState::WaitingGil {
+                since_bits: now.to_bits(),
             };
-            match action {
-                Some(Action::Fire(signal)) => signal.fire(),
-                Some(Action::Arrive(id)) => arrived.push(id),
-                None => return arrived,
-            }
+            w.gil_changed(server);
         }
     }
 
+    /// The loop got its GIL, having waited since it came back from its poll.
+    fn loop_run(&mut self, server: usize) {
+        let since = {
+            let mut w = self.world.borrow_mut();
+            let LoopState::WaitingGil { since_bits } = w.servers[server].state else {
+                return;
+            };
+            w.servers[server].state = LoopState::Running;
+            f64::from_bits(since_bits)
+        };
+        self.iterate(server, Some(since));
+    }
+
+    /// One iteration of server `server`'s loop, from now: the timers due, then the
+    /// callbacks ready at that point.
+    fn iterate(&mut self, server: usize, gil_since: Option<f64>) {
+        let ready = self.ready(server);
+        let n = {
+            let mut w = self.world.borrow_mut();
+            let now = w.now;
+            if let Some(from) = gil_since {
+                w.emit(Event::LoopGilWait {
+                    worker: server as u64,
+                    from,
+                    to: now,
+                });
+            }
+            let s = &mut w.servers[server];
+            s.clock = now;
+            while s.timers.peek().is_some_and(|t| t.when <= now) {
+                let timer = s.timers.pop().expect("peeked");
+                push(&ready, Callback::Fire(timer.signal));
+            }
+            let n = ready.lock().expect("ready queue").len();
+            n
+        };
+        for _ in 0..n {
+            let callback = ready.lock().expect("ready queue").pop_front().expect("counted");
+            match callback {
+                Callback::Step(task) => self.poll_task(task),
+                Callback::Fire(signal) => self.world.borrow_mut().fire(signal),
+                Callback::Read(request) => {
+                    {
+                        let mut w = self.world.borrow_mut();
+                        let t = w.servers[server].clock;
+                        w.emit(Event::Accepted {
+                            request,
+                            t,
+                            worker: server as u64,
+                        });
+                    }
+                    self.spawn(server, request);
+                }
+            }
+        }
+        let mut w = self.world.borrow_mut();
+        let end = w.servers[server].clock;
+        w.schedule(end, Action::LoopIdle { server });
+    }
+
     fn poll_task(&mut self, index: usize) {
-        let Some((request, task, polled)) = self.tasks[index].as_mut() else {
+        let Some(slot) = self.tasks[index].as_mut() else {
             return; // finished, woken again
         };
-        let request = *request;
-        let first_poll = !std::mem::replace(polled, true);
+        let (request, server) = (slot.request, slot.server);
+        let first_poll = !std::mem::replace(&mut slot.polled, true);
         {
             let mut w = self.world.borrow_mut();
             if first_poll {
-                // Accepted with others at once, it waited for the loop to run it.
+                // Read with others, it waited for the loop to run its first step; then
+                // FastAPI parses, routes and validates it.
                 let accepted = w.rec.accepted_at(request).expect("a request of this run");
-                let to = w.now;
+                let to = w.servers[server].clock;
                 w.emit(Event::Waited {
                     request,
                     on: Place::Loop,
                     from: accepted,
                     to,
                 });
+                let half = w.config.overhead_ms / 2.0;
+                w.servers[server].clock += half;
             }
             w.step = Some(Step::new(request));
         }
         let waker = Waker::from(Arc::new(TaskWaker {
             task: index,
-            ready: self.ready.clone(),
+            ready: self.ready(server),
         }));
-        let done = task.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        let slot = self.tasks[index].as_mut().expect("still there");
+        let done = slot
+            .future
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready();
         if done {
             self.tasks[index] = None;
+            self.free_tasks.push(index);
         }
         let mut w = self.world.borrow_mut();
         let step = w.step.take().expect("step survives the poll");
@@ -497,35 +1160,41 @@ impl Sim {
     fn run(mut self) -> (Report, u64) {
         {
             let mut w = self.world.borrow_mut();
-            for _ in 0..self.config.concurrency {
+            for _ in 0..w.config.concurrency {
                 w.send(0.0);
             }
         }
         loop {
-            for request in self.fire_due() {
+            let due = {
                 let mut w = self.world.borrow_mut();
-                let t = w.now;
-                w.emit(Event::Accepted { request, t });
-                drop(w);
-                self.spawn(request);
-            }
-            let batch: Vec<usize> = self.ready.lock().expect("ready queue").drain(..).collect();
-            if batch.is_empty() {
-                let mut w = self.world.borrow_mut();
-                match w.events.peek().map(|e| e.t) {
-                    Some(t) => w.now = w.now.max(t),
-                    None => break,
+                let Some(due) = w.events.pop() else { break };
+                w.now = due.t;
+                due
+            };
+            match due.action {
+                Action::LoopWake { server, gen } => self.loop_wake(server, gen),
+                Action::LoopRun { server } => self.loop_run(server),
+                action => {
+                    let mut w = self.world.borrow_mut();
+                    match action {
+                        Action::Arrive(request) => w.arrive(request),
+                        Action::LoopIdle { server } => w.loop_idle(server),
+                        Action::ThreadWake { server, thread } => w.thread_wake(server, thread),
+                        Action::GilTick { server, gen } => w.gil_tick(server, gen),
+                        Action::Finished { server, signal } => w.post_result(server, signal),
+                        Action::ProcessFree { server } => w.process_free(server),
+                        Action::QueueDone { request } => w.queue_done(request),
+                        Action::LoopWake { .. } | Action::LoopRun { .. } => unreachable!("handled above"),
+                    }
                 }
-                continue;
-            }
-            for index in batch {
-                self.poll_task(index);
             }
         }
         assert!(
             self.tasks.iter().all(Option::is_none),
             "every request ran to completion"
         );
+        let peak = self.limiters.iter().map(Limiter::peak).max().unwrap_or(0);
+        drop(self.limiters);
         let world = Rc::try_unwrap(self.world)
             .ok()
             .expect("no handle outlives the run")
@@ -534,6 +1203,6 @@ impl Sim {
             .rec
             .finish(Source::Predicted)
             .expect("the virtual runtime answers every request");
-        (report, self.limiter.peak())
+        (report, peak)
     }
 }

@@ -3,9 +3,11 @@
 //!
 //! The snippets are short, current FastAPI / Pydantic v2, and equivalent to the tutorial's
 //! endpoints. They are excerpts: `app`, the models, `time`, `asyncio` and the helpers
-//! shown in the other snippets are assumed.
+//! shown in the other snippets are assumed. Their numbers are the config's: the sleeps
+//! in the tutorial's seconds, the pool's size, and the prediction's body says what kind
+//! of work it is (`time.sleep`, a NumPy-like kernel, pure Python).
 
-use crate::model::{PhaseKind, Place, Variant};
+use crate::model::{Config, PhaseKind, Place, Variant, Work};
 
 /// What a line of a snippet stands for, when a request can be at it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +32,8 @@ enum Mark {
     BgWait,
     /// The log task's `time.sleep`: the log task is running.
     BgRun,
+    /// The prediction's body: written as the config's kind of work says.
+    Body,
 }
 
 use Mark::*;
@@ -46,7 +50,7 @@ const BLANK: Line = ("", NOTHING);
 /// `fetch_external_data` as the tutorial writes it: blocking I/O.
 const FETCH: &[Line] = &[
     ("def fetch_external_data(item_id: int) -> dict:", NOTHING),
-    ("    time.sleep(0.5)  # blocks the thread running it", NOTHING),
+    ("    time.sleep({io})  # blocks the thread running it", NOTHING),
     ("    return {\"item_id\": item_id,", NOTHING),
     ("            \"metadata\": \"some_fetched_value\"}", NOTHING),
 ];
@@ -54,7 +58,7 @@ const FETCH: &[Line] = &[
 /// `run_model_prediction` as the tutorial writes it: blocking "inference".
 const PREDICT: &[Line] = &[
     ("def run_model_prediction(x: float) -> float:", NOTHING),
-    ("    time.sleep(1)  # inference: blocks its thread", NOTHING),
+    ("    time.sleep({cpu})  # inference: blocks its thread", &[Body]),
     ("    return x * 2", NOTHING),
 ];
 
@@ -64,7 +68,7 @@ const SYNC_DEF: &[&[Line]] = &[
     PREDICT,
     &[
         BLANK,
-        ("# def: FastAPI runs it in its threadpool (40", NOTHING),
+        ("# def: FastAPI runs it in its threadpool ({tokens}", NOTHING),
         ("# threads), then validates what it returns", NOTHING),
         ("# against response_model there too", NOTHING),
         ("@app.post(\"/predict_sync\",", NOTHING),
@@ -108,7 +112,7 @@ const BLOCKING: &[&[Line]] = &[
 /// The async fetch of step 2: it yields while it waits.
 const FETCH_ASYNC: &[Line] = &[
     ("async def fetch_external_data_async(item_id: int):", NOTHING),
-    ("    await asyncio.sleep(0.5)  # yields the loop", NOTHING),
+    ("    await asyncio.sleep({io})  # yields the loop", NOTHING),
     ("    return {\"item_id\": item_id,", NOTHING),
     ("            \"metadata\": \"some_fetched_value_async\"}", NOTHING),
 ];
@@ -138,7 +142,7 @@ const FULL_ASYNC: &[&[Line]] = &[&[
     ("from fastapi.concurrency import run_in_threadpool", NOTHING),
     BLANK,
     ("def run_model_prediction(x: float) -> float:", NOTHING),
-    ("    time.sleep(1)  # holds only its pool thread", NOTHING),
+    ("    time.sleep({cpu})  # holds only its pool thread", &[Body]),
     ("    return x * 2", NOTHING),
     BLANK,
     ("@app.post(\"/predict_full_async\",", NOTHING),
@@ -149,7 +153,10 @@ const FULL_ASYNC: &[&[Line]] = &[&[
     ("    data = await fetch_external_data_async(", &[Io]),
     ("        request.item_id)", NOTHING),
     ("    # the loop is free while this waits for one of", NOTHING),
-    ("    # the 40 tokens and while a pool thread runs it", NOTHING),
+    (
+        "    # the {tokens} tokens and while a pool thread runs it",
+        NOTHING,
+    ),
     (
         "    prediction = await run_in_threadpool(",
         &[Cpu, TokenWait, LoopWait],
@@ -166,7 +173,7 @@ const BACKGROUND: &[&[Line]] = &[&[
         "    print(f\"Logging {request_data} -> {response_data}\")",
         NOTHING,
     ),
-    ("    time.sleep(0.2)  # a def task: in the threadpool", &[BgRun]),
+    ("    time.sleep({bg})  # a def task: in the threadpool", &[BgRun]),
     BLANK,
     ("@app.post(\"/predict_with_background\",", NOTHING),
     ("          response_model=PredictionResponse)", NOTHING),
@@ -195,6 +202,67 @@ const BACKGROUND: &[&[Line]] = &[&[
     ),
 ]];
 
+const PROCESS_POOL: &[&[Line]] = &[&[
+    ("from concurrent.futures import ProcessPoolExecutor", NOTHING),
+    ("process_pool = ProcessPoolExecutor(max_workers={P})", NOTHING),
+    BLANK,
+    ("def run_model_prediction(x: float) -> float:", NOTHING),
+    ("    time.sleep({cpu})  # in a process: its own GIL", &[Body]),
+    ("    return x * 2", NOTHING),
+    BLANK,
+    ("@app.post(\"/predict_process_pool\",", NOTHING),
+    ("          response_model=PredictionResponse)", NOTHING),
+    ("async def predict_in_process_pool(", &[Start]),
+    ("        request: PredictionRequest):", NOTHING),
+    ("    data = await fetch_external_data_async(", &[Io]),
+    ("        request.item_id)", NOTHING),
+    ("    # no threadpool token: waits for a free process", NOTHING),
+    ("    loop = asyncio.get_running_loop()", NOTHING),
+    (
+        "    prediction = await loop.run_in_executor(",
+        &[Cpu, TokenWait, LoopWait],
+    ),
+    ("        process_pool, run_model_prediction,", NOTHING),
+    ("        request.feature_value)", NOTHING),
+    ("    return PredictionResponse(**data,", &[Respond]),
+    ("                              prediction=prediction)", NOTHING),
+]];
+
+const TASK_QUEUE: &[&[Line]] = &[&[
+    ("@celery.task  # run by a queue worker, not the server", NOTHING),
+    ("def log_prediction_details(request_data: dict,", NOTHING),
+    ("                           response_data: dict):", NOTHING),
+    (
+        "    print(f\"Logging {request_data} -> {response_data}\")",
+        NOTHING,
+    ),
+    ("    time.sleep({bg})  # in a queue worker process", &[BgRun]),
+    BLANK,
+    ("@app.post(\"/predict_task_queue\",", NOTHING),
+    ("          response_model=PredictionResponse)", NOTHING),
+    ("async def predict_with_task_queue(", &[Start]),
+    ("        request: PredictionRequest):", NOTHING),
+    ("    data = await fetch_external_data_async(", &[Io]),
+    ("        request.item_id)", NOTHING),
+    (
+        "    prediction = await run_in_threadpool(",
+        &[Cpu, TokenWait, LoopWait],
+    ),
+    ("        run_model_prediction, request.feature_value)", NOTHING),
+    ("    response = PredictionResponse(**data,", NOTHING),
+    (
+        "                                  prediction=prediction)",
+        NOTHING,
+    ),
+    (
+        "    # .delay() sends the job to the broker ({Q} workers)",
+        NOTHING,
+    ),
+    ("    log_prediction_details.delay(", &[BgWait]),
+    ("        request.model_dump(), response.model_dump())", NOTHING),
+    ("    return response  # no token held for the log", &[Respond]),
+]];
+
 fn snippet(variant: Variant) -> Vec<Line> {
     let parts = match variant {
         Variant::SyncDef => SYNC_DEF,
@@ -202,8 +270,34 @@ fn snippet(variant: Variant) -> Vec<Line> {
         Variant::AsyncIo => ASYNC_IO,
         Variant::FullAsync => FULL_ASYNC,
         Variant::Background => BACKGROUND,
+        Variant::ProcessPool => PROCESS_POOL,
+        Variant::TaskQueue => TASK_QUEUE,
     };
     parts.iter().flat_map(|part| part.iter().copied()).collect()
+}
+
+/// Seconds as Python writes them in a `sleep` call: `0.5`, `1`, `0.04`.
+fn seconds(ms: f64) -> String {
+    let s = (ms / 1000.0 * 1e6).round() / 1e6;
+    format!("{s}")
+}
+
+/// A line with the config's numbers in it, and the prediction's body written as its
+/// kind of work.
+fn fill(text: &str, marks: &[Mark], config: &Config) -> String {
+    if marks.contains(&Body) {
+        match config.work {
+            Work::Sleep => {}
+            Work::Compute => return "    model.predict(x)  # a C kernel: lets go of the GIL".into(),
+            Work::PythonCpu => return "    sum(i * x for i in range(N))  # holds the GIL".into(),
+        }
+    }
+    text.replace("{io}", &seconds(config.io_ms))
+        .replace("{cpu}", &seconds(config.cpu_ms))
+        .replace("{bg}", &seconds(config.bg_ms))
+        .replace("{tokens}", &config.tokens.to_string())
+        .replace("{P}", &config.processes.to_string())
+        .replace("{Q}", &config.queue_workers.to_string())
 }
 
 /// The line of `variant`'s snippet marked `mark`, if it has one.
@@ -213,9 +307,13 @@ fn marked(variant: Variant, mark: Mark) -> Option<usize> {
         .position(|(_, marks)| marks.contains(&mark))
 }
 
-/// The Python of the variant's endpoint, one entry per line (blank lines are `""`).
-pub fn python(variant: Variant) -> Vec<&'static str> {
-    snippet(variant).into_iter().map(|(text, _)| text).collect()
+/// The Python of `config`'s endpoint, one entry per line (blank lines are `""`), with
+/// its numbers: pass the config in the tutorial's time (unscaled).
+pub fn python(config: &Config) -> Vec<String> {
+    snippet(config.variant)
+        .into_iter()
+        .map(|(text, marks)| fill(text, marks, config))
+        .collect()
 }
 
 /// The Rust the simulator runs for this variant: the source of its `flows` module
@@ -227,6 +325,8 @@ pub fn rust(variant: Variant) -> &'static str {
         Variant::AsyncIo => include_str!("../flows/step2.rs"),
         Variant::FullAsync => include_str!("../flows/step3.rs"),
         Variant::Background => include_str!("../flows/step4.rs"),
+        Variant::ProcessPool => include_str!("../flows/step5.rs"),
+        Variant::TaskQueue => include_str!("../flows/step6.rs"),
     }
 }
 
@@ -294,8 +394,8 @@ pub fn line_of(variant: Variant, position: Position, responded: bool) -> Option<
         Position::Started => at(Start),
         Position::In { kind, on, .. } => match (kind, on) {
             (PhaseKind::Io, _) => at(Io),
-            (PhaseKind::Cpu, _) => at(Cpu),
-            (_, Place::Pool) => at(TokenWait),
+            (PhaseKind::Cpu | PhaseKind::GilWait, _) => at(Cpu),
+            (_, Place::Pool | Place::Process | Place::Queue) => at(TokenWait),
             (_, Place::Loop) => at(LoopWait),
         },
     }
@@ -315,7 +415,7 @@ pub struct LineCounts {
 
 /// Requests and background tasks per line, from each request's `(position, responded)`.
 pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
-    let n = python(variant).len();
+    let n = snippet(variant).len();
     let mut counts = LineCounts {
         requests: vec![0; n],
         tasks: vec![0; n],
@@ -345,14 +445,19 @@ pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
 mod tests {
     use super::*;
 
+    /// The tutorial's config for `variant`.
+    fn tutorial(variant: Variant) -> Config {
+        Config::default().with_variant(variant)
+    }
+
     fn at(kind: PhaseKind, on: Place, blocking: bool) -> Position {
         Position::In { kind, on, blocking }
     }
 
     /// The text of the line a position lights.
-    fn text(variant: Variant, position: Position, responded: bool) -> &'static str {
+    fn text(variant: Variant, position: Position, responded: bool) -> String {
         let i = line_of(variant, position, responded).expect("a line");
-        python(variant)[i]
+        python(&tutorial(variant))[i].clone()
     }
 
     fn all_positions() -> Vec<Position> {
@@ -370,7 +475,7 @@ mod tests {
             PhaseKind::Cpu,
             PhaseKind::Background,
         ] {
-            for on in [Place::Loop, Place::Pool] {
+            for on in [Place::Loop, Place::Pool, Place::Process, Place::Queue] {
                 for blocking in [false, true] {
                     all.push(at(kind, on, blocking));
                 }
@@ -382,7 +487,7 @@ mod tests {
     #[test]
     fn snippets_are_short_name_their_route_and_fit_a_projector() {
         for v in Variant::ALL {
-            let lines = python(v);
+            let lines = python(&tutorial(v));
             assert!((8..=22).contains(&lines.len()), "{v}: {} lines", lines.len());
             let route = v.route().trim_start_matches("POST ");
             assert!(
@@ -393,9 +498,11 @@ mod tests {
             );
             // Narrow enough for the panel beside the console without wrapping (a wrapped
             // line reads as a statement of its own), and on a projector.
-            for l in lines {
-                assert!(l.chars().count() <= WIDTH, "{v}: too wide: {l}");
-                assert_eq!(l.trim_end(), l, "{v}: trailing space: {l:?}");
+            for work in Work::ALL {
+                for l in python(&Config { work, ..tutorial(v) }) {
+                    assert!(l.chars().count() <= WIDTH, "{v}: too wide: {l}");
+                    assert_eq!(l.trim_end(), l, "{v}: trailing space: {l:?}");
+                }
             }
             // Every mark a request can be at is on some line of a flow that uses it.
             for mark in [Start, Io, Cpu, TokenWait, LoopWait, Respond] {
@@ -406,29 +513,30 @@ mod tests {
 
     #[test]
     fn snippets_are_true_of_current_fastapi_and_pydantic() {
-        let all: Vec<&str> = Variant::ALL.iter().flat_map(|&v| python(v)).collect();
+        let all: Vec<String> = Variant::ALL.iter().flat_map(|&v| python(&tutorial(v))).collect();
         // Pydantic v2: .dict() is deprecated; the snippets call model_dump().
         assert!(!all
             .iter()
             .any(|l| l.contains(".dict()") && !l.trim_start().starts_with('#')));
-        assert!(python(Variant::Background)
+        assert!(python(&tutorial(Variant::Background))
             .iter()
             .any(|l| l.contains("request.model_dump()")));
-        assert!(python(Variant::FullAsync).contains(&"from fastapi.concurrency import run_in_threadpool"));
+        assert!(python(&tutorial(Variant::FullAsync))
+            .contains(&"from fastapi.concurrency import run_in_threadpool".to_string()));
         // The def endpoint is a plain def, and says FastAPI runs it in the threadpool.
-        let sync = python(Variant::SyncDef);
+        let sync = python(&tutorial(Variant::SyncDef));
         assert!(sync.iter().any(|l| l.starts_with("def predict_synchronously(")));
         assert!(sync.iter().any(|l| l.contains("threadpool")));
         assert!(!sync.iter().any(|l| l.contains("async ") || l.contains("await ")));
         // The blocking endpoint is an async def that calls the blocking functions without await.
-        let blocking = python(Variant::Blocking);
+        let blocking = python(&tutorial(Variant::Blocking));
         assert!(blocking
             .iter()
             .any(|l| l.starts_with("async def predict_blocking(")));
         assert!(blocking.iter().any(|l| l.contains("= fetch_external_data(")));
         assert!(!blocking.iter().any(|l| l.contains("await ")));
         // The background task is a def added with add_task and runs in the threadpool.
-        let bg = python(Variant::Background);
+        let bg = python(&tutorial(Variant::Background));
         assert!(bg.iter().any(|l| l.starts_with("def log_prediction_details(")));
         assert!(bg.iter().any(|l| l.contains("background_tasks.add_task(")));
         assert!(bg.iter().any(|l| l.contains("background_tasks: BackgroundTasks")));
@@ -437,6 +545,63 @@ mod tests {
         assert!(all.iter().any(|l| l.contains("asyncio.sleep(0.5)")));
         assert!(all.iter().any(|l| l.contains("time.sleep(1)")));
         assert!(bg.iter().any(|l| l.contains("time.sleep(0.2)")));
+        // The process pool is an executor awaited with run_in_executor, sized as set.
+        let pp = python(&tutorial(Variant::ProcessPool));
+        assert!(pp
+            .iter()
+            .any(|l| l == "process_pool = ProcessPoolExecutor(max_workers=4)"));
+        assert!(pp.iter().any(|l| l.contains("await loop.run_in_executor(")));
+        // The task queue sends the log with .delay(), and the endpoint holds no token for it.
+        let tq = python(&tutorial(Variant::TaskQueue));
+        assert!(tq.iter().any(|l| l.starts_with("@celery.task")));
+        assert!(tq.iter().any(|l| l.contains("log_prediction_details.delay(")));
+        assert!(!tq.iter().any(|l| l.contains("add_task")));
+    }
+
+    #[test]
+    fn the_code_says_the_configs_numbers_and_kind_of_work() {
+        let c = Config {
+            io_ms: 40.0,
+            cpu_ms: 80.0,
+            bg_ms: 1000.0,
+            tokens: 2,
+            processes: 8,
+            queue_workers: 3,
+            ..tutorial(Variant::FullAsync)
+        };
+        let fa = python(&c);
+        assert!(python(&c.with_variant(Variant::AsyncIo))
+            .iter()
+            .any(|l| l.contains("asyncio.sleep(0.04)")));
+        assert!(fa.iter().any(|l| l.contains("time.sleep(0.08)")));
+        assert!(fa.iter().any(|l| l.contains("the 2 tokens")));
+        assert!(python(&c.with_variant(Variant::ProcessPool))
+            .iter()
+            .any(|l| l.contains("max_workers=8")));
+        let tq = python(&c.with_variant(Variant::TaskQueue));
+        assert!(tq.iter().any(|l| l.contains("time.sleep(1)")));
+        assert!(tq.iter().any(|l| l.contains("(3 workers)")));
+        // The prediction's body: time.sleep, a kernel that lets the GIL go, or pure Python.
+        let body = |work| {
+            python(&Config { work, ..c.clone() })
+                .into_iter()
+                .find(|l| l.starts_with("    ") && (l.contains("sleep(0.08)") || l.contains("GIL")))
+                .expect("a body")
+        };
+        assert!(body(Work::Sleep).contains("time.sleep(0.08)"));
+        assert!(body(Work::Compute).contains("lets go of the GIL"));
+        assert!(body(Work::PythonCpu).contains("holds the GIL"));
+        // The same lines either way: a request's line does not move with the work.
+        for v in Variant::ALL {
+            let n = |work| {
+                python(&Config {
+                    work,
+                    ..c.with_variant(v)
+                })
+                .len()
+            };
+            assert_eq!(n(Work::Sleep), n(Work::PythonCpu), "{v}");
+        }
     }
 
     #[test]
@@ -446,6 +611,8 @@ mod tests {
         assert!(rust(Variant::AsyncIo).contains("pub async fn predict_with_async_io"));
         assert!(rust(Variant::FullAsync).contains("pub async fn predict_fully_asynchronous"));
         assert!(rust(Variant::Background).contains("pub async fn predict_with_background_task"));
+        assert!(rust(Variant::ProcessPool).contains("pub async fn predict_in_process_pool"));
+        assert!(rust(Variant::TaskQueue).contains("pub async fn predict_with_task_queue"));
     }
 
     #[test]
@@ -454,7 +621,7 @@ mod tests {
             for p in all_positions() {
                 for responded in [false, true] {
                     match line_of(v, p, responded) {
-                        Some(i) => assert!(i < python(v).len(), "{v} {p:?}"),
+                        Some(i) => assert!(i < python(&tutorial(v)).len(), "{v} {p:?}"),
                         None => assert!(matches!(p, Position::Arriving | Position::Done)),
                     }
                 }
@@ -554,7 +721,7 @@ mod tests {
         ];
         let c = counts(v, &positions).requests;
         let start = marked(v, Start).unwrap();
-        assert_eq!(c.len(), python(v).len());
+        assert_eq!(c.len(), python(&tutorial(v)).len());
         assert_eq!(
             c.iter().sum::<u32>(),
             4,
@@ -563,7 +730,7 @@ mod tests {
         assert_eq!(c[line_of(v, positions[0].0, false).unwrap()], 2);
         assert_eq!(c[line_of(v, positions[2].0, false).unwrap()], 1);
         assert_eq!(c[start], 1);
-        assert_eq!(counts(v, &[]).requests, vec![0; python(v).len()]);
+        assert_eq!(counts(v, &[]).requests, vec![0; python(&tutorial(v)).len()]);
         // After the answer, a request counts nowhere; its log task counts as a task.
         let bg = Variant::Background;
         let answered = counts(

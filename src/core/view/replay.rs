@@ -248,14 +248,14 @@ mod tests {
     }
 
     /// Requests per line of the Python at `t`, as (line text, count), lines with none left out.
-    fn lit(report: &Report, t: f64) -> Vec<(&'static str, u32)> {
+    fn lit(report: &Report, t: f64) -> Vec<(String, u32)> {
         let v = report.config.variant;
         let c = counts(v, &positions_at(report, t));
-        python(v)
+        python(&report.config)
             .into_iter()
             .zip(c.requests)
             .filter(|(_, n)| *n > 0)
-            .map(|(l, n)| (l.trim(), n))
+            .map(|(l, n)| (l.trim().to_string(), n))
             .collect()
     }
 
@@ -263,14 +263,14 @@ mod tests {
     fn async_io_worked_by_hand() {
         // Three requests at once, fetch 100 ms, predict 200 ms on the loop.
         let r = run(Variant::AsyncIo, 3, 100.0, 200.0);
-        let fetch = "data = await fetch_external_data_async(request.item_id)";
-        let predict = "prediction = run_model_prediction(request.feature_value)";
+        let fetch = || "data = await fetch_external_data_async(".to_string();
+        let predict = || "prediction = run_model_prediction(".to_string();
         // 0–100: all three fetch.
-        assert_eq!(lit(&r, 50.0), [(fetch, 3)]);
+        assert_eq!(lit(&r, 50.0), [(fetch(), 3)]);
         // 100–300: request 0 predicts, holding the loop; 1 and 2 wait for it at the fetch.
-        assert_eq!(lit(&r, 150.0), [(fetch, 2), (predict, 1)]);
+        assert_eq!(lit(&r, 150.0), [(fetch(), 2), (predict(), 1)]);
         // 300–500: 0 answered (nowhere), 1 predicts, 2 still waits.
-        assert_eq!(lit(&r, 350.0), [(fetch, 1), (predict, 1)]);
+        assert_eq!(lit(&r, 350.0), [(fetch(), 1), (predict(), 1)]);
         // 700: all answered.
         assert_eq!(lit(&r, 700.0), []);
         // Before anything was sent: nothing.
@@ -309,7 +309,11 @@ mod tests {
         let c = counts(v, &positions_at(&r, 320.0));
         assert_eq!(c.requests.iter().sum::<u32>(), 0);
         assert_eq!(c.tasks.iter().sum::<u32>(), 2);
-        assert!(python(v)[c.tasks.iter().position(|&n| n == 2).unwrap()].contains("time.sleep(0.2)"));
+        let line = &python(&r.config)[c.tasks.iter().position(|&n| n == 2).unwrap()];
+        assert!(
+            line.contains("time.sleep(") && line.contains("# a def task"),
+            "{line}"
+        );
     }
 
     #[test]

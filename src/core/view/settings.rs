@@ -281,7 +281,7 @@ mod tests {
         assert!(e.message.contains("cannot exceed requests"), "{e}");
         assert_eq!(
             refused("work", "fast").message,
-            "work must be one of 'sleep', 'compute', got 'fast'"
+            "work must be one of 'sleep', 'compute', 'python_cpu', got 'fast'"
         );
         for bad in ["0.05", "3", "NaN", "inf", "fast", ""] {
             let e = refused("scale", bad);

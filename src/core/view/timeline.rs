@@ -135,6 +135,12 @@ pub enum Style {
     CpuLoop,
     /// The prediction on a pool thread.
     CpuPool,
+    /// The prediction in a process of a process pool.
+    CpuProcess,
+    /// Ready to compute, waiting for the GIL another thread holds.
+    GilWait,
+    /// In a loop lane: the loop had work ready but waited for the GIL.
+    LoopGilWait,
     Background,
     /// A loop stall block: the same vermilion as the work that causes it, hatched, so
     /// it reads as that work's effect on the loop, not as the work itself.
@@ -167,6 +173,8 @@ impl Style {
             },
             (PhaseKind::Cpu, Place::Loop) => Style::CpuLoop,
             (PhaseKind::Cpu, Place::Pool) => Style::CpuPool,
+            (PhaseKind::Cpu, Place::Process | Place::Queue) => Style::CpuProcess,
+            (PhaseKind::GilWait, _) => Style::GilWait,
             (PhaseKind::Background, _) => Style::Background,
         }
     }
@@ -263,11 +271,17 @@ fn describe(kind: PhaseKind, on: Place, blocking: bool) -> &'static str {
     match (kind, on, blocking) {
         (PhaseKind::Queued, Place::Loop, _) => "waiting for the event loop",
         (PhaseKind::Queued, Place::Pool, _) => "waiting for a threadpool token",
+        (PhaseKind::Queued, Place::Process, _) => "waiting for a free process of the pool",
+        (PhaseKind::Queued, Place::Queue, _) => "waiting in the task queue for a queue worker",
         (PhaseKind::Io, Place::Loop, false) => "I/O, awaited (the loop is free)",
         (PhaseKind::Io, Place::Loop, true) => "I/O with time.sleep on the event loop (blocks it)",
         (PhaseKind::Io, Place::Pool, _) => "I/O on a pool thread",
+        (PhaseKind::Io, Place::Process | Place::Queue, _) => "I/O in another process",
         (PhaseKind::Cpu, Place::Loop, _) => "prediction on the event loop (blocks it)",
         (PhaseKind::Cpu, Place::Pool, _) => "prediction on a pool thread",
+        (PhaseKind::Cpu, Place::Process | Place::Queue, _) => "prediction in a process of the pool",
+        (PhaseKind::GilWait, _, _) => "ready to compute, waiting for the GIL",
+        (PhaseKind::Background, Place::Queue, _) => "log job in a queue worker, outside the server",
         (PhaseKind::Background, _, _) => "background log task on a pool thread",
     }
 }

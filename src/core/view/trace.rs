@@ -62,7 +62,9 @@ impl Trace {
     /// Records an event; one naming a request the run does not have is refused.
     pub fn apply(&mut self, event: &Event) -> Result<(), UnknownRequest> {
         self.rec.record(event)?;
-        let i = event.request() as usize; // checked by the recorder
+        let Some(i) = event.request().map(|r| r as usize) else {
+            return Ok(()); // about a loop, not a request: the recorder has it
+        };
         match *event {
             Event::Began {
                 kind,
@@ -260,7 +262,12 @@ mod tests {
         live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
         live.apply(&Event::Sent { request: 1, t: 0.0 }).unwrap();
         // Request 1 not yet accepted: queued up to now.
-        live.apply(&Event::Accepted { request: 0, t: 1.0 }).unwrap();
+        live.apply(&Event::Accepted {
+            request: 0,
+            t: 1.0,
+            worker: 0,
+        })
+        .unwrap();
         live.apply(&Event::Began {
             request: 0,
             kind: PhaseKind::Cpu,
@@ -294,6 +301,7 @@ mod tests {
                 end_ms: 70.0,
                 request: 0,
                 cause: "run_model_prediction".into(),
+                worker: 0,
             },
         })
         .unwrap();
@@ -343,7 +351,12 @@ mod tests {
             ..Config::default()
         });
         live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
-        live.apply(&Event::Accepted { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Accepted {
+            request: 0,
+            t: 0.0,
+            worker: 0,
+        })
+        .unwrap();
         let token_wait = |t| Event::Began {
             request: 0,
             kind: PhaseKind::Queued,
@@ -389,7 +402,12 @@ mod tests {
     fn an_awaited_fetch_past_its_timer_is_drawn_waiting_for_the_loop() {
         let mut live = Trace::new(config());
         live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
-        live.apply(&Event::Accepted { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Accepted {
+            request: 0,
+            t: 0.0,
+            worker: 0,
+        })
+        .unwrap();
         live.apply(&began(0, PhaseKind::Io, false, 0.0, Some(500.0)))
             .unwrap();
         let open = |p: &Picture| -> Vec<_> {
@@ -427,7 +445,12 @@ mod tests {
     fn a_step_blocking_in_two_calls_draws_one_growing_stall() {
         let mut live = Trace::new(config());
         live.apply(&Event::Sent { request: 0, t: 0.0 }).unwrap();
-        live.apply(&Event::Accepted { request: 0, t: 0.0 }).unwrap();
+        live.apply(&Event::Accepted {
+            request: 0,
+            t: 0.0,
+            worker: 0,
+        })
+        .unwrap();
         live.apply(&began(0, PhaseKind::Io, true, 0.0, None)).unwrap();
         let phase = Phase {
             kind: PhaseKind::Io,
@@ -466,6 +489,7 @@ mod tests {
                 end_ms: 1500.0,
                 request: 0,
                 cause: "fetch_external_data, run_model_prediction".into(),
+                worker: 0,
             },
         })
         .unwrap();

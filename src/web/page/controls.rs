@@ -36,7 +36,7 @@ impl App {
             presets.append_child(&b)?;
         }
         let buttons: Element = by_id(&self.doc, "run-buttons")?;
-        for v in Variant::ALL {
+        for v in Variant::TUTORIAL {
             let b: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
             b.set_type("button");
             b.set_attribute("data-run", v.id())?;
@@ -58,7 +58,7 @@ impl App {
         );
         let app = self.clone();
         on(&all, "click", move |_: web_sys::Event| {
-            app.clone().start(Variant::ALL.to_vec())
+            app.clone().start(Variant::TUTORIAL.to_vec())
         })?;
         buttons.append_child(&all)?;
 
@@ -233,7 +233,7 @@ impl App {
         if let Some(el) = self.doc.get_element_by_id("preset-explanation") {
             el.set_text_content(preset.as_ref().map(|p| p.explanation));
         }
-        for v in Variant::ALL {
+        for v in Variant::TUTORIAL {
             if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {
                 let suggested = preset.as_ref().is_some_and(|p| p.suggested.contains(&v));
                 let _ = b.class_list().toggle_with_force("suggested", suggested);

@@ -18,7 +18,10 @@ fn colour(style: Style) -> &'static str {
         // Greys out what comes after a replay's moment.
         // A grey tint, not a fade: faded is how the model's layer looks.
         Style::Veil => "rgba(96,96,96,0.30)",
-        Style::CpuPool => "#009e73",
+        Style::CpuPool | Style::LoopGilWait => "#009e73",
+        // Ready to compute but not holding the GIL: the pool's green, pale.
+        Style::GilWait => "#c7ebdf",
+        Style::CpuProcess => "#f0e442",
         Style::Background => "#cc79a7",
         Style::Response => "#000000",
         Style::ErrorResponse => "#c80000",
@@ -75,6 +78,31 @@ fn pattern(ctx: &CanvasRenderingContext2d, style: Style) -> Option<CanvasPattern
             t.arc(4.0, 4.0, 1.3, 0.0, std::f64::consts::TAU).ok()?;
             t.fill();
         }
+        // Waiting for the GIL: pale, with the pool's green in dashes.
+        Style::GilWait => {
+            t.set_stroke_style_str("#009e73");
+            t.set_line_width(1.5);
+            t.move_to(0.0, 4.0);
+            t.line_to(4.0, 4.0);
+            t.stroke();
+        }
+        // The loop waiting for the GIL: the green of the threads holding it, hatched
+        // like a stall.
+        Style::LoopGilWait => {
+            t.set_stroke_style_str("rgba(0,0,0,0.5)");
+            t.set_line_width(2.0);
+            t.move_to(-2.0, 10.0);
+            t.line_to(10.0, -2.0);
+            t.stroke();
+        }
+        // In a process of its own: horizontal rules.
+        Style::CpuProcess => {
+            t.set_stroke_style_str("rgba(0,0,0,0.35)");
+            t.set_line_width(1.5);
+            t.move_to(0.0, 6.0);
+            t.line_to(8.0, 6.0);
+            t.stroke();
+        }
         _ => return None,
     }
     ctx.create_pattern_with_html_canvas_element(&tile, "repeat")
@@ -95,6 +123,9 @@ impl Painter {
             Style::Io { blocking: true },
             Style::CpuPool,
             Style::Background,
+            Style::GilWait,
+            Style::LoopGilWait,
+            Style::CpuProcess,
         ]
         .into_iter()
         .filter_map(|s| pattern(&ctx, s).map(|p| (s, p)))

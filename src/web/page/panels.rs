@@ -13,7 +13,7 @@ use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlSelectElement};
 impl App {
     pub(super) fn build_code_panel(self: &Rc<Self>) -> Res {
         let select: HtmlSelectElement = by_id(&self.doc, "code-variant")?;
-        for v in Variant::ALL {
+        for v in Variant::TUTORIAL {
             let option = self.doc.create_element("option")?;
             option.set_attribute("value", v.id())?;
             option.set_text_content(Some(&format!("{} ({})", v.route(), v.id())));
@@ -83,10 +83,10 @@ impl App {
         }
         let rust = self.rust_shown.get();
         list.set_class_name(if rust { "code rust" } else { "code" });
-        let lines: Vec<&str> = if rust {
-            code::rust(v).lines().collect()
+        let lines: Vec<String> = if rust {
+            code::rust(v).lines().map(str::to_string).collect()
         } else {
-            code::python(v)
+            code::python(&self.settings.borrow().config.with_variant(v))
         };
         let html: String = lines
             .iter()

@@ -34,7 +34,7 @@ impl App {
         let host: Element = by_id(&self.doc, "timelines")?;
         let config = scaled(&self.settings.borrow());
         let mut sections = Vec::new();
-        for (i, v) in Variant::ALL.into_iter().enumerate() {
+        for (i, v) in Variant::TUTORIAL.into_iter().enumerate() {
             let figure = self.doc.create_element("figure")?;
             figure.set_class_name("timeline");
             figure.set_attribute("data-variant", v.id())?;

@@ -28,7 +28,8 @@ impl Hold {
     pub fn for_work(work: Work) -> Hold {
         match work {
             Work::Sleep => Hold::Sleep,
-            Work::Compute => Hold::Compute {
+            // Pure Python computes too; the GIL it holds is taken apart (runtime/gil.rs).
+            Work::Compute | Work::PythonCpu => Hold::Compute {
                 rounds_per_ms: calibrate(),
             },
         }

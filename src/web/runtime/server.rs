@@ -124,6 +124,7 @@ impl Server {
         self.emit(Event::Accepted {
             request: id,
             t: accepted,
+            worker: 0,
         });
         let handle = Handle {
             server: self.clone(),
@@ -397,6 +398,20 @@ impl EventLoop for Handle {
             request: self.request,
             t: self.now(),
         });
+    }
+
+    async fn run_in_process_pool(&self, _call: SyncCall) -> Result<SyncReturn, Raised> {
+        fail(
+            "a browser run of process_pool is not built yet: the model predicts it (loopscope.simulate)"
+                .into(),
+        );
+        std::future::pending().await
+    }
+
+    fn delay(&self, _call: SyncCall) {
+        fail(
+            "a browser run of task_queue is not built yet: the model predicts it (loopscope.simulate)".into(),
+        );
     }
 }
 
