@@ -388,6 +388,7 @@ mod tests {
                 start_ms: s,
                 end_ms: e,
                 lag_ms: e - s,
+                worker: 0,
             })
             .collect();
         m.stats.set_probe(&stalls);

@@ -5,7 +5,7 @@
 use crate::page;
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::protocol::Role;
-use crate::runtime::{log, pool, server, worker};
+use crate::runtime::{broker, log, pool, server, worker};
 use js_sys::{Array, Object, Reflect};
 use loopscope::fidelity::fidelity;
 use loopscope::model::input::{read_config, Raw};
@@ -278,14 +278,21 @@ pub fn start_ui(glue_source: String) -> Result<(), JsValue> {
 
 /// A worker's entry point, called by its bootstrap once the module is instantiated.
 #[wasm_bindgen]
-pub fn worker_entry(role: &str, early: Array, early_ports: Array, peer: JsValue) -> Result<(), JsValue> {
+pub fn worker_entry(
+    role: &str,
+    early: Array,
+    early_ports: Array,
+    peer: JsValue,
+    shared: JsValue,
+) -> Result<(), JsValue> {
     console_error_panic_hook::set_once();
     let role: Role = serde_json::from_value(serde_json::Value::String(role.to_string()))
         .map_err(|_| error(&format!("unknown worker role {role:?}")))?;
     let handler: Box<dyn FnMut(String)> = match role {
         Role::Server => server::start(),
         Role::Pool => pool::start_worker(),
+        Role::Broker => broker::start(),
     };
-    worker::listen(handler, early, early_ports, peer);
+    worker::listen(handler, early, early_ports, peer, shared);
     Ok(())
 }

@@ -186,6 +186,9 @@ pub struct ProbeStall {
     pub start_ms: f64,
     pub end_ms: f64,
     pub lag_ms: f64,
+    /// The server worker whose loop it probed; 0 with one worker.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub worker: u64,
 }
 
 /// What the background task `log_prediction_details` wrote: in the browser, a row of

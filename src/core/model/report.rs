@@ -52,6 +52,10 @@ pub struct Report {
     pub loop_gil_waits: Vec<GilWait>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A run cancelled before it ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CutShort {
@@ -65,8 +69,12 @@ pub struct CutShort {
 /// How a browser run was measured, and what could make the measurement wrong.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
-    /// Every heartbeat: `[t_ms, lag_ms]`, for the lag sparkline.
+    /// Every heartbeat of server worker 0's probe: `[t_ms, lag_ms]`, for the lag
+    /// sparkline.
     pub probe_lag: Vec<[f64; 2]>,
+    /// The same for server workers 1, 2, … (`uvicorn --workers`); empty with one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_lag_by_worker: Vec<Vec<[f64; 2]>>,
     /// The heartbeat's timer period.
     pub probe_period_ms: f64,
     /// A late heartbeat counts as a stall from this lag on.
@@ -92,6 +100,16 @@ pub struct Measurement {
     /// them took (before the clock started, so not in any request's time).
     pub pool_workers: u64,
     pub pool_start_ms: f64,
+    /// Web Workers standing for the process pool's processes, and the task queue's
+    /// workers (none unless the endpoint has them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub process_workers: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub queue_workers: u64,
+    /// Whether each server took a real GIL (`python_cpu` work: a lock its loop and its
+    /// pool threads share).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gil: bool,
     /// Wall time of the rehearsal that ran before this run, off the clock: the first
     /// run of an endpoint on a page first runs a few requests of a few ms, so that the
     /// browser has compiled the code the measured run executes (cold, the first run

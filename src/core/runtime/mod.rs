@@ -9,6 +9,7 @@
 //!
 //! What a runtime reports as it goes is [`crate::model::Event`].
 
+pub mod aio;
 pub mod limiter;
 pub mod step;
 

@@ -40,6 +40,7 @@ use crate::model::{
     Answer, Config, ConfigError, Durations, Event, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
     Raised, Recorder, Report, Source, Work,
 };
+use crate::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signal, Signals, Wait};
 use crate::runtime::{EventLoop, Limiter, Step, SyncCall, SyncReturn, Thread};
 use gil::{Gil, Who};
 use script::{Op, Script};
@@ -49,8 +50,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Context;
 
 /// Predicts the run `config` describes. Fails only on an invalid config.
 pub fn simulate(config: &Config) -> Result<Report, ConfigError> {
@@ -106,72 +106,6 @@ fn run(
     let (mut report, peak) = Sim::new(config.clone(), faults.clone(), durations).run();
     report.faults = faults.clone();
     Ok((report, peak))
-}
-
-/// A one-shot flag a task can await; a callback sets it.
-#[derive(Default)]
-struct Signal {
-    fired: Cell<bool>,
-    /// When what it stands for happened (a job's result posted to the loop).
-    at: Cell<f64>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl Signal {
-    fn fire(&self) {
-        self.fired.set(true);
-        if let Some(w) = self.waker.borrow_mut().take() {
-            w.wake();
-        }
-    }
-}
-
-struct Wait(Rc<Signal>);
-
-impl Future for Wait {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.fired.get() {
-            Poll::Ready(())
-        } else {
-            *self.0.waker.borrow_mut() = Some(cx.waker().clone());
-            Poll::Pending
-        }
-    }
-}
-
-/// `asyncio.sleep(0)` (anyio's checkpoints): the task goes to the back of the ready
-/// queue and continues next iteration.
-struct Checkpoint(bool);
-
-impl Future for Checkpoint {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-/// An entry of a loop's ready queue (asyncio's `_ready`).
-#[derive(Clone, Copy, Debug)]
-enum Callback {
-    /// One step of a request's coroutine (`Task.__step`).
-    Step(usize),
-    /// A timer's or a job's callback: completes the future a task awaits.
-    Fire(usize),
-    /// `data_received`: the request is read and its task created.
-    Read(u64),
-}
-
-type Ready = Arc<Mutex<VecDeque<Callback>>>;
-
-fn push(ready: &Ready, callback: Callback) {
-    ready.lock().expect("ready queue").push_back(callback);
 }
 
 /// Something due on the virtual clock.
@@ -315,8 +249,7 @@ struct World {
     next_request: u64,
     servers: Vec<Server>,
     readies: Vec<Ready>,
-    signals: Vec<Option<Rc<Signal>>>,
-    free_signals: Vec<usize>,
+    signals: Signals,
     queue: Workers,
     /// Whether threads take turns on a GIL (`python_cpu`).
     gil_on: bool,
@@ -348,24 +281,11 @@ impl World {
     }
 
     fn signal(&mut self) -> (usize, Rc<Signal>) {
-        let signal = Rc::new(Signal::default());
-        let id = match self.free_signals.pop() {
-            Some(id) => {
-                self.signals[id] = Some(signal.clone());
-                id
-            }
-            None => {
-                self.signals.push(Some(signal.clone()));
-                self.signals.len() - 1
-            }
-        };
-        (id, signal)
+        self.signals.add()
     }
 
     fn fire(&mut self, id: usize) {
-        let signal = self.signals[id].take().expect("a signal fires once");
-        self.free_signals.push(id);
-        signal.fire();
+        self.signals.take(id).expect("a signal fires once").fire();
     }
 
     /// Server `server`'s loop polls at `t`.
@@ -379,7 +299,7 @@ impl World {
     /// A job's result is posted to the loop now (`call_soon_threadsafe`): its signal
     /// fires there.
     fn post_result(&mut self, server: usize, signal: usize) {
-        if let Some(s) = &self.signals[signal] {
+        if let Some(s) = self.signals.get(signal) {
             s.at.set(self.now);
         }
         self.call_soon_threadsafe(server, Callback::Fire(signal));
@@ -415,7 +335,7 @@ impl World {
             }
             self.gil_changed(server);
         }
-        let ready = !self.readies[server].lock().expect("ready queue").is_empty();
+        let ready = aio::len(&self.readies[server]) > 0;
         if ready || !self.servers[server].inbox.is_empty() {
             self.wake(server, now);
         } else if let Some(when) = self.servers[server].timers.peek().map(|t| t.when) {
@@ -788,14 +708,7 @@ impl EventLoop for LoopHandle {
     fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
         let asked = self.now();
         async move {
-            // anyio's run_sync: `await checkpoint()`, then `async with limiter`, which
-            // with a token free and nobody waiting also yields once.
-            Checkpoint(false).await;
-            let free = self.limiter.in_use() < self.limiter.total() && self.limiter.waiting() == 0;
-            let token = self.limiter.acquire().await;
-            if free {
-                Checkpoint(false).await;
-            }
+            let token = anyio_acquire(&self.limiter).await;
             let granted = self.now();
             self.emit(Event::Waited {
                 request: self.request,
@@ -908,21 +821,6 @@ impl LoopHandle {
     }
 }
 
-/// Wakes a task by putting a step of it on its loop's ready queue.
-struct TaskWaker {
-    task: usize,
-    ready: Ready,
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        push(&self.ready, Callback::Step(self.task));
-    }
-}
-
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 struct TaskSlot {
@@ -971,8 +869,7 @@ impl Sim {
             next_request: 0,
             servers,
             readies: (0..workers).map(|_| Ready::default()).collect(),
-            signals: Vec::new(),
-            free_signals: Vec::new(),
+            signals: Signals::default(),
             queue: Workers {
                 idle: config.queue_workers,
                 waiting: VecDeque::new(),
@@ -1085,11 +982,10 @@ impl Sim {
                 let timer = s.timers.pop().expect("peeked");
                 push(&ready, Callback::Fire(timer.signal));
             }
-            let n = ready.lock().expect("ready queue").len();
-            n
+            aio::len(&ready)
         };
         for _ in 0..n {
-            let callback = ready.lock().expect("ready queue").pop_front().expect("counted");
+            let callback = aio::pop(&ready).expect("counted");
             match callback {
                 Callback::Step(task) => self.poll_task(task),
                 Callback::Fire(signal) => self.world.borrow_mut().fire(signal),
@@ -1136,10 +1032,7 @@ impl Sim {
             }
             w.step = Some(Step::new(request));
         }
-        let waker = Waker::from(Arc::new(TaskWaker {
-            task: index,
-            ready: self.ready(server),
-        }));
+        let waker = aio::waker(index, &self.ready(server));
         let slot = self.tasks[index].as_mut().expect("still there");
         let done = slot
             .future

@@ -757,6 +757,7 @@ mod tests {
             start_ms: 2.0,
             end_ms: 1504.0,
             lag_ms: 1500.0,
+            worker: 0,
         }]);
         m.measurement = Some(crate::model::Measurement {
             probe_lag: vec![[4.0, 0.3], [1504.0, 1500.0], [1508.0, 0.2]],

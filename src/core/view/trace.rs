@@ -94,8 +94,12 @@ impl Trace {
     }
 
     /// Heartbeat samples, already on the run's timeline.
-    pub fn lag(&mut self, samples: impl IntoIterator<Item = [f64; 2]>) {
-        self.lag.extend(samples);
+    /// Server worker `worker`'s heartbeat samples, already on the run's timeline (the
+    /// lane shows worker 0's).
+    pub fn lag(&mut self, worker: u64, samples: impl IntoIterator<Item = [f64; 2]>) {
+        if worker == 0 {
+            self.lag.extend(samples);
+        }
     }
 
     /// The run as recorded so far, cut short `at_ms` into it (cancelled).

@@ -55,8 +55,8 @@ impl Observer for Tracing {
         // The server checks request ids before it reports them; an unknown one is dropped.
         let _ = self.0.borrow_mut().apply(event);
     }
-    fn lag(&self, samples: &[[f64; 2]]) {
-        self.0.borrow_mut().lag(samples.iter().copied());
+    fn lag(&self, worker: u64, samples: &[[f64; 2]]) {
+        self.0.borrow_mut().lag(worker, samples.iter().copied());
     }
 }
 

@@ -3,11 +3,19 @@
 //! request when its response arrives, as `ab` does) and tells an [`Observer`] what
 //! happens as it happens. It knows nothing of what the observer draws.
 
-use super::now_abs;
-use super::protocol::{from_json, to_json, FromServer, LogTo, Role, ToServer};
+use super::gil::Gil;
+use super::hold::Hold;
+use super::probe;
+use super::protocol::{
+    from_json, to_json, FromBroker, FromServer, LogTo, Role, ServerPart, ToBroker, ToServer,
+};
 use super::worker::{spawn_worker, Inbox, Spawned};
+use super::{cross_origin_isolated, hardware_concurrency, now_abs};
+use loopscope::model::stats::{idle_lateness, most_at_once};
 use loopscope::model::Event;
-use loopscope::model::{Config, Faults, Report, Variant, Work};
+use loopscope::model::{
+    Config, Faults, Measurement, PhaseKind, ProbeStall, Recorder, Report, Source, Variant, Work,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -20,8 +28,9 @@ pub trait Observer {
     /// Something happened: the load generator's own `Sent`, and every event the server
     /// reports.
     fn event(&self, _event: &Event) {}
-    /// Heartbeat lateness samples `[t_ms, lag_ms]`, on the run's timeline.
-    fn lag(&self, _samples: &[[f64; 2]]) {}
+    /// Server worker `worker`'s heartbeat lateness samples `[t_ms, lag_ms]`, on the
+    /// run's timeline.
+    fn lag(&self, _worker: u64, _samples: &[[f64; 2]]) {}
 }
 
 /// An observer that ignores everything (`loopscope.run` from the console).
@@ -147,13 +156,22 @@ pub fn page_hidden() -> bool {
         .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
 }
 
-/// What the load generator hears: the server's messages, its workers' errors, the
-/// watchdog and a cancel.
+/// What the load generator hears: its workers' messages and errors, the watchdog and
+/// a cancel.
 enum Heard {
-    Server(String),
+    /// A message from server worker `worker`.
+    Server {
+        worker: usize,
+        text: String,
+    },
+    /// A message from the task queue's broker.
+    Broker(String),
     Failed(String),
-    /// Pool worker `worker` died: it is replaced, and its job ends as an error.
+    /// Worker `worker` of server `server`'s threadpool (or process pool) died: it is
+    /// replaced, and its job ends as an error.
     PoolDied {
+        server: usize,
+        processes: bool,
         worker: usize,
         message: String,
     },
@@ -176,23 +194,32 @@ impl Drop for Current {
     }
 }
 
-/// Starts pool worker `i`, talking to the server through `port`; its death is heard
-/// as [`Heard::PoolDied`].
+/// Starts a worker of a pool (`name`), talking to its owner through `port`, with its
+/// process's GIL when it has one; `on_error` hears its death.
 fn spawn_pool_worker(
     glue_source: &str,
-    i: usize,
+    name: String,
     port: web_sys::MessagePort,
-    inbox: &Inbox<Heard>,
+    gil: Option<&Gil>,
+    on_error: impl FnMut(String) + 'static,
 ) -> Result<Counted, JsValue> {
-    let errors = inbox.clone();
+    let shared = gil.map(Gil::buffer);
     Ok(Counted::new(spawn_worker(
         glue_source,
         Role::Pool,
-        &format!("loopscope pool thread {i}"),
+        &name,
         Some(port),
-        |_| {}, // it talks to the server
-        move |message| errors.push(Heard::PoolDied { worker: i, message }),
+        shared.as_ref(),
+        |_| {}, // it talks to its owner
+        on_error,
     )?))
+}
+
+/// A server worker's pools, as the page started them.
+#[derive(Default)]
+struct Pools {
+    threads: Vec<Counted>,
+    processes: Vec<Counted>,
 }
 
 /// One run to measure: what to run, and who to tell what happens.
@@ -286,24 +313,87 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
     if page_hidden() {
         return Err(RunError::Failed("the page is hidden: browsers throttle hidden tabs' timers, so a run would measure the throttling; show the page and run again".into()));
     }
+    let python_gil = config.work == Work::PythonCpu;
+    if python_gil && !cross_origin_isolated() {
+        return Err(RunError::Failed(PYTHON_CPU_NEEDS_ISOLATION.into()));
+    }
     let js = |e: JsValue| RunError::Failed(format!("{e:?}"));
     let inbox: Inbox<Heard> = Inbox::default();
     let _current = Current::new(&inbox);
-    let (messages, errors) = (inbox.clone(), inbox.clone());
-    let server = Counted::new(
-        spawn_worker(
-            glue_source,
-            Role::Server,
-            "loopscope server (one uvicorn worker)",
-            None,
-            move |m| messages.push(Heard::Server(m)),
-            move |e| errors.push(Heard::Failed(format!("the server worker failed: {e}"))),
+    let n = config.workers as usize;
+    let task_queue = config.variant == Variant::TaskQueue;
+    // One GIL per server process, shared with its pool threads.
+    let gils: Vec<Option<Gil>> = (0..n).map(|_| python_gil.then(Gil::new)).collect();
+    let mut servers = Vec::with_capacity(n);
+    for (w, gil) in gils.iter().enumerate() {
+        let (messages, errors) = (inbox.clone(), inbox.clone());
+        let shared = gil.as_ref().map(Gil::buffer);
+        servers.push(Counted::new(
+            spawn_worker(
+                glue_source,
+                Role::Server,
+                &format!("loopscope server worker {w} (a uvicorn process)"),
+                None,
+                shared.as_ref(),
+                move |text| messages.push(Heard::Server { worker: w, text }),
+                move |e| errors.push(Heard::Failed(format!("server worker {w} failed: {e}"))),
+            )
+            .map_err(js)?,
+        ));
+    }
+    // The task queue: a broker, its queue workers, and a channel from each server to it.
+    let mut broker: Option<Counted> = None;
+    let mut queue_workers: Vec<Counted> = Vec::new();
+    let mut server_to_broker: Vec<Option<web_sys::MessagePort>> = (0..n).map(|_| None).collect();
+    if task_queue {
+        let (messages, errors) = (inbox.clone(), inbox.clone());
+        let b = Counted::new(
+            spawn_worker(
+                glue_source,
+                Role::Broker,
+                "loopscope task queue broker",
+                None,
+                None,
+                move |text| messages.push(Heard::Broker(text)),
+                move |e| errors.push(Heard::Failed(format!("the task queue's broker failed: {e}"))),
+            )
+            .map_err(js)?,
+        );
+        let mut ports = Vec::new();
+        for q in 0..config.queue_processes() as usize {
+            let channel = web_sys::MessageChannel::new().map_err(js)?;
+            let errors = inbox.clone();
+            queue_workers.push(
+                spawn_pool_worker(
+                    glue_source,
+                    format!("loopscope queue worker {q}"),
+                    channel.port2(),
+                    None,
+                    move |e| errors.push(Heard::Failed(format!("queue worker {q} failed: {e}"))),
+                )
+                .map_err(js)?,
+            );
+            ports.push(channel.port1());
+        }
+        for slot in server_to_broker.iter_mut() {
+            let channel = web_sys::MessageChannel::new().map_err(js)?;
+            *slot = Some(channel.port1());
+            ports.push(channel.port2());
+        }
+        b.0.post_with_ports(
+            &to_json(&ToBroker::Setup {
+                durations: config.durations(),
+                hold: Hold::Sleep,
+                log: log.cloned(),
+                queue_workers: config.queue_processes(),
+                servers: n as u64,
+            }),
+            &ports,
         )
-        .map_err(js)?,
-    );
-    // The pool workers: this page starts them when the server asks, and terminates
-    // them (dropping them) when the run ends, however it ends.
-    let mut pool: Vec<Counted> = Vec::new();
+        .map_err(js)?;
+        broker = Some(b);
+    }
+    let mut pools: Vec<Pools> = (0..n).map(|_| Pools::default()).collect();
     let limit_ms = watchdog_ms(predicted);
     let watchdog = inbox.clone();
     let _watchdog = gloo_timers::callback::Timeout::new(
@@ -317,33 +407,62 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
         },
     );
     let mut t0: Option<f64> = None;
-    // What the page hears, until the run ends: a server message, or why it ended.
+    // What the page hears, until the run ends: a worker's message, or why it ended.
     macro_rules! next_message {
         () => {
             loop {
                 match inbox.next().await {
-                    Heard::Server(text) => break from_json::<FromServer>(&text)?,
+                    Heard::Server { worker, text } => break Heard::Server { worker, text },
+                    Heard::Broker(text) => break Heard::Broker(text),
                     Heard::Failed(message) => return Err(RunError::Failed(message)),
                     Heard::Cancelled => {
                         return Err(RunError::Cancelled {
                             at_ms: t0.map_or(0.0, |t0| now_abs() - t0),
                         })
                     }
-                    Heard::PoolDied { worker, message } => {
-                        // A thread of the pool died with its job: a new one takes its
-                        // place, and the server ends the job as an exception.
+                    Heard::PoolDied {
+                        server,
+                        processes,
+                        worker,
+                        message,
+                    } => {
+                        // A thread (or process) of a pool died with its job: a new one
+                        // takes its place, and the server ends the job as an exception.
                         let channel = web_sys::MessageChannel::new().map_err(js)?;
-                        let Some(slot) = pool.get_mut(worker) else {
+                        let (list, gil) = if processes {
+                            (&mut pools[server].processes, None)
+                        } else {
+                            (&mut pools[server].threads, gils[server].as_ref())
+                        };
+                        let Some(slot) = list.get_mut(worker) else {
                             return Err(RunError::Failed(format!(
-                                "pool thread {worker} failed: {message}"
+                                "a worker of server {server}'s pool ({worker}) failed: {message}"
                             )));
                         };
-                        *slot =
-                            spawn_pool_worker(glue_source, worker, channel.port2(), &inbox).map_err(js)?;
-                        server
+                        let errors = inbox.clone();
+                        *slot = spawn_pool_worker(
+                            glue_source,
+                            format!("loopscope server {server} pool worker {worker} (replacement)"),
+                            channel.port2(),
+                            gil,
+                            move |message| {
+                                errors.push(Heard::PoolDied {
+                                    server,
+                                    processes,
+                                    worker,
+                                    message,
+                                })
+                            },
+                        )
+                        .map_err(js)?;
+                        servers[server]
                             .0
                             .post_with_ports(
-                                &to_json(&ToServer::Replaced { worker, message }),
+                                &to_json(&ToServer::Replaced {
+                                    worker,
+                                    processes,
+                                    message,
+                                }),
                                 &[channel.port1()],
                             )
                             .map_err(js)?;
@@ -353,69 +472,252 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
         };
     }
 
-    server.0.post(&to_json(&ToServer::Setup {
-        config: config.clone(),
-        faults: faults.clone(),
-        log: log.cloned(),
-    }));
-    loop {
+    for (w, server) in servers.iter().enumerate() {
+        server.0.post(&to_json(&ToServer::Setup {
+            config: config.clone(),
+            faults: faults.clone(),
+            log: log.cloned(),
+            worker: w as u64,
+        }));
+    }
+    // Every server ready, with its pools, and the broker with its queue workers.
+    let mut ready = 0;
+    let mut broker_ready = !task_queue;
+    while ready < n || !broker_ready {
         match next_message!() {
-            FromServer::WantPool { workers } => {
-                let mut server_ends = Vec::new();
-                for i in 0..workers as usize {
-                    let channel = web_sys::MessageChannel::new().map_err(js)?;
-                    pool.push(spawn_pool_worker(glue_source, i, channel.port2(), &inbox).map_err(js)?);
-                    server_ends.push(channel.port1());
+            Heard::Server { worker, text } => match from_json::<FromServer>(&text)? {
+                FromServer::WantPool { threads, processes } => {
+                    let mut ports = Vec::new();
+                    for (count, is_processes) in [(threads, false), (processes, true)] {
+                        for i in 0..count as usize {
+                            let channel = web_sys::MessageChannel::new().map_err(js)?;
+                            let errors = inbox.clone();
+                            let gil = (!is_processes).then(|| gils[worker].as_ref()).flatten();
+                            let spawned = spawn_pool_worker(
+                                glue_source,
+                                format!(
+                                    "loopscope server {worker} {} {i}",
+                                    if is_processes { "process" } else { "pool thread" }
+                                ),
+                                channel.port2(),
+                                gil,
+                                move |message| {
+                                    errors.push(Heard::PoolDied {
+                                        server: worker,
+                                        processes: is_processes,
+                                        worker: i,
+                                        message,
+                                    })
+                                },
+                            )
+                            .map_err(js)?;
+                            if is_processes {
+                                pools[worker].processes.push(spawned);
+                            } else {
+                                pools[worker].threads.push(spawned);
+                            }
+                            ports.push(channel.port1());
+                        }
+                    }
+                    if let Some(port) = server_to_broker[worker].take() {
+                        ports.push(port);
+                    }
+                    servers[worker]
+                        .0
+                        .post_with_ports(&to_json(&ToServer::Pool), &ports)
+                        .map_err(js)?;
                 }
-                server
-                    .0
-                    .post_with_ports(&to_json(&ToServer::Pool), &server_ends)
-                    .map_err(js)?;
-            }
-            FromServer::Ready { .. } => break,
-            FromServer::Failed { message } => return Err(RunError::Failed(message)),
-            _ => {}
+                FromServer::Ready => ready += 1,
+                FromServer::Failed { message } => return Err(RunError::Failed(message)),
+                _ => {}
+            },
+            Heard::Broker(text) => match from_json::<FromBroker>(&text)? {
+                FromBroker::Ready => broker_ready = true,
+                FromBroker::Failed { message } => return Err(RunError::Failed(message)),
+                FromBroker::Events { .. } => {}
+            },
+            _ => unreachable!("next_message! returns worker messages only"),
         }
     }
     let start = now_abs();
     t0 = Some(start);
     observer.started(start);
-    server.0.post(&to_json(&ToServer::Go { t0_abs: start }));
+    for server in &servers {
+        server.0.post(&to_json(&ToServer::Go { t0_abs: start }));
+    }
+    if let Some(b) = &broker {
+        b.0.post(&to_json(&ToBroker::Go { t0_abs: start }));
+    }
+    // The report is recorded here, from every worker's events and the clients' sends.
+    let mut rec = Recorder::new(config.clone());
+    let mut record = |event: &Event| -> Result<(), RunError> {
+        observer.event(event);
+        if let Event::Logged { entry } = event {
+            super::log::heard(entry);
+        }
+        rec.record(event).map_err(|e| RunError::Failed(e.to_string()))
+    };
     let mut next = 0;
-    let send = |id: u64| {
+    let send = |id: u64, record: &mut dyn FnMut(&Event) -> Result<(), RunError>| -> Result<(), RunError> {
         let sent_abs = now_abs();
-        observer.event(&Event::Sent {
+        record(&Event::Sent {
             request: id,
             t: sent_abs - start,
-        });
-        server.0.post(&to_json(&ToServer::Request { id, sent_abs }));
+        })?;
+        // New connections go to the server workers in turn.
+        servers[(id % config.workers) as usize]
+            .0
+            .post(&to_json(&ToServer::Request { id, sent_abs }));
+        Ok(())
     };
     while next < config.concurrency {
-        send(next);
+        send(next, &mut record)?;
         next += 1;
     }
+    let mut parts: Vec<Option<ServerPart>> = (0..n).map(|_| None).collect();
+    // task_queue: a log job per answered request; the run ends when all are done.
+    let (mut jobs_expected, mut jobs_done) = (0u64, 0u64);
     loop {
-        match next_message!() {
-            FromServer::Events { events } => {
-                for event in &events {
-                    observer.event(event);
-                    if let Event::Logged { entry } = event {
-                        super::log::heard(entry);
+        let all_parts = parts.iter().all(Option::is_some);
+        if all_parts && (!task_queue || jobs_done >= jobs_expected) {
+            break;
+        }
+        let events = match next_message!() {
+            Heard::Server { worker, text } => match from_json::<FromServer>(&text)? {
+                FromServer::Events { events } => events,
+                FromServer::Lag { samples } => {
+                    let on_run: Vec<[f64; 2]> =
+                        samples.into_iter().map(|[t, lag]| [t - start, lag]).collect();
+                    observer.lag(worker as u64, &on_run);
+                    continue;
+                }
+                FromServer::Done { part } => {
+                    parts[worker] = Some(part);
+                    continue;
+                }
+                FromServer::Failed { message } => return Err(RunError::Failed(message)),
+                FromServer::Ready | FromServer::WantPool { .. } => continue,
+            },
+            Heard::Broker(text) => match from_json::<FromBroker>(&text)? {
+                FromBroker::Events { events } => events,
+                FromBroker::Failed { message } => return Err(RunError::Failed(message)),
+                FromBroker::Ready => continue,
+            },
+            _ => unreachable!("next_message! returns worker messages only"),
+        };
+        for event in &events {
+            record(event)?;
+            match event {
+                Event::Responded { answer, .. } => {
+                    if task_queue && answer.is_ok() {
+                        jobs_expected += 1;
                     }
                     // ab: this client sends its next request now.
-                    if matches!(event, Event::Responded { .. }) && next < config.requests {
-                        send(next);
+                    if next < config.requests {
+                        send(next, &mut record)?;
                         next += 1;
                     }
                 }
+                Event::BackgroundDone { .. } if task_queue => jobs_done += 1,
+                _ => {}
             }
-            FromServer::Lag { samples } => {
-                let on_run: Vec<[f64; 2]> = samples.into_iter().map(|[t, lag]| [t - start, lag]).collect();
-                observer.lag(&on_run);
-            }
-            FromServer::Done { report } => return Ok(*report),
-            FromServer::Failed { message } => return Err(RunError::Failed(message)),
-            FromServer::Ready { .. } | FromServer::WantPool { .. } => {}
         }
     }
+    let parts: Vec<ServerPart> = parts.into_iter().flatten().collect();
+    assemble(rec, parts, config, faults).map_err(RunError::Failed)
+}
+
+/// Why a `python_cpu` run cannot run in this page.
+pub const PYTHON_CPU_NEEDS_ISOLATION: &str = "python_cpu work needs a real GIL, a lock in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the model's prediction; `make run` serves the page isolated";
+
+/// The run's report: what the page recorded from every worker's events, with what each
+/// server worker measured (its probe, its pools) and what could make it wrong.
+fn assemble(
+    rec: Recorder,
+    parts: Vec<ServerPart>,
+    config: &Config,
+    faults: &Faults,
+) -> Result<Report, String> {
+    let mut report = rec.finish(Source::Measured).map_err(|e| e.to_string())?;
+    let mut probe_stalls: Vec<ProbeStall> = parts
+        .iter()
+        .flat_map(|p| p.probe_stalls.iter().cloned())
+        .collect();
+    probe_stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    report.stats.set_probe(&probe_stalls);
+    let mut warnings = Vec::new();
+    // Lag the probe saw while its loop neither blocked nor waited for its GIL.
+    let unexplained: f64 = probe_stalls
+        .iter()
+        .filter(|p| {
+            let held = report
+                .loop_stalls
+                .iter()
+                .filter(|s| s.worker == p.worker)
+                .map(|s| (s.start_ms, s.end_ms))
+                .chain(
+                    report
+                        .loop_gil_waits
+                        .iter()
+                        .filter(|g| g.worker == p.worker)
+                        .map(|g| (g.start_ms, g.end_ms)),
+                );
+            !held.into_iter().any(|(s, e)| s < p.end_ms && p.start_ms < e)
+        })
+        .map(|p| p.end_ms - p.start_ms)
+        .sum();
+    if unexplained > 50.0 {
+        warnings.push(format!(
+            "the heartbeat ran late for {unexplained:.0} ms while the server was not blocking: \
+             timers were throttled (hidden tab?) or the machine was busy, so stalls may be overstated"
+        ));
+    }
+    let cores = hardware_concurrency();
+    let computing = most_at_once(report.requests.iter().flat_map(|r| {
+        r.phases
+            .iter()
+            .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
+            .map(|p| (p.start_ms, p.end_ms))
+    }));
+    if config.work != Work::Sleep && computing > cores as usize {
+        warnings.push(format!(
+            "compute work: up to {computing} threads computed at once on {cores} cores, so they shared \
+             cores; the model assumes a core each (work that releases the GIL, like NumPy, or processes)"
+        ));
+    }
+    let period = f64::from(probe::PERIOD_MS);
+    let timer_lateness_ms = parts
+        .iter()
+        .map(|p| {
+            let mine: Vec<_> = report
+                .loop_stalls
+                .iter()
+                .filter(|s| s.worker == p.worker)
+                .cloned()
+                .collect();
+            idle_lateness(&p.probe_lag, period, &mine)
+        })
+        .fold(0.0, f64::max);
+    let first = parts.first().ok_or("no server worker reported")?;
+    report.measurement = Some(Measurement {
+        probe_lag: first.probe_lag.clone(),
+        probe_lag_by_worker: parts.iter().skip(1).map(|p| p.probe_lag.clone()).collect(),
+        probe_period_ms: period,
+        probe_threshold_ms: probe::THRESHOLD_MS,
+        timer_lateness_ms,
+        cross_origin_isolated: cross_origin_isolated(),
+        loop_block_method: first.loop_block_method.clone(),
+        compute_rounds_per_ms: first.compute_rounds_per_ms,
+        hardware_concurrency: cores,
+        pool_workers: parts.iter().map(|p| p.pool_workers).sum(),
+        process_workers: parts.iter().map(|p| p.process_workers).sum(),
+        queue_workers: config.queue_processes(),
+        gil: parts.iter().any(|p| p.gil),
+        pool_start_ms: parts.iter().map(|p| p.pool_start_ms).fold(0.0, f64::max),
+        rehearsal_ms: None,
+        warnings,
+    });
+    report.probe_stalls = Some(probe_stalls);
+    report.faults = faults.clone();
+    Ok(report)
 }

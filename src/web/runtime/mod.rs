@@ -20,6 +20,8 @@
 //! (`performance.timeOrigin + performance.now()`), so all land on one timeline: ms
 //! since the first request.
 
+pub mod broker;
+pub mod gil;
 pub mod hold;
 pub mod loadgen;
 pub mod log;

@@ -1,30 +1,36 @@
-//! The threadpool: Web Workers that run [`SyncCall`]s, and the server's handle on them.
+//! Pools of Web Workers that run [`SyncCall`]s, and their owner's handle on them: a
+//! server's threadpool (`Config::pool_threads` threads behind the limiter), its process
+//! pool (`processes` workers, jobs first come first served), and the task queue's
+//! workers (owned by the broker).
 //!
-//! A run has `Config::pool_threads` workers, ready before its clock starts and reused
-//! for every job. The page starts them when the server asks and terminates them when
-//! the run ends; the server holds one end of a `MessageChannel` to each ([`Peer`]).
-//! A worker that dies (a panic in its job) is replaced: its job ends as an exception
-//! for the coroutine awaiting it, and a new worker takes its place.
+//! The workers are ready before the run's clock starts and reused for every job. The
+//! page starts them and terminates them when the run ends; their owner holds one end of
+//! a `MessageChannel` to each ([`Peer`]). A worker that dies (a panic in its job) is
+//! replaced: its job ends as an exception for the coroutine awaiting it, and a new
+//! worker takes its place.
 
+use super::gil::{compute_holding, Gil};
 use super::hold::{hold, warm_up, Hold};
 use super::log;
 use super::now_abs;
 use super::protocol::{to_json, FromPool, JobDone, LogTo, Progress, ToPool};
-use super::worker::{post_to_parent, Peer};
+use super::worker::{post_to_parent, shared, Peer};
 use loopscope::model::Raised;
 use loopscope::model::{Durations, Fault, LogEntry, Phase, PhaseKind, Place};
 use loopscope::runtime::SyncCall;
 use loopscope::runtime::Thread;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 thread_local! {
-    /// Where this worker's log tasks write, as the server said at start.
+    /// Where this worker's log tasks write, as its owner said at start.
     static LOG_TO: RefCell<Option<LogTo>> = const { RefCell::new(None) };
+    /// What this worker is, and its process's GIL when its pure-Python work takes one.
+    static KIND: RefCell<(Place, Option<Gil>)> = const { RefCell::new((Place::Pool, None)) };
 }
 
 /// A log task's write: the entry, and the write IndexedDB is doing, if it is.
@@ -46,6 +52,10 @@ struct WorkerThread {
     pending: RefCell<Vec<Progress>>,
     /// A log task's write, once issued.
     logging: RefCell<Option<Logging>>,
+    /// What this worker is: its phases are there.
+    place: Place,
+    /// Its process's GIL, which its pure-Python prediction holds while it computes.
+    gil: Option<Gil>,
 }
 
 impl WorkerThread {
@@ -104,24 +114,47 @@ impl Thread for WorkerThread {
         if kind == PhaseKind::Background {
             self.log();
         }
+        let on = self.place;
         self.pending.borrow_mut().push(Progress::Began {
             request,
             phase: kind,
+            on,
             start_abs: now_abs(),
         });
         let items = self.pending.take();
         post_to_parent(&to_json(&FromPool::Progress { items }));
-        // The phase starts once the page has been told: posting is not part of it.
-        let start_ms = now_abs();
-        hold(ms, self.hold.for_kind(kind));
-        let phase = Phase {
-            kind,
-            start_ms,
-            end_ms: now_abs(),
-            on: Place::Pool,
-            blocking: true,
+        let how = self.hold.for_kind(kind);
+        let phase = |kind, (start_ms, end_ms), blocking| Progress::Ended {
+            request,
+            phase: Phase {
+                kind,
+                start_ms,
+                end_ms,
+                on,
+                blocking,
+            },
         };
-        self.pending.borrow_mut().push(Progress::Ended { request, phase });
+        match (&self.gil, kind) {
+            // Pure Python: computes only while it holds the GIL, in slices.
+            (Some(gil), PhaseKind::Cpu) => {
+                let slices = compute_holding(gil, ms, |chunk| hold(chunk, how));
+                let mut pending = self.pending.borrow_mut();
+                pending.extend(slices.held.into_iter().map(|s| phase(kind, s, true)));
+                pending.extend(
+                    slices
+                        .waited
+                        .into_iter()
+                        .map(|s| phase(PhaseKind::GilWait, s, false)),
+                );
+            }
+            _ => {
+                // The phase starts once the page has been told: posting is not part of it.
+                let start_ms = now_abs();
+                hold(ms, how);
+                let end = now_abs();
+                self.pending.borrow_mut().push(phase(kind, (start_ms, end), true));
+            }
+        }
     }
     fn durations(&self) -> Durations {
         self.durations
@@ -131,10 +164,29 @@ impl Thread for WorkerThread {
 /// The pool worker's side: get ready, then run each job and post back what happened.
 pub fn start_worker() -> Box<dyn FnMut(String)> {
     Box::new(|text: String| match serde_json::from_str::<ToPool>(&text) {
-        Ok(ToPool::Start { hold, log }) => {
+        Ok(ToPool::Start {
+            hold,
+            log,
+            place,
+            gil,
+        }) => {
             if let Hold::Compute { rounds_per_ms } = hold {
                 warm_up(rounds_per_ms);
             }
+            let gil = if gil {
+                match Gil::from_buffer(&shared()) {
+                    Some(g) => Some(g),
+                    None => {
+                        return post_to_parent(&to_json(&FromPool::Failed {
+                            message: "pool worker: started for pure-Python work without its process's GIL"
+                                .into(),
+                        }))
+                    }
+                }
+            } else {
+                None
+            };
+            KIND.with(|k| *k.borrow_mut() = (place, gil));
             wasm_bindgen_futures::spawn_local(async move {
                 // This worker's own connection to the log, where the page has one.
                 let log = match log {
@@ -156,7 +208,10 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
             hold,
             fault,
             t0_abs,
+            pickle_ms,
         }) => {
+            let start_abs = now_abs();
+            let (place, gil) = KIND.with(|k| k.borrow().clone());
             let thread = WorkerThread {
                 request,
                 durations,
@@ -165,13 +220,23 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
                 t0_abs,
                 pending: RefCell::default(),
                 logging: RefCell::default(),
+                place,
+                gil,
             };
+            // A process pool's call: unpickling the argument, the call, pickling the result.
+            let pickling = || {
+                if pickle_ms > 0.0 {
+                    super::hold::hold(pickle_ms / 2.0, Hold::Sleep);
+                }
+            };
+            pickling();
             let result = match fault {
                 None => Ok(call.call(&thread)),
                 Some(Fault::Raise) => Err(Fault::Raise.raised()),
                 // A real panic: this worker dies, its owner hears of it and replaces it.
                 Some(Fault::Crash) => panic!("pool worker: a crash injected into request {request}'s job"),
             };
+            pickling();
             let progress = thread.pending.take();
             let done = move |logged, end_abs| {
                 post_to_parent(&to_json(&FromPool::Done(JobDone {
@@ -180,6 +245,7 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
                     result,
                     logged,
                     progress,
+                    start_abs,
                     end_abs,
                 })))
             };
@@ -204,32 +270,46 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
 /// Where a pool sends its jobs' [`Progress`].
 pub type ProgressSink = Box<dyn Fn(Vec<Progress>)>;
 
-/// What the pool's workers have said, and who waits for what.
-#[derive(Default)]
+/// Told when a job is done (its id), or that the pool cannot go on (why).
+pub type DoneSink = Box<dyn Fn(Result<u64, String>)>;
+
+/// A job waiting for a free worker.
+struct Queued {
+    job: u64,
+    message: ToPool,
+}
+
+/// What the pool's workers have said, and what waits for a worker.
 struct Shared {
-    progress: Option<ProgressSink>,
+    progress: ProgressSink,
+    on_done: DoneSink,
     /// Workers ready for jobs, by index, not yet taken as idle.
     ready: RefCell<Vec<usize>>,
-    /// Woken when a worker is ready (the pool's start, a job waiting for a worker).
+    /// Woken when a worker is ready (the pool's start).
     ready_waiters: RefCell<Vec<Waker>>,
     done: RefCell<HashMap<u64, JobDone>>,
-    waiting: RefCell<HashMap<u64, Waker>>,
     failure: RefCell<Option<String>>,
 }
 
 impl Shared {
-    fn on_message(&self, worker: usize, text: &str) {
+    fn on_message(self: &Rc<Self>, pool: &std::rc::Weak<Pool>, worker: usize, text: &str) {
         match serde_json::from_str::<FromPool>(text) {
             Ok(FromPool::Ready) => {
                 self.ready.borrow_mut().push(worker);
                 wake_all(&self.ready_waiters);
-            }
-            Ok(FromPool::Progress { items }) => {
-                if let Some(sink) = &self.progress {
-                    sink(items);
+                if let Some(pool) = pool.upgrade() {
+                    pool.dispatch();
                 }
             }
-            Ok(FromPool::Done(done)) => self.finish(done),
+            Ok(FromPool::Progress { items }) => (self.progress)(items),
+            Ok(FromPool::Done(done)) => {
+                if let Some(pool) = pool.upgrade() {
+                    pool.busy.borrow_mut().remove(&worker);
+                    pool.idle.borrow_mut().push(worker);
+                    pool.dispatch();
+                }
+                self.finish(done);
+            }
             Ok(FromPool::Failed { message }) => self.fail(message),
             Err(e) => self.fail(format!("pool worker sent {text:?}: {e}")),
         }
@@ -238,18 +318,17 @@ impl Shared {
     fn finish(&self, done: JobDone) {
         let job = done.job;
         self.done.borrow_mut().insert(job, done);
-        if let Some(w) = self.waiting.borrow_mut().remove(&job) {
-            w.wake();
-        }
+        (self.on_done)(Ok(job));
     }
 
-    /// The pool cannot go on: every waiter hears it.
+    /// The pool cannot go on: its owner hears it.
     fn fail(&self, message: String) {
-        self.failure.borrow_mut().get_or_insert(message);
-        wake_all(&self.ready_waiters);
-        for (_, w) in self.waiting.borrow_mut().drain() {
-            w.wake();
+        if self.failure.borrow().is_some() {
+            return;
         }
+        *self.failure.borrow_mut() = Some(message.clone());
+        wake_all(&self.ready_waiters);
+        (self.on_done)(Err(message));
     }
 }
 
@@ -259,166 +338,176 @@ fn wake_all(wakers: &RefCell<Vec<Waker>>) {
     }
 }
 
-/// The server's handle on its pool workers.
+/// How a pool's workers are set up.
+#[derive(Clone)]
+pub struct Setup {
+    pub durations: Durations,
+    pub hold: Hold,
+    pub log: Option<LogTo>,
+    pub place: Place,
+    /// Its pure-Python work takes the GIL its workers were started with.
+    pub gil: bool,
+    pub pickle_ms: f64,
+}
+
+/// The owner's handle on a pool's workers: jobs go to an idle worker, or wait for one,
+/// first come first served.
 pub struct Pool {
     workers: RefCell<Vec<Peer>>,
     idle: RefCell<Vec<usize>>,
-    /// The job each busy worker runs.
+    /// The job each busy worker runs, and its request.
     busy: RefCell<HashMap<usize, (u64, u64)>>,
+    queue: RefCell<VecDeque<Queued>>,
     shared: Rc<Shared>,
     next_job: Cell<u64>,
-    durations: Durations,
-    hold: Hold,
-    log: Option<LogTo>,
+    setup: Setup,
 }
 
-/// A peer to pool worker `worker`, asked to get ready for jobs held by `hold`.
+/// A peer to pool worker `worker`, asked to get ready as `setup` says.
 fn connect(
     shared: &Rc<Shared>,
+    pool: std::rc::Weak<Pool>,
     worker: usize,
     port: web_sys::MessagePort,
-    hold: Hold,
-    log: &Option<LogTo>,
+    setup: &Setup,
 ) -> Peer {
     let s = shared.clone();
-    let peer = Peer::new(port, move |text| s.on_message(worker, &text));
+    let peer = Peer::new(port, move |text| s.on_message(&pool, worker, &text));
     peer.post(&to_json(&ToPool::Start {
-        hold,
-        log: log.clone(),
+        hold: setup.hold,
+        log: setup.log.clone(),
+        place: setup.place,
+        gil: setup.gil,
     }));
     peer
 }
 
 impl Pool {
-    /// Takes the pool workers the page started (a port to each), gets each ready for
-    /// `hold` (and to log to `log`) and waits until all are; each job's progress goes to
-    /// `progress`.
+    /// Takes the workers the page started (a port to each), gets each ready as `setup`
+    /// says and waits until all are. Each job's progress goes to `progress`; `on_done`
+    /// hears each job's end (then [`Pool::take_done`] has it), or why the pool failed.
     pub async fn start(
         ports: Vec<web_sys::MessagePort>,
-        durations: Durations,
-        hold: Hold,
-        log: Option<LogTo>,
+        setup: Setup,
         progress: ProgressSink,
-    ) -> Result<Pool, String> {
+        on_done: DoneSink,
+    ) -> Result<Rc<Pool>, String> {
         let shared = Rc::new(Shared {
-            progress: Some(progress),
-            ..Shared::default()
+            progress,
+            on_done,
+            ready: RefCell::default(),
+            ready_waiters: RefCell::default(),
+            done: RefCell::default(),
+            failure: RefCell::default(),
         });
         let n = ports.len();
-        let workers: Vec<Peer> = ports
-            .into_iter()
-            .enumerate()
-            .map(|(i, port)| connect(&shared, i, port, hold, &log))
-            .collect();
+        let pool = Rc::new_cyclic(|me: &std::rc::Weak<Pool>| Pool {
+            workers: RefCell::new(
+                ports
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, port)| connect(&shared, me.clone(), i, port, &setup))
+                    .collect(),
+            ),
+            idle: RefCell::default(),
+            busy: RefCell::default(),
+            queue: RefCell::default(),
+            shared: shared.clone(),
+            next_job: Cell::new(0),
+            setup,
+        });
         poll_fn(|cx| {
             if let Some(f) = shared.failure.borrow().clone() {
                 return Poll::Ready(Err(f));
             }
-            if shared.ready.borrow().len() >= n {
+            if shared.ready.borrow().len() + pool.idle.borrow().len() == n {
                 return Poll::Ready(Ok(()));
             }
             shared.ready_waiters.borrow_mut().push(cx.waker().clone());
             Poll::Pending
         })
         .await?;
-        Ok(Pool {
-            workers: RefCell::new(workers),
-            idle: RefCell::new(Vec::new()),
-            busy: RefCell::default(),
-            shared,
-            next_job: Cell::new(0),
-            durations,
-            hold,
-            log,
-        })
+        Ok(pool)
     }
 
-    /// How many pool workers there are.
     pub fn workers(&self) -> usize {
         self.workers.borrow().len()
     }
 
-    /// Pool worker `worker` died (`message`); `port` leads to the one the page started
-    /// in its place. The job it ran, if any, ends as an exception; the new worker takes
-    /// jobs once it is ready.
-    pub fn replace(&self, worker: usize, port: web_sys::MessagePort, message: &str) -> Result<(), String> {
-        let mut workers = self.workers.borrow_mut();
-        let slot = workers.get_mut(worker).ok_or_else(|| {
-            format!(
-                "the page replaced pool worker {worker}, but the pool has {}",
+    /// Gives waiting jobs to idle workers, first come first served.
+    fn dispatch(&self) {
+        self.idle.borrow_mut().append(&mut self.shared.ready.borrow_mut());
+        loop {
+            if self.queue.borrow().is_empty() {
+                return;
+            }
+            let Some(worker) = self.idle.borrow_mut().pop() else {
+                return;
+            };
+            let Queued { job, message } = self.queue.borrow_mut().pop_front().expect("not empty");
+            if let ToPool::Job { request, .. } = &message {
+                self.busy.borrow_mut().insert(worker, (job, *request));
+            }
+            self.workers.borrow()[worker].post(&to_json(&message));
+        }
+    }
+
+    /// Sends `call` for `request` to a worker, now if one is idle, else when one is
+    /// (first come first served); `fault` makes it fail; `t0_abs` is the run's time 0.
+    /// Returns the job's id: `on_done` hears it when it is done.
+    pub fn submit(&self, request: u64, call: SyncCall, fault: Option<Fault>, t0_abs: f64) -> u64 {
+        let job = self.next_job.get();
+        self.next_job.set(job + 1);
+        self.queue.borrow_mut().push_back(Queued {
+            job,
+            message: ToPool::Job {
+                job,
+                request,
+                call,
+                durations: self.setup.durations,
+                hold: self.setup.hold,
+                fault,
+                t0_abs,
+                pickle_ms: self.setup.pickle_ms,
+            },
+        });
+        self.dispatch();
+        job
+    }
+
+    /// What job `job` did, once `on_done` has said it is done.
+    pub fn take_done(&self, job: u64) -> Option<JobDone> {
+        self.shared.done.borrow_mut().remove(&job)
+    }
+
+    /// Worker `worker` died (`message`); `port` talks to the one the page started in its
+    /// place. Its job, if it had one, ends as an exception for whoever awaits it.
+    pub fn replace(
+        self: &Rc<Self>,
+        worker: usize,
+        port: web_sys::MessagePort,
+        message: &str,
+    ) -> Result<(), String> {
+        if worker >= self.workers() {
+            return Err(format!(
+                "worker {worker} died, but the pool has {} workers",
                 self.workers()
-            )
-        })?;
-        *slot = connect(&self.shared, worker, port, self.hold, &self.log);
+            ));
+        }
+        let peer = connect(&self.shared, Rc::downgrade(self), worker, port, &self.setup);
+        self.workers.borrow_mut()[worker] = peer;
         if let Some((job, request)) = self.busy.borrow_mut().remove(&worker) {
+            let now = now_abs();
             self.shared.finish(JobDone {
                 job,
                 request,
                 result: Err(Raised(format!("the pool thread running the job died: {message}"))),
                 logged: None,
                 progress: Vec::new(),
-                end_abs: now_abs(),
+                start_abs: now,
+                end_abs: now,
             });
         }
         Ok(())
-    }
-
-    /// An idle worker, once there is one: the caller holds a limiter token, so one is,
-    /// unless a replacement is still getting ready.
-    async fn idle_worker(&self) -> Result<usize, String> {
-        poll_fn(|cx| {
-            if let Some(f) = self.shared.failure.borrow().clone() {
-                return Poll::Ready(Err(f));
-            }
-            self.idle.borrow_mut().append(&mut self.shared.ready.borrow_mut());
-            match self.idle.borrow_mut().pop() {
-                Some(worker) => Poll::Ready(Ok(worker)),
-                None => {
-                    self.shared.ready_waiters.borrow_mut().push(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
-    }
-
-    /// Runs `call` for `request` on an idle worker; `fault` makes it fail; `t0_abs` is the
-    /// run's time 0. Fails only when the pool itself cannot go on.
-    pub async fn run(
-        &self,
-        request: u64,
-        call: SyncCall,
-        fault: Option<Fault>,
-        t0_abs: f64,
-    ) -> Result<JobDone, String> {
-        let worker = self.idle_worker().await?;
-        let job = self.next_job.get();
-        self.next_job.set(job + 1);
-        self.busy.borrow_mut().insert(worker, (job, request));
-        self.workers.borrow()[worker].post(&to_json(&ToPool::Job {
-            job,
-            request,
-            call,
-            durations: self.durations,
-            hold: self.hold,
-            fault,
-            t0_abs,
-        }));
-        let result = poll_fn(|cx| {
-            if let Some(done) = self.shared.done.borrow_mut().remove(&job) {
-                return Poll::Ready(Ok(done));
-            }
-            if let Some(f) = self.shared.failure.borrow().clone() {
-                return Poll::Ready(Err(f));
-            }
-            self.shared.waiting.borrow_mut().insert(job, cx.waker().clone());
-            Poll::Pending
-        })
-        .await;
-        // A worker that died is not idle: its replacement says when it is ready.
-        if self.busy.borrow_mut().remove(&worker).is_some() {
-            self.idle.borrow_mut().push(worker);
-        }
-        result
     }
 }

@@ -62,6 +62,7 @@ impl Probe {
                         start_ms: last + period / 2.0,
                         end_ms: t,
                         lag_ms: lag,
+                        worker: 0,
                     });
                 }
                 last = t;
@@ -83,6 +84,7 @@ impl Probe {
                 start_ms: (s.start_ms - t0_abs).max(0.0),
                 end_ms: s.end_ms - t0_abs,
                 lag_ms: s.lag_ms,
+                worker: 0,
             })
             .collect();
         let samples = data

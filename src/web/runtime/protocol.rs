@@ -1,12 +1,15 @@
-//! Every message the page, the server worker and the pool workers send each other,
-//! typed. Messages travel as JSON strings ([`to_json`], [`from_json`]); a worker's
-//! start object is the one exception: it carries the `WebAssembly.Module`, so it is a
-//! JS object ([`super::worker`]).
+//! Every message the page, the server workers, their pool workers and the task queue's
+//! broker send each other, typed. Messages travel as JSON strings ([`to_json`],
+//! [`from_json`]); a worker's start object is the one exception: it carries the
+//! `WebAssembly.Module` (and a GIL's `SharedArrayBuffer`), so it is a JS object
+//! ([`super::worker`]).
 
 use super::hold::Hold;
 use loopscope::model::Event;
 use loopscope::model::Raised;
-use loopscope::model::{Config, Durations, Fault, Faults, LogEntry, Phase, PhaseKind, Report, Variant};
+use loopscope::model::{
+    Config, Durations, Fault, Faults, LogEntry, Phase, PhaseKind, Place, ProbeStall, Variant,
+};
 use loopscope::runtime::{SyncCall, SyncReturn};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -24,8 +27,11 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 pub enum Role {
     /// One uvicorn process: the event loop.
     Server,
-    /// One threadpool thread.
+    /// One thread of a pool: a threadpool thread, a process of a process pool, or a
+    /// task-queue worker (it says which at start).
     Pool,
+    /// The task queue's broker: it hands jobs to the queue workers in turn.
+    Broker,
 }
 
 impl Role {
@@ -55,37 +61,43 @@ pub struct LogTo {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToServer {
-    /// Get ready for this run (calibrate compute work); answer `WantPool`.
+    /// Get ready for this run as server worker `worker` (calibrate compute work);
+    /// answer `WantPool`.
     Setup {
         config: Config,
         faults: Faults,
         /// Where background tasks log; `None` for a rehearsal, which logs nothing.
         log: Option<LogTo>,
+        worker: u64,
     },
-    /// The pool workers the page started for this run: their ports come with this
-    /// message. Get each ready, start the probe, answer `Ready`.
+    /// The workers the page started for this server: their ports come with this
+    /// message, its pool threads' first, then its processes', then (task_queue) one to
+    /// the broker. Get each ready, start the probe, answer `Ready`.
     Pool,
     /// The clock starts: times are ms since `t0_abs`.
     Go { t0_abs: f64 },
     /// A request, sent by the page at `sent_abs`.
     Request { id: u64, sent_abs: f64 },
-    /// Pool worker `worker` died (`message`); the port of the one the page started in
-    /// its place comes with this message.
-    Replaced { worker: usize, message: String },
+    /// Worker `worker` of its threadpool (`processes`: of its process pool) died
+    /// (`message`); the port of the one the page started in its place comes with this
+    /// message.
+    Replaced {
+        worker: usize,
+        processes: bool,
+        message: String,
+    },
 }
 
 /// The server worker to the page.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FromServer {
-    /// Start this many pool workers and send `Pool` with a port to each.
+    /// Start this many pool threads and processes and send `Pool` with a port to each.
     WantPool {
-        workers: u64,
+        threads: u64,
+        processes: u64,
     },
-    Ready {
-        pool_workers: u64,
-        pool_start_ms: f64,
-    },
+    Ready,
     /// What happened since the last batch (times on the run's timeline).
     Events {
         events: Vec<Event>,
@@ -94,12 +106,67 @@ pub enum FromServer {
     Lag {
         samples: Vec<[f64; 2]>,
     },
+    /// Every request of this worker is answered: what only it measured.
     Done {
-        report: Box<Report>,
+        part: ServerPart,
     },
     Failed {
         message: String,
     },
+}
+
+/// What one server worker measured beyond the events it sent: its probe, how it held
+/// its threads, its pools. The page puts the parts of every worker into one report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServerPart {
+    pub worker: u64,
+    /// On the run's clock.
+    pub probe_stalls: Vec<ProbeStall>,
+    /// `[t, lag]` on the run's clock.
+    pub probe_lag: Vec<[f64; 2]>,
+    pub loop_block_method: String,
+    pub compute_rounds_per_ms: Option<f64>,
+    pub pool_workers: u64,
+    pub process_workers: u64,
+    pub pool_start_ms: f64,
+    /// Whether its loop took a real GIL for each iteration (python_cpu).
+    pub gil: bool,
+}
+
+/// The page to the task queue's broker.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToBroker {
+    /// The queue workers' ports come with this message, then one per server worker.
+    /// Get the queue workers ready; answer `Ready`.
+    Setup {
+        durations: Durations,
+        hold: Hold,
+        log: Option<LogTo>,
+        queue_workers: u64,
+        servers: u64,
+    },
+    Go {
+        t0_abs: f64,
+    },
+}
+
+/// A server worker to the broker: `log_prediction_details.delay(...)` was called at
+/// `asked_abs`.
+#[derive(Serialize, Deserialize)]
+pub struct Enqueue {
+    pub request: u64,
+    pub call: SyncCall,
+    pub asked_abs: f64,
+}
+
+/// The broker to the page.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FromBroker {
+    Ready,
+    Events { events: Vec<Event> },
+    Failed { message: String },
 }
 
 /// The server to a pool worker.
@@ -107,7 +174,14 @@ pub enum FromServer {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToPool {
     /// Get ready for jobs that hold their thread this way, and log there; answer `Ready`.
-    Start { hold: Hold, log: Option<LogTo> },
+    /// `place`: what the worker is (a threadpool thread, a process, a queue worker);
+    /// `gil`: pure-Python work takes the GIL it was started with.
+    Start {
+        hold: Hold,
+        log: Option<LogTo>,
+        place: Place,
+        gil: bool,
+    },
     Job {
         job: u64,
         request: u64,
@@ -118,6 +192,8 @@ pub enum ToPool {
         fault: Option<Fault>,
         /// The run's time 0 (absolute ms), for the times a log row carries.
         t0_abs: f64,
+        /// Pickling the call's argument and result (a process pool's), ms.
+        pickle_ms: f64,
     },
 }
 
@@ -142,6 +218,8 @@ pub struct JobDone {
     /// What a log task wrote (or kept, and why).
     pub logged: Option<LogEntry>,
     pub progress: Vec<Progress>,
+    /// When the worker took the job, and when it was done.
+    pub start_abs: f64,
     pub end_abs: f64,
 }
 
@@ -155,6 +233,7 @@ pub enum Progress {
     Began {
         request: u64,
         phase: PhaseKind,
+        on: Place,
         start_abs: f64,
     },
     Ended {
@@ -197,6 +276,7 @@ mod tests {
             Progress::Began {
                 request: 0,
                 phase: PhaseKind::Cpu,
+                on: Place::Pool,
                 start_abs: 1.0,
             },
             Progress::Ended { request: 0, phase },
@@ -224,6 +304,7 @@ mod tests {
                     error: Some("IndexedDB: QuotaExceededError: full".into()),
                 }),
                 progress: items,
+                start_abs: 1.0,
                 end_abs: 2.0,
             }),
             FromPool::Failed { message: "no".into() },
@@ -245,6 +326,7 @@ mod tests {
             hold: Hold::Sleep,
             fault: Some(Fault::Raise),
             t0_abs: 1.5,
+            pickle_ms: 0.0,
         };
         let text = to_json(&to);
         assert_eq!(

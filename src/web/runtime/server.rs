@@ -1,42 +1,173 @@
-//! The server worker: one uvicorn process with one event loop, running the endpoint
-//! code of [`crate::flows`] for real.
+//! A server worker: one uvicorn process, its event loop running the endpoint code of
+//! [`crate::flows`] for real.
+//!
+//! The loop is asyncio's, not the browser's: coroutines run on this worker's own ready
+//! queue, by the same rules as the model's ([`loopscope::runtime::aio`]). Each
+//! iteration polls (waits without blocking the worker until a request arrives, a job's
+//! result comes back or the first timer is due), queues a read per request that
+//! arrived, then the timers due, then runs exactly the callbacks ready at that point;
+//! what they schedule runs next iteration. The iteration runs without yielding to the
+//! browser, so a `time.sleep` on the loop holds everything, messages included, as it
+//! holds uvicorn. With `python_cpu` work the loop takes its process's GIL ([`Gil`]) for
+//! each iteration.
 
+use super::gil::Gil;
 use super::hold::{hold, Hold};
-use super::pool::Pool;
+use super::pool::{self, Pool};
 use super::probe::{self, Probe};
-use super::protocol::{from_json, to_json, FromServer, LogTo, Progress, ToServer};
-use super::worker::{post_to_parent, take_received_ports};
-use super::{cross_origin_isolated, hardware_concurrency, now_abs};
+use super::protocol::{from_json, to_json, Enqueue, FromServer, LogTo, Progress, ServerPart, ToServer};
+use super::worker::{post_to_parent, shared, take_received_ports, Peer};
+use super::{cross_origin_isolated, now_abs};
+use js_sys::{Atomics, Int32Array, SharedArrayBuffer};
 use loopscope::flows::handle_request;
-use loopscope::model::stats::{idle_lateness, most_at_once};
 use loopscope::model::Event;
 use loopscope::model::Raised;
 use loopscope::model::{
-    Answer, Config, Durations, Fault, Faults, Measurement, Phase, PhaseKind, Place, PredictionRequest,
-    Recorder, Source, Work,
+    Answer, Config, Durations, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest, Work,
 };
+use loopscope::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signals, Wait};
 use loopscope::runtime::{EventLoop, Limiter, Step, Thread};
 use loopscope::runtime::{SyncCall, SyncReturn};
 use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll};
+use std::task::Context;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 fn fail(message: String) {
     post_to_parent(&to_json(&FromServer::Failed { message }));
 }
 
+/// A timer on the loop (`call_later`), due at an absolute time.
+struct Timer {
+    when_abs: f64,
+    seq: u64,
+    signal: usize,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    /// Reversed, so the max-heap pops the earliest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .when_abs
+            .total_cmp(&self.when_abs)
+            .then(other.seq.cmp(&self.seq))
+    }
+}
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// The event loop's own state: its ready queue, timers, tasks and the requests that
+/// arrived since its last poll.
+#[derive(Default)]
+struct Loop {
+    ready: Ready,
+    timers: RefCell<BinaryHeap<Timer>>,
+    seq: Cell<u64>,
+    signals: RefCell<Signals>,
+    /// Each task, with its request and whether it has run a step yet.
+    tasks: RefCell<Vec<Option<(u64, Task, bool)>>>,
+    free_tasks: RefCell<Vec<usize>>,
+    /// Requests received (as messages) that no poll has read yet.
+    inbox: RefCell<VecDeque<u64>>,
+    /// Resolves the poll's wait, when the loop is idle.
+    wake: RefCell<Option<js_sys::Function>>,
+}
+
+impl Loop {
+    /// Something is ready: an idle loop polls now.
+    fn wake(&self) {
+        if let Some(resolve) = self.wake.borrow_mut().take() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    }
+
+    /// `call_soon_threadsafe(callback)`, from a message handler (a job's result).
+    fn call_soon_threadsafe(&self, callback: Callback) {
+        push(&self.ready, callback);
+        self.wake();
+    }
+}
+
+thread_local! {
+    /// A private cell for `Atomics.waitAsync`, in a cross-origin isolated worker: timed
+    /// waits that browsers do not clamp (nested `setTimeout`s wait at least 4 ms).
+    static POLL_CELL: Option<Int32Array> = cross_origin_isolated()
+        .then(|| Int32Array::new(&SharedArrayBuffer::new(4)));
+}
+
+/// Resolves `resolve` after `ms` (at least; fractions count), without blocking.
+fn resolve_after(ms: f64, resolve: &js_sys::Function) {
+    let waited = POLL_CELL.with(|cell| {
+        let cell = cell.as_ref()?;
+        let result = Atomics::wait_async_with_timeout(cell, 0, 0, ms).ok()?;
+        let value = js_sys::Reflect::get(&result, &"value".into()).ok()?;
+        let promise = value.dyn_into::<js_sys::Promise>().ok()?;
+        let resolve = resolve.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        Some(())
+    });
+    if waited.is_none() {
+        if let Some(scope) = js_sys::global().dyn_ref::<web_sys::WorkerGlobalScope>() {
+            let _ = scope
+                .set_timeout_with_callback_and_timeout_and_arguments_0(resolve, ms.max(0.0).ceil() as i32);
+        }
+    }
+}
+
+/// Yields to the browser once, so that messages already queued are delivered: a poll
+/// with timeout 0. A `MessageChannel` round trip, which no browser clamps.
+async fn yield_to_browser() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let Ok(channel) = web_sys::MessageChannel::new() else {
+            let _ = resolve.call0(&JsValue::NULL);
+            return;
+        };
+        let port = channel.port1();
+        let on = Closure::once_into_js(move |_: JsValue| {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        port.set_onmessage(Some(on.unchecked_ref()));
+        let _ = channel.port2().post_message(&JsValue::NULL);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 struct Server {
+    /// Which server worker this is (uvicorn --workers).
+    worker: u64,
     config: Config,
     durations: Durations,
     t0_abs: Cell<f64>,
-    rec: RefCell<Recorder>,
     limiter: Limiter,
-    pool: RefCell<Option<Rc<Pool>>>,
+    threads: RefCell<Option<Rc<Pool>>>,
+    processes: RefCell<Option<Rc<Pool>>>,
+    /// task_queue: the broker's end.
+    broker: Option<Peer>,
+    /// python_cpu: this process's GIL.
+    gil: Option<Gil>,
     pool_start_ms: f64,
     probe: RefCell<Option<Probe>>,
     step: RefCell<Option<Step>>,
+    /// Requests of this worker answered and finished.
     completed: Cell<u64>,
     /// Events not yet posted to the page.
     outbox: RefCell<Vec<Event>>,
@@ -44,20 +175,27 @@ struct Server {
     hold: Hold,
     /// Injected faults (a test's).
     faults: Faults,
+    aio: Loop,
+    /// The signal each job sent to a pool fires, by pool and job.
+    pending_jobs: RefCell<HashMap<(Which, u64), usize>>,
+}
+
+/// Which of a server's pools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Which {
+    Threads,
+    Processes,
 }
 
 impl Server {
-    /// Records an event and queues it for the page. An event about a request the run
-    /// does not have (an id from a message, checked) fails the run.
+    /// Queues an event for the page (the page records every worker's events into one
+    /// report).
     fn emit(&self, event: Event) {
-        if let Err(e) = self.rec.borrow_mut().record(&event) {
-            return fail(e.to_string());
-        }
         self.outbox.borrow_mut().push(event);
     }
 
-    /// Posts the queued events: before the loop blocks, at each response and after
-    /// each coroutine step.
+    /// Posts the queued events: before the loop blocks, at each response, after each
+    /// coroutine step and each iteration.
     fn flush(&self) {
         let events = self.outbox.take();
         if !events.is_empty() {
@@ -69,62 +207,59 @@ impl Server {
         now_abs() - self.t0_abs.get()
     }
 
-    /// A pool job's phases began or ended, or it printed: recorded on the run's
-    /// timeline and queued for the page.
+    /// A pool job's phases began or ended, or it printed: on the run's timeline, queued
+    /// for the page.
     fn job_progress(&self, progress: Vec<Progress>) {
+        let t0 = self.t0_abs.get();
         for p in progress {
-            self.job_event(p);
+            self.emit(match p {
+                Progress::Began {
+                    request,
+                    phase,
+                    on,
+                    start_abs,
+                } => Event::Began {
+                    request,
+                    kind: phase,
+                    on,
+                    blocking: true,
+                    t: start_abs - t0,
+                    due: None,
+                },
+                Progress::Ended { request, mut phase } => {
+                    phase.start_ms -= t0;
+                    phase.end_ms -= t0;
+                    Event::Phase { request, phase }
+                }
+                Progress::Print { request, t_abs, text } => Event::Print {
+                    request,
+                    t: t_abs - t0,
+                    text,
+                },
+            });
         }
     }
 
-    fn job_event(&self, progress: Progress) {
-        let t0 = self.t0_abs.get();
-        self.emit(match progress {
-            Progress::Began {
-                request,
-                phase,
-                start_abs,
-            } => Event::Began {
-                request,
-                kind: phase,
-                on: Place::Pool,
-                blocking: true,
-                t: start_abs - t0,
-                due: None,
-            },
-            Progress::Ended { request, mut phase } => {
-                phase.start_ms -= t0;
-                phase.end_ms -= t0;
-                Event::Phase { request, phase }
-            }
-            Progress::Print { request, t_abs, text } => Event::Print {
-                request,
-                t: t_abs - t0,
-                text,
-            },
-        });
-    }
-
-    fn accept(self: &Rc<Self>, id: u64, sent_abs: f64) {
-        let accepted = self.now();
-        if id >= self.config.requests {
+    /// A request message arrived: the next poll reads it.
+    fn deliver(&self, id: u64) {
+        if id >= self.config.requests || id % self.config.workers != self.worker {
             return fail(format!(
-                "the page sent request {id}, but the run has {} requests",
-                self.config.requests
+                "server worker {} got request {id}, which is not one of its {}",
+                self.worker,
+                self.config.requests_of_worker(self.worker)
             ));
         }
-        // The page told its observer it sent it; the report records it here.
-        let sent = Event::Sent {
-            request: id,
-            t: sent_abs - self.t0_abs.get(),
-        };
-        if let Err(e) = self.rec.borrow_mut().record(&sent) {
-            return fail(e.to_string());
-        }
+        self.aio.inbox.borrow_mut().push_back(id);
+        self.aio.wake();
+    }
+
+    /// `data_received`: the request is read now and its task created; its first step
+    /// runs next iteration.
+    fn read(self: &Rc<Self>, id: u64) {
         self.emit(Event::Accepted {
             request: id,
-            t: accepted,
-            worker: 0,
+            t: self.now(),
+            worker: self.worker,
         });
         let handle = Handle {
             server: self.clone(),
@@ -132,118 +267,177 @@ impl Server {
             fault: Cell::new(self.faults.of(id)),
         };
         let variant = self.config.variant;
-        let server = self.clone();
-        wasm_bindgen_futures::spawn_local(async move {
+        let server = Rc::downgrade(self);
+        let task: Task = Box::pin(async move {
             let body = PredictionRequest::for_index(id);
-            Tracked {
-                server: server.clone(),
-                request: id,
-                inner: Box::pin(async move { handle_request(&handle, variant, body).await }),
-            }
-            .await;
-            server.completed.set(server.completed.get() + 1);
-            if server.completed.get() == server.config.requests {
-                // Let the probe see the end of a stall the last step caused: its timer
-                // is overdue, so it fires before this new one.
-                gloo_timers::future::TimeoutFuture::new(probe::PERIOD_MS).await;
-                server.finish();
+            handle_request(&handle, variant, body).await;
+            drop(handle);
+            if let Some(s) = server.upgrade() {
+                s.completed.set(s.completed.get() + 1);
             }
         });
+        let index = match self.aio.free_tasks.borrow_mut().pop() {
+            Some(i) => {
+                self.aio.tasks.borrow_mut()[i] = Some((id, task, false));
+                i
+            }
+            None => {
+                let mut tasks = self.aio.tasks.borrow_mut();
+                tasks.push(Some((id, task, false)));
+                tasks.len() - 1
+            }
+        };
+        push(&self.aio.ready, Callback::Step(index));
+    }
+
+    /// One step of task `index`: a step that blocked the loop is a ground-truth stall.
+    fn step(self: &Rc<Self>, index: usize) {
+        let taken = self.aio.tasks.borrow_mut().get_mut(index).and_then(Option::take);
+        let Some((request, mut task, stepped)) = taken else {
+            return; // finished, woken again
+        };
+        if !stepped {
+            // FastAPI parses, routes and validates the request: half its cost.
+            self.overhead();
+        }
+        *self.step.borrow_mut() = Some(Step::new(request));
+        let waker = aio::waker(index, &self.aio.ready);
+        let done = task.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        if done {
+            self.aio.free_tasks.borrow_mut().push(index);
+        } else {
+            self.aio.tasks.borrow_mut()[index] = Some((request, task, true));
+        }
+        if let Some(stall) = self.step.borrow_mut().take().and_then(Step::finish) {
+            self.emit(Event::Stall { stall });
+        }
+        self.flush();
+    }
+
+    /// The loop: poll, read, timers, run the snapshot; until every request of this
+    /// worker is done.
+    async fn run(self: Rc<Self>) {
+        let expected = self.config.requests_of_worker(self.worker);
+        while self.completed.get() < expected {
+            // The poll: at once if something is ready, else until a request, a result or
+            // the first timer.
+            if aio::len(&self.aio.ready) > 0 || !self.aio.inbox.borrow().is_empty() {
+                yield_to_browser().await;
+            } else {
+                let due = self.aio.timers.borrow().peek().map(|t| t.when_abs - now_abs());
+                let promise = js_sys::Promise::new(&mut |resolve, _| {
+                    if let Some(ms) = due {
+                        resolve_after(ms, &resolve);
+                    }
+                    *self.aio.wake.borrow_mut() = Some(resolve);
+                });
+                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+                self.aio.wake.borrow_mut().take();
+            }
+            self.iterate();
+        }
+        // Let the probe see the end of a stall the last step caused: its timer is
+        // overdue, so it fires before this new one.
+        gloo_timers::future::TimeoutFuture::new(probe::PERIOD_MS).await;
+        self.finish();
+    }
+
+    /// One iteration: the reads of the requests that arrived, then (holding the GIL, for
+    /// python_cpu) the timers due and the callbacks ready at that point.
+    fn iterate(self: &Rc<Self>) {
+        let arrived: Vec<u64> = self.aio.inbox.borrow_mut().drain(..).collect();
+        for id in arrived {
+            push(&self.aio.ready, Callback::Read(id));
+        }
+        if let Some(gil) = &self.gil {
+            if let Some(asked_abs) = gil.acquire() {
+                let t0 = self.t0_abs.get();
+                self.emit(Event::LoopGilWait {
+                    worker: self.worker,
+                    from: asked_abs - t0,
+                    to: self.now(),
+                });
+            }
+        }
+        let now = now_abs();
+        loop {
+            let due = self.aio.timers.borrow().peek().is_some_and(|t| t.when_abs <= now);
+            if !due {
+                break;
+            }
+            let timer = self.aio.timers.borrow_mut().pop().expect("peeked");
+            push(&self.aio.ready, Callback::Fire(timer.signal));
+        }
+        for _ in 0..aio::len(&self.aio.ready) {
+            match aio::pop(&self.aio.ready) {
+                Some(Callback::Step(task)) => self.step(task),
+                Some(Callback::Fire(signal)) => {
+                    let signal = self.aio.signals.borrow_mut().take(signal);
+                    if let Some(s) = signal {
+                        s.fire();
+                    }
+                }
+                Some(Callback::Read(id)) => self.read(id),
+                None => break,
+            }
+        }
+        self.flush();
+        if let Some(gil) = &self.gil {
+            gil.release();
+        }
+    }
+
+    /// A timer due `ms` from now: its signal fires in the iteration that finds it due.
+    fn timer(&self, ms: f64) -> Wait {
+        let (id, signal) = self.aio.signals.borrow_mut().add();
+        let seq = self.aio.seq.get() + 1;
+        self.aio.seq.set(seq);
+        self.aio.timers.borrow_mut().push(Timer {
+            when_abs: now_abs() + ms,
+            seq,
+            signal: id,
+        });
+        Wait(signal)
+    }
+
+    /// What real FastAPI spends on the loop per request (`overhead_ms`), half of it
+    /// now: the loop is held, as by Python code, but no blocking call is made.
+    fn overhead(&self) {
+        let half = self.config.overhead_ms / 2.0;
+        if half > 0.0 {
+            hold(half, Hold::Sleep);
+        }
     }
 
     fn finish(&self) {
         self.flush();
         let t0 = self.t0_abs.get();
-        let (probe_stalls, probe_lag) = self
+        let (mut probe_stalls, probe_lag) = self
             .probe
             .borrow_mut()
             .take()
             .map(|p| p.finish(t0))
             .unwrap_or_default();
-        // The pool's workers belong to the page, which terminates them with this one.
-        let pool_workers = self.pool.borrow().as_ref().map_or(0, |p| p.workers()) as u64;
-        let rec = self.rec.replace(Recorder::new(self.config.clone()));
-        let mut report = match rec.finish(Source::Measured) {
-            Ok(r) => r,
-            Err(e) => return fail(e.to_string()),
-        };
-        report.stats.set_probe(&probe_stalls);
-        let mut warnings = Vec::new();
-        let unexplained: f64 = probe_stalls
-            .iter()
-            .filter(|p| {
-                !report
-                    .loop_stalls
-                    .iter()
-                    .any(|s| s.start_ms < p.end_ms && p.start_ms < s.end_ms)
-            })
-            .map(|p| p.end_ms - p.start_ms)
-            .sum();
-        if unexplained > 50.0 {
-            warnings.push(format!(
-                "the heartbeat ran late for {unexplained:.0} ms while the server was not blocking: \
-                 timers were throttled (hidden tab?) or the machine was busy, so stalls may be overstated"
-            ));
+        for s in &mut probe_stalls {
+            s.worker = self.worker;
         }
-        let cores = hardware_concurrency();
-        let computing = most_at_once(report.requests.iter().flat_map(|r| {
-            r.phases
-                .iter()
-                .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
-                .map(|p| (p.start_ms, p.end_ms))
-        }));
-        if self.config.work == Work::Compute && computing > cores as usize {
-            warnings.push(format!(
-                "compute work: up to {computing} threads computed at once on {cores} cores, so they shared \
-                 cores; the model assumes a core each (work that releases the GIL, like NumPy)"
-            ));
-        }
-        report.probe_stalls = Some(probe_stalls);
-        report.faults = self.faults.clone();
-        let period = f64::from(probe::PERIOD_MS);
-        let timer_lateness_ms = idle_lateness(&probe_lag, period, &report.loop_stalls);
-        report.measurement = Some(Measurement {
-            probe_lag,
-            probe_period_ms: period,
-            probe_threshold_ms: probe::THRESHOLD_MS,
-            timer_lateness_ms,
-            cross_origin_isolated: cross_origin_isolated(),
-            loop_block_method: self.hold.method().to_string(),
-            compute_rounds_per_ms: match self.hold {
-                Hold::Compute { rounds_per_ms } => Some(rounds_per_ms),
-                Hold::Sleep => None,
-            },
-            hardware_concurrency: cores,
-            pool_workers,
-            pool_start_ms: self.pool_start_ms,
-            rehearsal_ms: None,
-            warnings,
-        });
+        let count = |p: &RefCell<Option<Rc<Pool>>>| p.borrow().as_ref().map_or(0, |p| p.workers()) as u64;
         post_to_parent(&to_json(&FromServer::Done {
-            report: Box::new(report),
+            part: ServerPart {
+                worker: self.worker,
+                probe_stalls,
+                probe_lag,
+                loop_block_method: self.hold.method().to_string(),
+                compute_rounds_per_ms: match self.hold {
+                    Hold::Compute { rounds_per_ms } => Some(rounds_per_ms),
+                    Hold::Sleep => None,
+                },
+                pool_workers: count(&self.threads),
+                process_workers: count(&self.processes),
+                pool_start_ms: self.pool_start_ms,
+                gil: self.gil.is_some(),
+            },
         }));
-    }
-}
-
-/// Wraps a request's coroutine so each poll is one step: a step that blocked the loop
-/// is a ground-truth stall, from its first block's start to its last block's end.
-struct Tracked<F> {
-    server: Rc<Server>,
-    request: u64,
-    inner: Pin<Box<F>>,
-}
-
-impl<F: Future<Output = ()>> Future for Tracked<F> {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        *self.server.step.borrow_mut() = Some(Step::new(self.request));
-        let out = self.inner.as_mut().poll(cx);
-        let step = self.server.step.borrow_mut().take();
-        if let Some(stall) = step.and_then(Step::finish) {
-            self.server.emit(Event::Stall { stall });
-        }
-        self.server.flush();
-        out
     }
 }
 
@@ -290,6 +484,45 @@ impl Handle {
         let request = self.request;
         self.emit(Event::Phase { request, phase });
     }
+
+    /// A job `done` on `pool` came back: its progress, its log row, and the wait for
+    /// the loop since it ended.
+    fn job_returned(&self, done: super::protocol::JobDone) -> Result<SyncReturn, Raised> {
+        self.server.job_progress(done.progress);
+        if let Some(entry) = done.logged {
+            self.emit(Event::Logged { entry });
+        }
+        let t0 = self.server.t0_abs.get();
+        self.waited(Place::Loop, done.end_abs - t0, self.now());
+        done.result
+    }
+
+    /// Sends `call` to `pool` and waits for its result, which the loop picks up as
+    /// `call_soon_threadsafe` delivers it.
+    async fn run_on(&self, which: Which, call: SyncCall, fault: Option<Fault>) -> super::protocol::JobDone {
+        let pool = match which {
+            Which::Threads => self.server.threads.borrow().clone(),
+            Which::Processes => self.server.processes.borrow().clone(),
+        };
+        let Some(pool) = pool else {
+            fail("the pool was stopped before the run ended".into());
+            return std::future::pending().await;
+        };
+        let (id, signal) = self.server.aio.signals.borrow_mut().add();
+        let job = pool.submit(self.request, call, fault, self.server.t0_abs.get());
+        self.server.pending_jobs.borrow_mut().insert((which, job), id);
+        Wait(signal).await;
+        match pool.take_done(job) {
+            Some(done) => done,
+            None => {
+                fail(format!(
+                    "request {}'s job came back without its result",
+                    self.request
+                ));
+                std::future::pending().await
+            }
+        }
+    }
 }
 
 impl Thread for Handle {
@@ -329,8 +562,9 @@ impl EventLoop for Handle {
     fn sleep(&self, kind: PhaseKind, ms: f64) -> impl Future<Output = ()> {
         let start_ms = self.now();
         self.began_until(kind, Place::Loop, false, start_ms, Some(start_ms + ms));
+        let fired = self.server.timer(ms);
         async move {
-            gloo_timers::future::TimeoutFuture::new(ms.round() as u32).await;
+            fired.await;
             let resumed = self.now();
             let due = start_ms + ms;
             self.phase(Phase {
@@ -348,7 +582,7 @@ impl EventLoop for Handle {
         let asked = self.now();
         self.began(PhaseKind::Queued, Place::Pool, false, asked);
         async move {
-            let token = self.server.limiter.acquire().await;
+            let token = anyio_acquire(&self.server.limiter).await;
             let granted = self.now();
             self.waited(Place::Pool, asked, granted);
             match call.first_kind() {
@@ -356,35 +590,42 @@ impl EventLoop for Handle {
                 // Instantaneous on its thread: what is left is waiting for the loop.
                 None => self.began(PhaseKind::Queued, Place::Loop, false, granted),
             }
-            let pool = self.server.pool.borrow().clone();
-            let fault = self.fault.take();
-            let job = match pool {
-                Some(pool) => {
-                    pool.run(self.request, call, fault, self.server.t0_abs.get())
-                        .await
-                }
-                None => Err("the pool was stopped before the run ended".to_string()),
-            };
-            let done = match job {
-                Ok(done) => done,
-                Err(message) => {
-                    fail(message);
-                    // The page terminates this worker on `failed`; never resume.
-                    return std::future::pending().await;
-                }
-            };
-            self.server.job_progress(done.progress);
-            if let Some(entry) = done.logged {
-                self.emit(Event::Logged { entry });
-            }
-            let t0 = self.server.t0_abs.get();
-            self.waited(Place::Loop, done.end_abs - t0, self.now());
+            let done = self.run_on(Which::Threads, call, self.fault.take()).await;
+            let result = self.job_returned(done);
             drop(token);
-            done.result
+            result
+        }
+    }
+
+    fn run_in_process_pool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
+        let asked = self.now();
+        self.began(PhaseKind::Queued, Place::Process, false, asked);
+        async move {
+            let done = self.run_on(Which::Processes, call, None).await;
+            let t0 = self.server.t0_abs.get();
+            self.waited(Place::Process, asked, done.start_abs - t0);
+            self.job_returned(done)
+        }
+    }
+
+    fn delay(&self, call: SyncCall) {
+        let broker_ms = self.server.config.broker_ms;
+        if broker_ms > 0.0 {
+            // The publish is a blocking round trip to the broker, on the loop.
+            self.block(PhaseKind::Io, "log_prediction_details.delay", broker_ms);
+        }
+        match &self.server.broker {
+            Some(broker) => broker.post(&to_json(&Enqueue {
+                request: self.request,
+                call,
+                asked_abs: now_abs(),
+            })),
+            None => fail("task_queue without a broker to send its jobs to".into()),
         }
     }
 
     fn respond(&self, answer: &Answer) {
+        self.server.overhead();
         self.emit(Event::Responded {
             request: self.request,
             t: self.now(),
@@ -399,20 +640,6 @@ impl EventLoop for Handle {
             t: self.now(),
         });
     }
-
-    async fn run_in_process_pool(&self, _call: SyncCall) -> Result<SyncReturn, Raised> {
-        fail(
-            "a browser run of process_pool is not built yet: the model predicts it (loopscope.simulate)"
-                .into(),
-        );
-        std::future::pending().await
-    }
-
-    fn delay(&self, _call: SyncCall) {
-        fail(
-            "a browser run of task_queue is not built yet: the model predicts it (loopscope.simulate)".into(),
-        );
-    }
 }
 
 /// What the server knows between `Setup` and `Pool`.
@@ -421,26 +648,75 @@ struct Pending {
     faults: Faults,
     log: Option<LogTo>,
     hold: Hold,
+    worker: u64,
     asked_at: f64,
+}
+
+/// Starts a pool of `ports` for `server` (once it exists, through `slot`): its progress
+/// and results go to the server's loop.
+async fn start_pool(
+    ports: Vec<web_sys::MessagePort>,
+    setup: pool::Setup,
+    which: Which,
+    slot: Rc<RefCell<Weak<Server>>>,
+) -> Result<Rc<Pool>, String> {
+    let progress_to = slot.clone();
+    let progress = Box::new(move |p: Vec<Progress>| {
+        if let Some(server) = progress_to.borrow().upgrade() {
+            server.job_progress(p);
+            server.flush(); // a phase began: the page draws it now
+        }
+    });
+    let done_to = slot;
+    let on_done = Box::new(move |done: Result<u64, String>| match done {
+        Ok(job) => {
+            if let Some(server) = done_to.borrow().upgrade() {
+                let signal = server.pending_jobs.borrow_mut().remove(&(which, job));
+                match signal {
+                    Some(signal) => {
+                        if let Some(s) = server.aio.signals.borrow().get(signal) {
+                            s.at.set(now_abs());
+                        }
+                        server.aio.call_soon_threadsafe(Callback::Fire(signal));
+                    }
+                    None => fail(format!("a job ({job}) nobody waits for came back")),
+                }
+            }
+        }
+        Err(message) => fail(message),
+    });
+    Pool::start(ports, setup, progress, on_done).await
 }
 
 /// The server worker's message handler.
 pub fn start() -> Box<dyn FnMut(String)> {
-    let server: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
+    let server: Rc<RefCell<Weak<Server>>> = Rc::default();
+    let keep: Rc<RefCell<Option<Rc<Server>>>> = Rc::default();
     let pending: Rc<RefCell<Option<Pending>>> = Rc::default();
     Box::new(move |text: String| match from_json::<ToServer>(&text) {
-        Ok(ToServer::Setup { config, faults, log }) => {
+        Ok(ToServer::Setup {
+            config,
+            faults,
+            log,
+            worker,
+        }) => {
             // Calibrated here, alone: the page starts the pool workers only after this.
             let hold = Hold::for_work(config.work);
-            let workers = config.pool_threads();
+            let threads = if config.variant.runs_threadpool_jobs() {
+                config.pool_threads()
+            } else {
+                0
+            };
+            let processes = config.pool_processes();
             *pending.borrow_mut() = Some(Pending {
                 config,
                 faults,
                 log,
                 hold,
+                worker,
                 asked_at: now_abs(),
             });
-            post_to_parent(&to_json(&FromServer::WantPool { workers }));
+            post_to_parent(&to_json(&FromServer::WantPool { threads, processes }));
         }
         Ok(ToServer::Pool) => {
             let Some(Pending {
@@ -448,43 +724,91 @@ pub fn start() -> Box<dyn FnMut(String)> {
                 faults,
                 log,
                 hold,
+                worker,
                 asked_at,
             }) = pending.borrow_mut().take()
             else {
                 return fail("pool before setup".into());
             };
-            let ports = take_received_ports();
-            let workers = config.pool_threads();
-            if ports.len() as u64 != workers {
+            let mut ports = take_received_ports();
+            let threads = if config.variant.runs_threadpool_jobs() {
+                config.pool_threads() as usize
+            } else {
+                0
+            };
+            let processes = config.pool_processes() as usize;
+            let broker = usize::from(config.variant == loopscope::model::Variant::TaskQueue);
+            if ports.len() != threads + processes + broker {
                 return fail(format!(
-                    "the page sent {} pool ports for {workers} workers",
+                    "the page sent {} ports for {threads} pool threads, {processes} processes and {broker} broker",
                     ports.len()
                 ));
             }
+            let broker_port = (broker == 1).then(|| ports.pop().expect("counted"));
+            let process_ports = ports.split_off(threads);
+            let gil = if config.work == Work::PythonCpu {
+                match Gil::from_buffer(&shared()) {
+                    Some(g) => Some(g),
+                    None => {
+                        return fail("python_cpu work needs its process's GIL, and the page sent none".into())
+                    }
+                }
+            } else {
+                None
+            };
             let slot = server.clone();
+            let keep = keep.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let durations = config.durations();
-                // The server exists once the pool is up; progress waits for it.
-                let progress_to: Rc<RefCell<Weak<Server>>> = Rc::default();
-                let sink = progress_to.clone();
-                let progress = Box::new(move |p: Vec<Progress>| {
-                    if let Some(server) = sink.borrow().upgrade() {
-                        server.job_progress(p);
-                        server.flush(); // a phase began: the page draws it now
+                let setup = |place, gil, pickle_ms| pool::Setup {
+                    durations,
+                    hold,
+                    log: log.clone(),
+                    place,
+                    gil,
+                    pickle_ms,
+                };
+                let thread_pool = if threads > 0 {
+                    match start_pool(
+                        ports,
+                        setup(Place::Pool, gil.is_some(), 0.0),
+                        Which::Threads,
+                        slot.clone(),
+                    )
+                    .await
+                    {
+                        Ok(p) => Some(p),
+                        Err(e) => return fail(e),
                     }
-                });
-                let pool = match Pool::start(ports, durations, hold, log, progress).await {
-                    Ok(p) => p,
-                    Err(e) => return fail(e),
+                } else {
+                    None
+                };
+                let process_pool = if processes > 0 {
+                    match start_pool(
+                        process_ports,
+                        setup(Place::Process, false, config.pickle_ms),
+                        Which::Processes,
+                        slot.clone(),
+                    )
+                    .await
+                    {
+                        Ok(p) => Some(p),
+                        Err(e) => return fail(e),
+                    }
+                } else {
+                    None
                 };
                 let pool_start_ms = now_abs() - asked_at;
                 let probe = Probe::start(|samples| post_to_parent(&to_json(&FromServer::Lag { samples })));
-                let server = Rc::new(Server {
-                    rec: RefCell::new(Recorder::new(config.clone())),
+                let s = Rc::new(Server {
+                    worker,
                     limiter: Limiter::new(config.tokens),
                     durations,
                     t0_abs: Cell::new(now_abs()),
-                    pool: RefCell::new(Some(Rc::new(pool))),
+                    threads: RefCell::new(thread_pool),
+                    processes: RefCell::new(process_pool),
+                    broker: broker_port.map(|p| Peer::new(p, |_| {})),
+                    gil,
                     pool_start_ms,
                     probe: RefCell::new(Some(probe)),
                     step: RefCell::default(),
@@ -493,25 +817,38 @@ pub fn start() -> Box<dyn FnMut(String)> {
                     hold,
                     config,
                     faults,
+                    aio: Loop::default(),
+                    pending_jobs: RefCell::default(),
                 });
-                *progress_to.borrow_mut() = Rc::downgrade(&server);
-                *slot.borrow_mut() = Some(server);
-                post_to_parent(&to_json(&FromServer::Ready {
-                    pool_workers: workers,
-                    pool_start_ms,
-                }));
+                *slot.borrow_mut() = Rc::downgrade(&s);
+                *keep.borrow_mut() = Some(s);
+                post_to_parent(&to_json(&FromServer::Ready));
             });
         }
-        Ok(ToServer::Go { t0_abs }) => match server.borrow().as_ref() {
-            Some(s) => s.t0_abs.set(t0_abs),
+        Ok(ToServer::Go { t0_abs }) => match server.borrow().upgrade() {
+            Some(s) => {
+                s.t0_abs.set(t0_abs);
+                wasm_bindgen_futures::spawn_local(s.run());
+            }
             None => fail("go before setup".into()),
         },
-        Ok(ToServer::Request { id, sent_abs }) => match server.borrow().as_ref() {
-            Some(s) => s.accept(id, sent_abs),
+        Ok(ToServer::Request { id, .. }) => match server.borrow().upgrade() {
+            Some(s) => s.deliver(id),
             None => fail("request before setup".into()),
         },
-        Ok(ToServer::Replaced { worker, message }) => {
-            let pool = server.borrow().as_ref().and_then(|s| s.pool.borrow().clone());
+        Ok(ToServer::Replaced {
+            worker,
+            processes,
+            message,
+        }) => {
+            let s = server.borrow().upgrade();
+            let pool = s.and_then(|s| {
+                if processes {
+                    s.processes.borrow().clone()
+                } else {
+                    s.threads.borrow().clone()
+                }
+            });
             let replaced = match (pool, take_received_ports().pop()) {
                 (Some(pool), Some(port)) => pool.replace(worker, port, &message),
                 (None, _) => Err("a pool worker was replaced before the pool started".into()),

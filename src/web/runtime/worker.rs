@@ -30,7 +30,7 @@ self.onmessage = async (e) => {{
   if (started || typeof e.data === "string") {{ early.push(e.data); earlyPorts.push(...e.ports); return; }}
   started = true;
   await wasm_bindgen({{ module_or_path: e.data.module }});
-  wasm_bindgen.worker_entry(e.data.role, early, earlyPorts, e.data.peer ?? null);
+  wasm_bindgen.worker_entry(e.data.role, early, earlyPorts, e.data.peer ?? null, e.data.shared ?? null);
 }};
 self.postMessage({booted});
 }})();
@@ -133,12 +133,14 @@ impl Drop for Spawned {
 /// Starts a worker running this wasm module in `role` (`glue_source` is the wasm
 /// glue's JS source). Its messages (JSON strings) go to `on_message`; an uncaught error
 /// in it goes to `on_error`, as a sentence. Given a `peer` port, the worker talks
-/// through it instead (the owner still hears its errors).
+/// through it instead (the owner still hears its errors). `shared` (a
+/// `SharedArrayBuffer`: a process's GIL) reaches it as [`shared`].
 pub fn spawn_worker(
     glue_source: &str,
     role: Role,
     name: &str,
     peer: Option<MessagePort>,
+    shared: Option<&JsValue>,
     mut on_message: impl FnMut(String) + 'static,
     mut on_error: impl FnMut(String) + 'static,
 ) -> Result<Spawned, JsValue> {
@@ -149,6 +151,9 @@ pub fn spawn_worker(
     let start = js_sys::Object::new();
     Reflect::set(&start, &"module".into(), &wasm_bindgen::module())?;
     Reflect::set(&start, &"role".into(), &role.id().into())?;
+    if let Some(shared) = shared {
+        Reflect::set(&start, &"shared".into(), shared)?;
+    }
     let transfer = Array::new();
     if let Some(port) = &peer {
         Reflect::set(&start, &"peer".into(), port)?;
@@ -187,6 +192,14 @@ thread_local! {
     /// Ports transferred to this worker (the server's ends of its pool's channels),
     /// not yet taken.
     static RECEIVED_PORTS: RefCell<Vec<MessagePort>> = const { RefCell::new(Vec::new()) };
+    /// What this worker was started with besides its role (a GIL's buffer), if anything.
+    static SHARED: RefCell<JsValue> = const { RefCell::new(JsValue::NULL) };
+}
+
+/// What this worker was started with besides its role: a `SharedArrayBuffer` (its
+/// process's GIL), or `null`.
+pub fn shared() -> JsValue {
+    SHARED.with(|s| s.borrow().clone())
 }
 
 /// Posts a JSON message to this worker's peer: the port it was given, else whoever
@@ -214,7 +227,14 @@ fn keep_ports(ports: impl IntoIterator<Item = JsValue>) {
 /// Runs in a worker once the bootstrap has initialised the module: makes `handler` (its
 /// role's) hear the worker's messages (on `peer`, the worker's end of a channel, when it
 /// has one) and replays what arrived during start-up.
-pub fn listen(handler: Box<dyn FnMut(String)>, early: Array, early_ports: Array, peer: JsValue) {
+pub fn listen(
+    handler: Box<dyn FnMut(String)>,
+    early: Array,
+    early_ports: Array,
+    peer: JsValue,
+    shared: JsValue,
+) {
+    SHARED.with(|s| *s.borrow_mut() = shared);
     keep_ports(early_ports.iter());
     let handler = Rc::new(RefCell::new(handler));
     let h = handler.clone();
