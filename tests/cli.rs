@@ -109,7 +109,8 @@ fn the_options_past_the_tutorial_are_read_like_the_others() {
             "--cpu-ms",
             "30"
         ]),
-        100.0
+        400.0,
+        "a burst lands on one worker: uvicorn's workers share one accept queue"
     );
     assert_eq!(
         makespan(&[

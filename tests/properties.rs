@@ -64,7 +64,7 @@ proptest! {
         for q in &r.requests {
             // No request responds before its own io + cpu.
             prop_assert!(q.latency_ms >= c.io_ms + c.cpu_ms - EPS, "request {} latency {}", q.id, q.latency_ms);
-            prop_assert_eq!(q.worker, q.id % c.workers, "new connections go to the workers in turn");
+            prop_assert!(q.worker < c.workers);
             prop_assert!(q.accepted_ms >= q.sent_ms && q.responded_ms >= q.accepted_ms);
             prop_assert_eq!(q.answer.status, 200);
             prop_assert_eq!(q.answer.response.as_ref().map(|a| a.prediction), Some(q.request.feature_value * 2.0));
@@ -115,7 +115,9 @@ proptest! {
         // In the ideal model (per-request costs can reorder who waits behind whom by a
         // fraction of a ms); pure-Python work shares the GIL wherever it runs, so moving it
         // buys nothing.
-        let c = Config { work: if c.work == Work::PythonCpu { Work::Sleep } else { c.work }, overhead_ms: 0.0, ..c };
+        // One server worker: with several, a loop that blocks leaves new connections to
+        // the others (uvicorn's shared accept queue), which can spread the load.
+        let c = Config { work: if c.work == Work::PythonCpu { Work::Sleep } else { c.work }, overhead_ms: 0.0, workers: 1, ..c };
         let full = simulate(&c.with_variant(Variant::FullAsync)).unwrap();
         let io = simulate(&c.with_variant(Variant::AsyncIo)).unwrap();
         prop_assert!(full.stats.makespan_ms <= io.stats.makespan_ms + EPS,

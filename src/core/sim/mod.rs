@@ -27,8 +27,15 @@
 //! thread holds it, and the loop waits for it before each iteration. A process-pool job
 //! runs in a process of its own (its own GIL); a task-queue job in a queue worker outside
 //! the server. Clients follow `ab`: `concurrency` requests go out at 0, each response
-//! sends that client's next request, each on a new connection; new connections go to
-//! the server workers in turn.
+//! sends that client's next request, each on a new connection.
+//!
+//! The server workers share one listening socket, as uvicorn's do (one socket bound by
+//! the parent, no `SO_REUSEPORT`): new connections wait in its one accept queue. A
+//! worker takes connections only while its loop polls; the first idle worker (the
+//! lowest-numbered: with all idle, one is favoured) accepts every connection queued at
+//! that moment (asyncio's `_accept_connection` loops up to the backlog). A worker
+//! blocked in a `time.sleep` accepts nothing; what arrives meanwhile goes to another
+//! idle worker, or waits for the first to poll again.
 
 mod gil;
 mod script;
@@ -227,8 +234,6 @@ struct Server {
     state: LoopState,
     /// The loop's time while it runs its callbacks.
     clock: f64,
-    /// Requests read by no poll yet.
-    inbox: VecDeque<u64>,
     timers: BinaryHeap<Timer>,
     wake_gen: u64,
     gil: Gil,
@@ -253,6 +258,8 @@ struct World {
     queue: Workers,
     /// Whether threads take turns on a GIL (`python_cpu`).
     gil_on: bool,
+    /// The listening socket's accept queue, shared by every server worker.
+    accept_queue: VecDeque<u64>,
 }
 
 impl World {
@@ -315,10 +322,11 @@ impl World {
         }
     }
 
+    /// A new connection: it waits in the accept queue, and the first idle worker wakes
+    /// to take it (with whatever else is queued).
     fn arrive(&mut self, request: u64) {
-        let server = (request % self.config.workers) as usize;
-        self.servers[server].inbox.push_back(request);
-        if self.servers[server].state == LoopState::Idle {
+        self.accept_queue.push_back(request);
+        if let Some(server) = self.servers.iter().position(|s| s.state == LoopState::Idle) {
             let now = self.now;
             self.wake(server, now);
         }
@@ -336,7 +344,7 @@ impl World {
             self.gil_changed(server);
         }
         let ready = aio::len(&self.readies[server]) > 0;
-        if ready || !self.servers[server].inbox.is_empty() {
+        if ready || !self.accept_queue.is_empty() {
             self.wake(server, now);
         } else if let Some(when) = self.servers[server].timers.peek().map(|t| t.when) {
             self.wake(server, when.max(now));
@@ -848,7 +856,6 @@ impl Sim {
             .map(|_| Server {
                 state: LoopState::Idle,
                 clock: 0.0,
-                inbox: VecDeque::new(),
                 timers: BinaryHeap::new(),
                 wake_gen: 0,
                 gil: Gil::default(),
@@ -875,6 +882,7 @@ impl Sim {
                 waiting: VecDeque::new(),
             },
             gil_on: config.work == Work::PythonCpu,
+            accept_queue: VecDeque::new(),
             config,
         };
         Sim {
@@ -928,11 +936,12 @@ impl Sim {
     fn loop_wake(&mut self, server: usize, gen: u64) {
         let mut w = self.world.borrow_mut();
         let now = w.now;
-        let s = &mut w.servers[server];
+        let s = &w.servers[server];
         if s.wake_gen != gen || s.state != LoopState::Idle {
             return;
         }
-        let arrived: Vec<u64> = s.inbox.drain(..).collect();
+        // The listening socket is readable: this loop accepts every queued connection.
+        let arrived: Vec<u64> = w.accept_queue.drain(..).collect();
         let ready = w.readies[server].clone();
         for request in arrived {
             push(&ready, Callback::Read(request));
