@@ -215,51 +215,65 @@ fn taken_in(model: &Report, measured: &Report) -> String {
     }
 }
 
-/// What a measurement is held against: the prediction itself, or for compute work
-/// (a fixed amount of arithmetic, which takes longer when threads share cores, and by
-/// how much depends on the machine's other work) the model given what each
-/// prediction took here: the model makes no claim about a machine's speed, only about
-/// what waits for what.
+/// What a measurement is held against: the prediction itself, or the model given what
+/// the machine settled and the model makes no claim about:
+/// - compute work (and pure-Python work, whose processes compute side by side) is a
+///   fixed amount of arithmetic, which takes longer when threads share cores, by how
+///   much depends on the machine's other work: the model is given what each prediction
+///   took here (it claims what waits for what, not how fast a machine computes);
+/// - with several server workers, which idle worker accepts a connection is a race (the
+///   kernel wakes them all, the first to `accept()` wins): the model is given which
+///   worker took each request.
 pub fn reference(predicted: &Report, measured: &Report) -> (Report, String) {
     let config = &measured.config;
     let unchanged = || (predicted.clone(), "the model".to_string());
-    if config.work != Work::Compute || measured.requests.len() as u64 != config.requests {
+    if measured.requests.len() as u64 != config.requests {
         return unchanged();
     }
-    let cpu_of = |r: &RequestRecord| -> Option<f64> {
-        let cpu = r
-            .phases
-            .iter()
-            .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
-            .map(|p| p.end_ms - p.start_ms)
-            .sum::<f64>();
-        (cpu > 0.0).then_some(cpu)
-    };
-    let taken: Vec<f64> = measured.requests.iter().filter_map(cpu_of).collect();
-    if taken.is_empty() {
-        return unchanged();
-    }
-    let durations: Vec<Durations> = measured
-        .requests
-        .iter()
-        .map(|r| Durations {
-            cpu_ms: cpu_of(r).unwrap_or(config.cpu_ms),
-            ..config.durations()
-        })
-        .collect();
-    let (least, most) = taken
-        .iter()
-        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-    match crate::simulate_with_durations(config, &measured.faults, &durations) {
-        Ok(report) => (
-            report,
-            format!(
-                "the model given what each prediction took here, {}–{} ms (configured: {} ms)",
+    let mut given = crate::Given::default();
+    let mut said = Vec::new();
+    if config.work != Work::Sleep {
+        let cpu_of = |r: &RequestRecord| -> Option<f64> {
+            let cpu = r
+                .phases
+                .iter()
+                .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
+                .map(|p| p.end_ms - p.start_ms)
+                .sum::<f64>();
+            (cpu > 0.0).then_some(cpu)
+        };
+        let taken: Vec<f64> = measured.requests.iter().filter_map(cpu_of).collect();
+        if !taken.is_empty() {
+            given.durations = Some(
+                measured
+                    .requests
+                    .iter()
+                    .map(|r| Durations {
+                        cpu_ms: cpu_of(r).unwrap_or(config.cpu_ms),
+                        ..config.durations()
+                    })
+                    .collect(),
+            );
+            let (least, most) = taken
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            said.push(format!(
+                "what each prediction took here, {}–{} ms (configured: {} ms)",
                 ms(least),
                 ms(most),
                 ms(config.cpu_ms)
-            ),
-        ),
+            ));
+        }
+    }
+    if config.workers > 1 {
+        given.accepted_by = Some(measured.requests.iter().map(|r| r.worker).collect());
+        said.push("which server worker accepted each request".to_string());
+    }
+    if said.is_empty() {
+        return unchanged();
+    }
+    match crate::simulate_given(config, &measured.faults, &given) {
+        Ok(report) => (report, format!("the model given {}", said.join(", and "))),
         Err(_) => unchanged(),
     }
 }

@@ -78,6 +78,17 @@ test('the background task logs from the file too', async () => {
     `${rows[0].error ? ` (${rows[0].error})` : ''}`);
 });
 
+test('from a file, what needs a SharedArrayBuffer says so and leaves the model', async () => {
+  for (const config of [
+    { variant: 'full_async', requests: 2, work: 'python_cpu' },
+    { variant: 'blocking', requests: 2, workers: 2 },
+  ]) {
+    const message = await s.page.evaluate((c) => window.loopscope.run(c).then(() => 'ran', (e) => e.message), config);
+    assert.match(message, /not cross-origin isolated .*the timelines show the model's prediction/, JSON.stringify(config));
+  }
+  assert.equal(await s.page.evaluate(() => window.loopscope.liveWorkers()), 0);
+});
+
 test('nothing but the file itself was loaded', () => {
   assert.ok(s.requests.includes(pathToFileURL(file).href), `the file's own load is seen: ${s.requests}`);
   const others = s.requests.filter((u) => !u.startsWith('blob:') && !u.startsWith('data:') && u !== pathToFileURL(file).href);

@@ -27,7 +27,11 @@
 //! thread holds it, and the loop waits for it before each iteration. A process-pool job
 //! runs in a process of its own (its own GIL); a task-queue job in a queue worker outside
 //! the server. Clients follow `ab`: `concurrency` requests go out at 0, each response
-//! sends that client's next request, each on a new connection.
+//! sends that client's next request, each on a new connection. A client's next request
+//! leaves as its answer arrives and reaches the server just after the server's next
+//! poll at that instant (a real client takes a fraction of a millisecond, and a loop
+//! polls again within microseconds): a loop that goes on to a batch of blocking steps
+//! reads it after them. Request ids follow the answers' order in time.
 //!
 //! The server workers share one listening socket, as uvicorn's do (one socket bound by
 //! the parent, no `SO_REUSEPORT`): new connections wait in its one accept queue. A
@@ -66,7 +70,7 @@ pub fn simulate(config: &Config) -> Result<Report, ConfigError> {
 
 /// [`simulate`] with `faults` injected: each failing job raises at its first line.
 pub fn simulate_with(config: &Config, faults: &Faults) -> Result<Report, ConfigError> {
-    run(config, faults, None).map(|(report, _)| report)
+    run(config, faults, &Given::default()).map(|(report, _)| report)
 }
 
 /// [`simulate_with`], with each request's own step durations (`durations[id]`) instead
@@ -77,40 +81,73 @@ pub fn simulate_with_durations(
     faults: &Faults,
     durations: &[Durations],
 ) -> Result<Report, ConfigError> {
-    if durations.len() as u64 != config.requests {
-        return Err(ConfigError::new(
-            "durations",
-            format!(
-                "{} requests need as many step durations, got {}",
-                config.requests,
-                durations.len()
-            ),
-        ));
+    simulate_given(
+        config,
+        faults,
+        &Given {
+            durations: Some(durations.to_vec()),
+            accepted_by: None,
+        },
+    )
+}
+
+/// What a measured run settled that the model would otherwise decide: what each
+/// request's steps took, and which server worker accepted each request (the accept race
+/// between idle workers).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Given {
+    /// By request id.
+    pub durations: Option<Vec<Durations>>,
+    /// By request id: the worker that accepted it. It waits for that worker's loop to
+    /// poll, as a connection that worker accepted does.
+    pub accepted_by: Option<Vec<u64>>,
+}
+
+/// [`simulate_with`], given what a measured run settled: the model of that run, to hold
+/// its scheduling against the measurement.
+pub fn simulate_given(config: &Config, faults: &Faults, given: &Given) -> Result<Report, ConfigError> {
+    let n = config.requests as usize;
+    if let Some(d) = &given.durations {
+        if d.len() != n {
+            return Err(ConfigError::new(
+                "durations",
+                format!("{n} requests need as many step durations, got {}", d.len()),
+            ));
+        }
     }
-    run(config, faults, Some(durations)).map(|(report, _)| report)
+    if let Some(a) = &given.accepted_by {
+        if a.len() != n || a.iter().any(|&w| w >= config.workers) {
+            return Err(ConfigError::new(
+                "workers",
+                format!(
+                    "{n} requests need a worker each, from 0 to {}, got {a:?}",
+                    config.workers - 1
+                ),
+            ));
+        }
+    }
+    run(config, faults, given).map(|(report, _)| report)
 }
 
 /// [`simulate`], and the most threadpool tokens one server worker held at once during
 /// the run (a token is held from its grant until its task resumes on the loop, as with
 /// anyio's `async with limiter`), for tests of the limiter's bound.
 pub fn simulate_counting_tokens(config: &Config) -> Result<(Report, u64), ConfigError> {
-    run(config, &Faults::default(), None)
+    run(config, &Faults::default(), &Given::default())
 }
 
-fn run(
-    config: &Config,
-    faults: &Faults,
-    durations: Option<&[Durations]>,
-) -> Result<(Report, u64), ConfigError> {
+fn run(config: &Config, faults: &Faults, given: &Given) -> Result<(Report, u64), ConfigError> {
     config.validate()?;
     if let Some(e) = faults.problems(config).into_iter().next() {
         return Err(e);
     }
-    let durations = durations.map_or_else(
-        || vec![config.durations(); config.requests as usize],
-        <[_]>::to_vec,
-    );
-    let (mut report, peak) = Sim::new(config.clone(), faults.clone(), durations).run();
+    let durations = given
+        .durations
+        .clone()
+        .unwrap_or_else(|| vec![config.durations(); config.requests as usize]);
+    let sim = Sim::new(config.clone(), faults.clone(), durations);
+    sim.world.borrow_mut().accepted_by = given.accepted_by.clone();
+    let (mut report, peak) = sim.run();
     report.faults = faults.clone();
     Ok((report, peak))
 }
@@ -135,10 +172,14 @@ enum Action {
     ProcessFree { server: usize },
     /// A queue worker finished request `request`'s job.
     QueueDone { request: u64 },
+    /// An answer reached its client, which sends its next request.
+    ClientNext,
 }
 
 struct Due {
     t: f64,
+    /// After everything else due at `t` (a client's next request).
+    late: bool,
     seq: u64,
     action: Action,
 }
@@ -155,9 +196,14 @@ impl PartialOrd for Due {
     }
 }
 impl Ord for Due {
-    /// Reversed, so the max-heap pops the earliest (then first scheduled) event.
+    /// Reversed, so the max-heap pops the earliest (then not late, then first scheduled)
+    /// event.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.t.total_cmp(&self.t).then(other.seq.cmp(&self.seq))
+        other
+            .t
+            .total_cmp(&self.t)
+            .then(other.late.cmp(&self.late))
+            .then(other.seq.cmp(&self.seq))
     }
 }
 
@@ -232,6 +278,8 @@ struct Workers {
 /// One server worker: a process with its event loop, limiter, GIL, threads and pool.
 struct Server {
     state: LoopState,
+    /// Connections accepted for this worker alone (given).
+    inbox: VecDeque<u64>,
     /// The loop's time while it runs its callbacks.
     clock: f64,
     timers: BinaryHeap<Timer>,
@@ -260,6 +308,10 @@ struct World {
     gil_on: bool,
     /// The listening socket's accept queue, shared by every server worker.
     accept_queue: VecDeque<u64>,
+    /// Given: which worker accepts each request (a measured run's accept race).
+    accepted_by: Option<Vec<u64>>,
+    /// Requests sent or about to be (a client's next is sent as its answer arrives).
+    clients_due: u64,
 }
 
 impl World {
@@ -274,6 +326,7 @@ impl World {
         self.seq += 1;
         self.events.push(Due {
             t,
+            late: matches!(action, Action::ClientNext),
             seq: self.seq,
             action,
         });
@@ -325,9 +378,18 @@ impl World {
     /// A new connection: it waits in the accept queue, and the first idle worker wakes
     /// to take it (with whatever else is queued).
     fn arrive(&mut self, request: u64) {
+        let now = self.now;
+        if let Some(worker) = self.accepted_by.as_ref().and_then(|a| a.get(request as usize)) {
+            // Given: this worker accepted it, at its next poll.
+            let server = *worker as usize;
+            self.servers[server].inbox.push_back(request);
+            if self.servers[server].state == LoopState::Idle {
+                self.wake(server, now);
+            }
+            return;
+        }
         self.accept_queue.push_back(request);
         if let Some(server) = self.servers.iter().position(|s| s.state == LoopState::Idle) {
-            let now = self.now;
             self.wake(server, now);
         }
     }
@@ -344,7 +406,7 @@ impl World {
             self.gil_changed(server);
         }
         let ready = aio::len(&self.readies[server]) > 0;
-        if ready || !self.accept_queue.is_empty() {
+        if ready || !self.accept_queue.is_empty() || !self.servers[server].inbox.is_empty() {
             self.wake(server, now);
         } else if let Some(when) = self.servers[server].timers.peek().map(|t| t.when) {
             self.wake(server, when.max(now));
@@ -800,8 +862,9 @@ impl EventLoop for LoopHandle {
             t: now,
             answer: answer.clone(),
         });
-        if w.next_request < w.config.requests {
-            w.send(now); // this client's next request
+        if w.clients_due < w.config.requests {
+            w.clients_due += 1;
+            w.schedule(now, Action::ClientNext); // this client's next request
         }
     }
 
@@ -855,6 +918,7 @@ impl Sim {
             .iter()
             .map(|_| Server {
                 state: LoopState::Idle,
+                inbox: VecDeque::new(),
                 clock: 0.0,
                 timers: BinaryHeap::new(),
                 wake_gen: 0,
@@ -883,6 +947,8 @@ impl Sim {
             },
             gil_on: config.work == Work::PythonCpu,
             accept_queue: VecDeque::new(),
+            accepted_by: None,
+            clients_due: config.concurrency,
             config,
         };
         Sim {
@@ -941,7 +1007,8 @@ impl Sim {
             return;
         }
         // The listening socket is readable: this loop accepts every queued connection.
-        let arrived: Vec<u64> = w.accept_queue.drain(..).collect();
+        let mut arrived: Vec<u64> = w.servers[server].inbox.drain(..).collect();
+        arrived.extend(w.accept_queue.drain(..));
         let ready = w.readies[server].clone();
         for request in arrived {
             push(&ready, Callback::Read(request));
@@ -1086,6 +1153,10 @@ impl Sim {
                         Action::Finished { server, signal } => w.post_result(server, signal),
                         Action::ProcessFree { server } => w.process_free(server),
                         Action::QueueDone { request } => w.queue_done(request),
+                        Action::ClientNext => {
+                            let now = w.now;
+                            w.send(now);
+                        }
                         Action::LoopWake { .. } | Action::LoopRun { .. } => unreachable!("handled above"),
                     }
                 }

@@ -3,6 +3,7 @@
 //! request when its response arrives, as `ab` does) and tells an [`Observer`] what
 //! happens as it happens. It knows nothing of what the observer draws.
 
+use super::accept::AcceptQueue;
 use super::gil::Gil;
 use super::hold::Hold;
 use super::probe;
@@ -203,7 +204,7 @@ fn spawn_pool_worker(
     gil: Option<&Gil>,
     on_error: impl FnMut(String) + 'static,
 ) -> Result<Counted, JsValue> {
-    let shared = gil.map(Gil::buffer);
+    let shared = gil.map(|g| shared_object(Some(g), None));
     Ok(Counted::new(spawn_worker(
         glue_source,
         Role::Pool,
@@ -213,6 +214,19 @@ fn spawn_pool_worker(
         |_| {}, // it talks to its owner
         on_error,
     )?))
+}
+
+/// What a worker is started with besides its role: its process's GIL, the server
+/// workers' shared accept queue.
+fn shared_object(gil: Option<&Gil>, accept: Option<&AcceptQueue>) -> JsValue {
+    let o = js_sys::Object::new();
+    if let Some(g) = gil {
+        let _ = js_sys::Reflect::set(&o, &"gil".into(), &g.buffer());
+    }
+    if let Some(q) = accept {
+        let _ = js_sys::Reflect::set(&o, &"accept".into(), &q.buffer());
+    }
+    o.into()
 }
 
 /// A server worker's pools, as the page started them.
@@ -317,6 +331,9 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
     if python_gil && !cross_origin_isolated() {
         return Err(RunError::Failed(PYTHON_CPU_NEEDS_ISOLATION.into()));
     }
+    if config.workers > 1 && !cross_origin_isolated() {
+        return Err(RunError::Failed(WORKERS_NEED_ISOLATION.into()));
+    }
     let js = |e: JsValue| RunError::Failed(format!("{e:?}"));
     let inbox: Inbox<Heard> = Inbox::default();
     let _current = Current::new(&inbox);
@@ -324,10 +341,12 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
     let task_queue = config.variant == Variant::TaskQueue;
     // One GIL per server process, shared with its pool threads.
     let gils: Vec<Option<Gil>> = (0..n).map(|_| python_gil.then(Gil::new)).collect();
+    // With several server workers, the one accept queue they share.
+    let accept = (n > 1).then(|| AcceptQueue::new(config.requests));
     let mut servers = Vec::with_capacity(n);
     for (w, gil) in gils.iter().enumerate() {
         let (messages, errors) = (inbox.clone(), inbox.clone());
-        let shared = gil.as_ref().map(Gil::buffer);
+        let shared = Some(shared_object(gil.as_ref(), accept.as_ref()));
         servers.push(Counted::new(
             spawn_worker(
                 glue_source,
@@ -564,10 +583,11 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
             request: id,
             t: sent_abs - start,
         })?;
-        // New connections go to the server workers in turn.
-        servers[(id % config.workers) as usize]
-            .0
-            .post(&to_json(&ToServer::Request { id, sent_abs }));
+        match &accept {
+            // A new connection on the listening socket the server workers share.
+            Some(queue) => queue.push(id),
+            None => servers[0].0.post(&to_json(&ToServer::Request { id, sent_abs })),
+        }
         Ok(())
     };
     while next < config.concurrency {
@@ -577,6 +597,7 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
     let mut parts: Vec<Option<ServerPart>> = (0..n).map(|_| None).collect();
     // task_queue: a log job per answered request; the run ends when all are done.
     let (mut jobs_expected, mut jobs_done) = (0u64, 0u64);
+    let mut answered = 0u64;
     loop {
         let all_parts = parts.iter().all(Option::is_some);
         if all_parts && (!task_queue || jobs_done >= jobs_expected) {
@@ -612,6 +633,13 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
                     if task_queue && answer.is_ok() {
                         jobs_expected += 1;
                     }
+                    answered += 1;
+                    if answered == config.requests {
+                        // Every request is answered: the servers finish what is left.
+                        for server in &servers {
+                            server.0.post(&to_json(&ToServer::Finish));
+                        }
+                    }
                     // ab: this client sends its next request now.
                     if next < config.requests {
                         send(next, &mut record)?;
@@ -626,6 +654,9 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
     let parts: Vec<ServerPart> = parts.into_iter().flatten().collect();
     assemble(rec, parts, config, faults).map_err(RunError::Failed)
 }
+
+/// Why a run on several server workers cannot run in this page.
+pub const WORKERS_NEED_ISOLATION: &str = "several server workers share one accept queue, kept in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the model's prediction; `make run` serves the page isolated";
 
 /// Why a `python_cpu` run cannot run in this page.
 pub const PYTHON_CPU_NEEDS_ISOLATION: &str = "python_cpu work needs a real GIL, a lock in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the model's prediction; `make run` serves the page isolated";

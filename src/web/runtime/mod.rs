@@ -20,6 +20,7 @@
 //! (`performance.timeOrigin + performance.now()`), so all land on one timeline: ms
 //! since the first request.
 
+pub mod accept;
 pub mod broker;
 pub mod gil;
 pub mod hold;

@@ -14,7 +14,7 @@ use super::hold::{hold, warm_up, Hold};
 use super::log;
 use super::now_abs;
 use super::protocol::{to_json, FromPool, JobDone, LogTo, Progress, ToPool};
-use super::worker::{post_to_parent, shared, Peer};
+use super::worker::{post_to_parent, shared_field, Peer};
 use loopscope::model::Raised;
 use loopscope::model::{Durations, Fault, LogEntry, Phase, PhaseKind, Place};
 use loopscope::runtime::SyncCall;
@@ -174,7 +174,7 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
                 warm_up(rounds_per_ms);
             }
             let gil = if gil {
-                match Gil::from_buffer(&shared()) {
+                match Gil::from_buffer(&shared_field("gil")) {
                     Some(g) => Some(g),
                     None => {
                         return post_to_parent(&to_json(&FromPool::Failed {

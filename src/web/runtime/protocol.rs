@@ -76,8 +76,12 @@ pub enum ToServer {
     Pool,
     /// The clock starts: times are ms since `t0_abs`.
     Go { t0_abs: f64 },
-    /// A request, sent by the page at `sent_abs`.
+    /// A request, sent by the page at `sent_abs` (one server worker; several share an
+    /// accept queue instead).
     Request { id: u64, sent_abs: f64 },
+    /// Every request of the run is answered: finish what is left (background tasks),
+    /// then answer `Done`.
+    Finish,
     /// Worker `worker` of its threadpool (`processes`: of its process pool) died
     /// (`message`); the port of the one the page started in its place comes with this
     /// message.
@@ -106,7 +110,7 @@ pub enum FromServer {
     Lag {
         samples: Vec<[f64; 2]>,
     },
-    /// Every request of this worker is answered: what only it measured.
+    /// Finished: what only this worker measured.
     Done {
         part: ServerPart,
     },

@@ -11,12 +11,13 @@
 //! holds uvicorn. With `python_cpu` work the loop takes its process's GIL ([`Gil`]) for
 //! each iteration.
 
+use super::accept::AcceptQueue;
 use super::gil::Gil;
 use super::hold::{hold, Hold};
 use super::pool::{self, Pool};
 use super::probe::{self, Probe};
 use super::protocol::{from_json, to_json, Enqueue, FromServer, LogTo, Progress, ServerPart, ToServer};
-use super::worker::{post_to_parent, shared, take_received_ports, Peer};
+use super::worker::{post_to_parent, shared_field, take_received_ports, Peer};
 use super::{cross_origin_isolated, now_abs};
 use js_sys::{Atomics, Int32Array, SharedArrayBuffer};
 use loopscope::flows::handle_request;
@@ -164,11 +165,14 @@ struct Server {
     broker: Option<Peer>,
     /// python_cpu: this process's GIL.
     gil: Option<Gil>,
+    /// Several server workers: the accept queue they share (one worker hears its
+    /// requests as messages instead).
+    accept: Option<AcceptQueue>,
+    /// The page said every request is answered: finish and report.
+    finish_asked: Cell<bool>,
     pool_start_ms: f64,
     probe: RefCell<Option<Probe>>,
     step: RefCell<Option<Step>>,
-    /// Requests of this worker answered and finished.
-    completed: Cell<u64>,
     /// Events not yet posted to the page.
     outbox: RefCell<Vec<Event>>,
     /// How `time.sleep` holds a thread in this run.
@@ -242,15 +246,19 @@ impl Server {
 
     /// A request message arrived: the next poll reads it.
     fn deliver(&self, id: u64) {
-        if id >= self.config.requests || id % self.config.workers != self.worker {
+        if id >= self.config.requests {
             return fail(format!(
-                "server worker {} got request {id}, which is not one of its {}",
-                self.worker,
-                self.config.requests_of_worker(self.worker)
+                "the page sent request {id}, but the run has {} requests",
+                self.config.requests
             ));
         }
         self.aio.inbox.borrow_mut().push_back(id);
         self.aio.wake();
+    }
+
+    /// Tasks not finished.
+    fn live_tasks(&self) -> usize {
+        self.aio.tasks.borrow().len() - self.aio.free_tasks.borrow().len()
     }
 
     /// `data_received`: the request is read now and its task created; its first step
@@ -267,14 +275,9 @@ impl Server {
             fault: Cell::new(self.faults.of(id)),
         };
         let variant = self.config.variant;
-        let server = Rc::downgrade(self);
         let task: Task = Box::pin(async move {
             let body = PredictionRequest::for_index(id);
             handle_request(&handle, variant, body).await;
-            drop(handle);
-            if let Some(s) = server.upgrade() {
-                s.completed.set(s.completed.get() + 1);
-            }
         });
         let index = match self.aio.free_tasks.borrow_mut().pop() {
             Some(i) => {
@@ -314,20 +317,35 @@ impl Server {
         self.flush();
     }
 
-    /// The loop: poll, read, timers, run the snapshot; until every request of this
-    /// worker is done.
+    /// The loop: poll, read, timers, run the snapshot; until the page says every
+    /// request is answered and every task of this worker is done.
     async fn run(self: Rc<Self>) {
-        let expected = self.config.requests_of_worker(self.worker);
-        while self.completed.get() < expected {
-            // The poll: at once if something is ready, else until a request, a result or
-            // the first timer.
-            if aio::len(&self.aio.ready) > 0 || !self.aio.inbox.borrow().is_empty() {
+        loop {
+            let connections = self.accept.as_ref().is_some_and(AcceptQueue::pending);
+            let ready = aio::len(&self.aio.ready) > 0 || !self.aio.inbox.borrow().is_empty() || connections;
+            if !ready && self.finish_asked.get() && self.live_tasks() == 0 {
+                break;
+            }
+            // The poll: at once if something is ready (a timer already due included),
+            // else until a request, a result or the first timer. Either way the browser
+            // first delivers the messages already queued (requests, results): a poll
+            // sees every socket that is readable, and requests are read before timers.
+            let due = self.aio.timers.borrow().peek().map(|t| t.when_abs - now_abs());
+            if ready || due.is_some_and(|ms| ms <= 0.0) {
                 yield_to_browser().await;
             } else {
-                let due = self.aio.timers.borrow().peek().map(|t| t.when_abs - now_abs());
                 let promise = js_sys::Promise::new(&mut |resolve, _| {
                     if let Some(ms) = due {
                         resolve_after(ms, &resolve);
+                    }
+                    if let Some(accept) = &self.accept {
+                        // The listening socket: a new connection wakes every idle worker.
+                        let resolve = resolve.clone();
+                        let queued = accept.wait();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            let _ = wasm_bindgen_futures::JsFuture::from(queued).await;
+                            let _ = resolve.call0(&JsValue::NULL);
+                        });
                     }
                     *self.aio.wake.borrow_mut() = Some(resolve);
                 });
@@ -345,8 +363,18 @@ impl Server {
     /// One iteration: the reads of the requests that arrived, then (holding the GIL, for
     /// python_cpu) the timers due and the callbacks ready at that point.
     fn iterate(self: &Rc<Self>) {
-        let arrived: Vec<u64> = self.aio.inbox.borrow_mut().drain(..).collect();
+        let mut arrived: Vec<u64> = self.aio.inbox.borrow_mut().drain(..).collect();
+        if let Some(accept) = &self.accept {
+            // This loop polls: it accepts every queued connection.
+            arrived.extend(accept.take_all());
+        }
         for id in arrived {
+            if id >= self.config.requests {
+                return fail(format!(
+                    "request {id} is not one of the run's {}",
+                    self.config.requests
+                ));
+            }
             push(&self.aio.ready, Callback::Read(id));
         }
         if let Some(gil) = &self.gil {
@@ -746,8 +774,20 @@ pub fn start() -> Box<dyn FnMut(String)> {
             }
             let broker_port = (broker == 1).then(|| ports.pop().expect("counted"));
             let process_ports = ports.split_off(threads);
+            let accept =
+                if config.workers > 1 {
+                    match AcceptQueue::from_buffer(&shared_field("accept")) {
+                        Some(q) => Some(q),
+                        None => return fail(
+                            "several server workers need their shared accept queue, and the page sent none"
+                                .into(),
+                        ),
+                    }
+                } else {
+                    None
+                };
             let gil = if config.work == Work::PythonCpu {
-                match Gil::from_buffer(&shared()) {
+                match Gil::from_buffer(&shared_field("gil")) {
                     Some(g) => Some(g),
                     None => {
                         return fail("python_cpu work needs its process's GIL, and the page sent none".into())
@@ -809,10 +849,11 @@ pub fn start() -> Box<dyn FnMut(String)> {
                     processes: RefCell::new(process_pool),
                     broker: broker_port.map(|p| Peer::new(p, |_| {})),
                     gil,
+                    accept,
+                    finish_asked: Cell::new(false),
                     pool_start_ms,
                     probe: RefCell::new(Some(probe)),
                     step: RefCell::default(),
-                    completed: Cell::new(0),
                     outbox: RefCell::default(),
                     hold,
                     config,
@@ -836,6 +877,12 @@ pub fn start() -> Box<dyn FnMut(String)> {
             Some(s) => s.deliver(id),
             None => fail("request before setup".into()),
         },
+        Ok(ToServer::Finish) => {
+            if let Some(s) = server.borrow().upgrade() {
+                s.finish_asked.set(true);
+                s.aio.wake();
+            }
+        }
         Ok(ToServer::Replaced {
             worker,
             processes,

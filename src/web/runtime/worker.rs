@@ -196,10 +196,21 @@ thread_local! {
     static SHARED: RefCell<JsValue> = const { RefCell::new(JsValue::NULL) };
 }
 
-/// What this worker was started with besides its role: a `SharedArrayBuffer` (its
-/// process's GIL), or `null`.
+/// What this worker was started with besides its role: an object whose fields hold
+/// `SharedArrayBuffer`s (`gil`: its process's GIL; `accept`: the server workers' shared
+/// accept queue), or `null`.
 pub fn shared() -> JsValue {
     SHARED.with(|s| s.borrow().clone())
+}
+
+/// Field `name` of what this worker was started with (`undefined` when absent).
+pub fn shared_field(name: &str) -> JsValue {
+    let shared = shared();
+    if shared.is_object() {
+        Reflect::get(&shared, &name.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
 }
 
 /// Posts a JSON message to this worker's peer: the port it was given, else whoever

@@ -1,0 +1,108 @@
+// Past the tutorial, measured in the browser against the model: pure-Python work on a
+// real GIL, a process pool, a task queue, several server workers sharing one accept
+// queue, and FastAPI's per-request overhead. Each within the fidelity bounds of its
+// prediction (src/core/fidelity.rs), and each showing what makes it what it is.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { suite, workersLeft } from './harness.mjs';
+
+const s = suite({ page: true });
+
+async function run(config) {
+  try {
+    return await s.page.evaluate((c) => window.loopscope.run(c), config);
+  } catch (e) {
+    throw new Error(`${e.message}\npage log:\n${s.log.slice(-20).join('\n')}`);
+  }
+}
+
+function withinBounds({ fidelity, measured }) {
+  const detail = JSON.stringify({ reference: fidelity.reference, checks: fidelity.checks, warnings: measured.measurement.warnings }, null, 1);
+  for (const c of fidelity.checks) assert.ok(c.ok, `${c.says}\n${detail}`);
+  assert.ok(fidelity.ok);
+}
+
+const answers = (r) => r.requests.map((q) => q.responded_ms);
+const phases = (r, kind, on) => r.requests.flatMap((q) => q.phases.filter((p) => p.kind === kind && p.on === on));
+
+test('pure-Python predictions in the threadpool take turns on a real GIL: no parallelism', async () => {
+  const config = { variant: 'full_async', requests: 4, concurrency: 4, io_ms: 30, cpu_ms: 50, tokens: 40, work: 'python_cpu' };
+  const result = await run(config);
+  withinBounds(result);
+  const { measured, predicted } = result;
+  assert.equal(measured.measurement.gil, true, 'a real GIL was taken');
+  // The model's closed form: every answer at io + N·cpu, the loop waiting its turn.
+  assert.deepEqual(answers(predicted), [230, 230, 230, 230]);
+  assert.ok(Math.max(...answers(measured)) >= 225, answers(measured).join());
+  // Each prediction computed in slices: it waited for the GIL between them.
+  assert.ok(phases(measured, 'gil_wait', 'pool').length >= 4, 'threads waited for the GIL');
+  assert.ok(measured.loop_gil_waits.length >= 1 && measured.stats.loop_gil_wait_total_ms > 0,
+    'the event loop waited for its GIL: lag with no blocking call');
+  assert.equal(measured.stats.loop_stall_total_ms, 0, 'and no stall: nothing blocked the loop');
+  // The same with time.sleep: the threads overlap, all four answer at io + cpu.
+  const sleep = await run({ ...config, work: 'sleep' });
+  assert.ok(Math.max(...answers(sleep.measured)) < 130, answers(sleep.measured).join());
+  assert.equal(await s.page.evaluate(() => window.loopscope.liveWorkers()), 0);
+  assert.deepEqual(await workersLeft(s.browser), []);
+});
+
+test('a process pool runs the predictions P at a time, in processes of their own', async () => {
+  const config = { variant: 'process_pool', requests: 6, concurrency: 6, io_ms: 30, cpu_ms: 50, processes: 2, pickle_ms: 2, work: 'python_cpu' };
+  const result = await run(config);
+  withinBounds(result);
+  const { measured } = result;
+  assert.equal(measured.measurement.process_workers, 2);
+  assert.equal(measured.measurement.pool_workers, 0, 'run_in_executor takes no threadpool token');
+  assert.equal(phases(measured, 'cpu', 'process').length, 6);
+  assert.equal(phases(measured, 'gil_wait', 'pool').length, 0);
+  // Three rounds of two: io + 3·(pickling + cpu).
+  const sorted = answers(measured).sort((a, b) => a - b);
+  assert.ok(sorted[5] > 2.9 * 52 + 30 && sorted[5] < 3.4 * 52 + 30 + 20, sorted.join());
+  assert.ok(phases(measured, 'queued', 'process').length >= 4, 'the later ones waited for a free process');
+});
+
+test('a task queue frees the tokens background tasks hold', async () => {
+  // The issue's example, the log shortened: 4 requests from 2 clients, tokens 2.
+  const config = { requests: 4, concurrency: 2, tokens: 2, io_ms: 50, cpu_ms: 100, bg_ms: 300 };
+  const bg = await run({ ...config, variant: 'background' });
+  const tq = await run({ ...config, variant: 'task_queue', queue_workers: 2 });
+  withinBounds(bg);
+  withinBounds(tq);
+  const second = (r) => answers(r).sort((a, b) => a - b)[2];
+  assert.deepEqual([second(bg.predicted), second(tq.predicted)], [550, 300]);
+  assert.ok(second(tq.measured) < second(bg.measured) - 150, `${second(tq.measured)} vs ${second(bg.measured)}`);
+  // The log jobs ran in the queue workers, after their answers, and each request says when.
+  assert.equal(tq.measured.measurement.queue_workers, 2);
+  assert.equal(phases(tq.measured, 'background', 'queue').length, 4);
+  for (const q of tq.measured.requests) {
+    assert.ok(q.background_done_ms >= q.responded_ms + 300 - 1, `request ${q.id}`);
+  }
+  assert.equal(phases(tq.measured, 'background', 'pool').length, 0);
+  assert.equal(await s.page.evaluate(() => window.loopscope.liveWorkers()), 0);
+  assert.deepEqual(await workersLeft(s.browser), []);
+});
+
+test('several server workers share one accept queue: a burst lands on one of them', async () => {
+  const burst = await run({ variant: 'blocking', requests: 6, concurrency: 6, workers: 3, io_ms: 20, cpu_ms: 30 });
+  withinBounds(burst);
+  assert.match(burst.fidelity.reference, /which server worker accepted each request/);
+  const took = new Set(burst.measured.requests.map((q) => q.worker ?? 0));
+  assert.equal(took.size, 1, `one worker took the whole burst: ${[...took]}`);
+  assert.ok(Math.max(...answers(burst.measured)) >= 6 * 50 - 5, 'one after another, as on one worker');
+  // A stream spreads: a client's next connection finds a blocked worker and goes elsewhere.
+  const stream = await run({ variant: 'blocking', requests: 16, concurrency: 4, workers: 3, io_ms: 20, cpu_ms: 30 });
+  withinBounds(stream);
+  assert.ok(new Set(stream.measured.requests.map((q) => q.worker ?? 0)).size >= 2);
+  assert.ok(Math.max(...answers(stream.measured)) < 16 * 50 * 0.7, answers(stream.measured).join());
+  assert.equal(await s.page.evaluate(() => window.loopscope.liveWorkers()), 0);
+  assert.deepEqual(await workersLeft(s.browser), []);
+});
+
+test("FastAPI's per-request overhead is spent on the loop, as the model charges it", async () => {
+  const result = await run({ variant: 'async_io', requests: 6, concurrency: 3, io_ms: 25, cpu_ms: 50, overhead_ms: 2 });
+  withinBounds(result);
+  // Request 3, sent as request 0 is answered, reaches the server just after its next
+  // poll: it is read after the predictions of 1 and 2, as real uvicorn does.
+  const r3 = result.measured.requests[3];
+  assert.ok(r3.accepted_ms > result.measured.requests[2].responded_ms - 5, `${r3.accepted_ms}`);
+});
