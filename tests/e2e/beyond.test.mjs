@@ -106,3 +106,48 @@ test("FastAPI's per-request overhead is spent on the loop, as the model charges 
   const r3 = result.measured.requests[3];
   assert.ok(r3.accepted_ms > result.measured.requests[2].responded_ms - 5, `${r3.accepted_ms}`);
 });
+
+test('the page: presets past the tutorial show what they compare, and the link keeps it', async () => {
+  const { openPage } = await import('./harness.mjs');
+  const { page, log } = await openPage(s.browser, s.server.url);
+  try {
+    const visible = () => page.$$eval('figure[data-variant]', (fs) => fs.filter((f) => !f.hidden).map((f) => f.dataset.variant));
+    assert.deepEqual(await visible(), ['sync_def', 'blocking', 'async_io', 'full_async', 'background']);
+    assert.match(await page.textContent('[data-run="all"]'), /^Run all five/);
+    await page.click('[data-preset="background-load"]');
+    assert.deepEqual(await visible(), ['full_async', 'background', 'task_queue']);
+    assert.match(await page.textContent('[data-run="all"]'), /^Run all three/);
+    assert.equal(await page.isVisible('[data-run="task_queue"]'), true);
+    assert.equal(await page.isVisible('[data-run="blocking"]'), false);
+    let hash = await page.evaluate(() => location.hash);
+    assert.match(hash, /&queue_workers=10/);
+    assert.match(hash, /&show=full_async\.background\.task_queue/);
+    // The reader adds an endpoint: shown, and in the link.
+    await page.check('[data-show="sync_def"]');
+    assert.deepEqual(await visible(), ['sync_def', 'full_async', 'background', 'task_queue']);
+    hash = await page.evaluate(() => location.hash);
+    assert.match(hash, /&show=sync_def\.full_async\.background\.task_queue/);
+    // The new fields are read by the same rules as the others.
+    await page.fill('#f-processes', '0');
+    assert.match(await page.textContent('#e-processes'), /^processes must be a whole number from 1 to 16 in a browser run/);
+    assert.equal(await page.isDisabled('[data-run="task_queue"]'), true);
+    await page.fill('#f-processes', '4');
+    assert.equal(await page.textContent('#e-processes'), '');
+    // The model: ideal, or as measured on real FastAPI.
+    const models = await page.$$eval('#f-overhead_ms option', (os) => os.map((o) => o.textContent));
+    assert.equal(models.length, 2);
+    assert.match(models[0], /^ideal/);
+    assert.match(models[1], /^as measured on FastAPI \d/);
+    // CPU-bound Python: run the process pool from its button, and its numbers come.
+    await page.click('[data-preset="cpu-python"]');
+    assert.equal(await page.inputValue('#f-work'), 'python_cpu');
+    await page.click('[data-run="process_pool"]');
+    await page.waitForFunction(() => document.body.dataset.running === 'true', null, { timeout: 10000 });
+    await page.waitForFunction(() => document.body.dataset.running === 'false', null, { timeout: 60000 });
+    assert.match(await page.textContent('#status'), /^Done/, log.join('\n'));
+    assert.ok(await page.$('[data-testid="stats"] tr[data-variant="process_pool"] td[data-metric="makespan_ms"][data-measured]'));
+    assert.match(await page.textContent('[data-testid="code"]'), /ProcessPoolExecutor\(max_workers=4\)/);
+  } finally {
+    await page.close();
+  }
+});

@@ -197,6 +197,19 @@ impl Recorder {
         &self.stalls
     }
 
+    /// The loops' GIL waits recorded so far.
+    pub fn gil_waits(&self) -> &[GilWait] {
+        &self.gil_waits
+    }
+
+    /// The server worker that took request `id`, once one has.
+    pub fn worker_of(&self, id: u64) -> u64 {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.requests.get(i))
+            .map_or(0, |p| p.worker)
+    }
+
     /// The console lines so far, in the order printed.
     pub fn console(&self) -> &[ConsoleLine] {
         &self.console

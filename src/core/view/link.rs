@@ -3,7 +3,7 @@
 //! page.
 
 use super::presets::{preset, presets};
-use super::settings::{self, Settings, FORM_FIELDS};
+use super::settings::{self, Settings, EXTRA_FIELDS, FORM_FIELDS};
 use crate::model::input::{quoted, Raw};
 use crate::model::{ConfigError, Variant};
 
@@ -43,12 +43,58 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// What a link says besides the settings: the preset chosen, and which timelines are
-/// fitted to their own run.
+/// What a link says besides the settings: the preset chosen, which timelines are
+/// fitted to their own run, and which endpoints are shown (empty: the tutorial's five).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct View {
     pub preset: Option<String>,
     pub fit: Vec<Variant>,
+    pub show: Vec<Variant>,
+}
+
+impl View {
+    /// What to keep for showing `variants`: nothing for the tutorial's five (the default).
+    pub fn show_of(variants: &[Variant]) -> Vec<Variant> {
+        let shown: Vec<Variant> = Variant::ALL
+            .into_iter()
+            .filter(|v| variants.contains(v))
+            .collect();
+        if shown == Variant::TUTORIAL || shown.is_empty() {
+            Vec::new()
+        } else {
+            shown
+        }
+    }
+
+    /// The endpoints shown, in the order of [`Variant::ALL`].
+    pub fn shown(&self) -> Vec<Variant> {
+        if self.show.is_empty() {
+            Variant::TUTORIAL.to_vec()
+        } else {
+            Variant::ALL
+                .into_iter()
+                .filter(|v| self.show.contains(v))
+                .collect()
+        }
+    }
+}
+
+/// `ids` joined with dots.
+fn dotted(variants: &[Variant]) -> String {
+    variants.iter().map(|v| v.id()).collect::<Vec<_>>().join(".")
+}
+
+/// Variants from dotted ids; a bad id is a problem of `key`'s.
+fn undotted(key: &str, value: &str, errors: &mut Vec<ConfigError>) -> Vec<Variant> {
+    let mut out = Vec::new();
+    for id in value.split('.').filter(|id| !id.is_empty()) {
+        match id.parse::<Variant>() {
+            Ok(v) if !out.contains(&v) => out.push(v),
+            Ok(_) => {}
+            Err(e) => errors.push(ConfigError::new("link", format!("{key}: {}", e.message))),
+        }
+    }
+    out
 }
 
 /// The URL hash for these settings, e.g. `#variant=async_io&requests=10&concurrency=10&
@@ -69,14 +115,30 @@ pub fn to_hash(settings: &Settings, view: &View) -> String {
         c.work.id(),
         settings.scale
     );
+    let defaults = crate::model::Config::default();
+    for name in EXTRA_FIELDS {
+        if let (Some(value), Some(default)) = (c.get(name), defaults.get(name)) {
+            if value != default {
+                let shown = match value {
+                    crate::model::config::Value::Count(n) => n.to_string(),
+                    crate::model::config::Value::Ms(x) => x.to_string(),
+                    _ => continue,
+                };
+                hash.push_str(&format!("&{name}={shown}"));
+            }
+        }
+    }
     if let Some(id) = &view.preset {
         hash.push_str("&preset=");
         hash.push_str(&percent_encode(id));
     }
     if !view.fit.is_empty() {
-        let ids: Vec<&str> = view.fit.iter().map(|v| v.id()).collect();
         hash.push_str("&fit=");
-        hash.push_str(&ids.join("."));
+        hash.push_str(&dotted(&view.fit));
+    }
+    if !view.show.is_empty() && view.shown() != Variant::TUTORIAL {
+        hash.push_str("&show=");
+        hash.push_str(&dotted(&view.shown()));
     }
     hash
 }
@@ -102,20 +164,16 @@ pub fn from_hash(hash: &str) -> LinkRead {
     let mut errors = Vec::new();
     let mut preset_id = None;
     let mut fit = Vec::new();
+    let mut show = Vec::new();
     for pair in hash.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (decode(k), decode(v));
         if key == "preset" {
             preset_id = Some(value);
         } else if key == "fit" {
-            fit.clear();
-            for id in value.split('.').filter(|id| !id.is_empty()) {
-                match id.parse::<Variant>() {
-                    Ok(v) if !fit.contains(&v) => fit.push(v),
-                    Ok(_) => {}
-                    Err(e) => errors.push(ConfigError::new("link", format!("fit: {}", e.message))),
-                }
-            }
+            fit = undotted("fit", &value, &mut errors);
+        } else if key == "show" {
+            show = undotted("show", &value, &mut errors);
         } else if key == "variant" || FORM_FIELDS.contains(&key.as_str()) {
             pairs.push((key, Raw::Typed(value)));
         } else {
@@ -148,6 +206,7 @@ pub fn from_hash(hash: &str) -> LinkRead {
         view: View {
             preset: preset_id,
             fit,
+            show,
         },
         errors,
     }
@@ -243,7 +302,7 @@ mod tests {
         }
         let view = View {
             preset: Some("a b&c".into()),
-            fit: vec![],
+            ..View::default()
         };
         let hash = to_hash(&Settings::default(), &view);
         assert!(hash.ends_with("&preset=a%20b%26c"), "{hash}");
@@ -252,8 +311,8 @@ mod tests {
     #[test]
     fn fitted_timelines_are_remembered() {
         let view = View {
-            preset: None,
             fit: vec![Variant::SyncDef, Variant::FullAsync],
+            ..View::default()
         };
         let hash = to_hash(&Settings::default(), &view);
         assert!(hash.ends_with("&fit=sync_def.full_async"), "{hash}");
@@ -264,5 +323,35 @@ mod tests {
         assert!(read.errors[0]
             .message
             .starts_with("fit: unknown variant 'fastest'"));
+    }
+
+    #[test]
+    fn the_endpoints_shown_and_the_options_past_the_tutorial_are_in_the_link() {
+        // The tutorial's five are shown by default, and the link does not say so.
+        assert_eq!(View::default().shown(), Variant::TUTORIAL);
+        let view = View {
+            show: vec![Variant::TaskQueue, Variant::Background],
+            ..View::default()
+        };
+        let s = Settings {
+            config: Config {
+                workers: 4,
+                overhead_ms: 0.35,
+                work: Work::PythonCpu,
+                ..Config::default()
+            },
+            ..Settings::default()
+        };
+        let hash = to_hash(&s, &view);
+        assert!(hash.contains("&workers=4&overhead_ms=0.35"), "{hash}");
+        assert!(!hash.contains("processes"), "defaults stay out: {hash}");
+        assert!(hash.ends_with("&show=background.task_queue"), "{hash}");
+        let read = from_hash(&hash);
+        assert_eq!(read.settings, s);
+        assert_eq!(read.view.shown(), [Variant::Background, Variant::TaskQueue]);
+        assert_eq!(read.errors, vec![]);
+        let bad = from_hash("#workers=0&show=blocking.nope");
+        assert_eq!(fields_of(&bad.errors), ["link", "workers"]);
+        assert_eq!(bad.view.show, [Variant::Blocking]);
     }
 }

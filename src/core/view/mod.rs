@@ -8,6 +8,7 @@
 //! - [`settings`], [`link`], [`presets`]: the form, its URL and ready-made scenarios;
 //! - [`summary`], [`export`]: the ab-like text and CSV.
 
+pub mod calibration;
 pub mod code;
 pub mod export;
 pub mod link;

@@ -15,6 +15,9 @@ pub struct Preset {
     /// The endpoints to press, in order; `settings.config.variant` is one of them (the
     /// first, except in `tutorial`, which is [`Settings::default`]).
     pub suggested: &'static [Variant],
+    /// The endpoints whose timelines it shows: the tutorial's five, or the ones it
+    /// compares.
+    pub shown: &'static [Variant],
 }
 
 fn settings(variant: Variant, requests: u64, concurrency: u64, scale: f64) -> Settings {
@@ -40,7 +43,8 @@ pub fn presets() -> Vec<Preset> {
                 endpoints in turn and compare when the last response arrives and how long the event \
                 loop was blocked.",
             settings: Settings::default(),
-            suggested: &Variant::ALL,
+            suggested: &Variant::TUTORIAL,
+            shown: &Variant::TUTORIAL,
         },
         Preset {
             id: "def-endpoint",
@@ -52,6 +56,7 @@ pub fn presets() -> Vec<Preset> {
                 the blocking endpoint, which takes ten times as long.",
             settings: settings(Variant::SyncDef, 10, 10, 0.2),
             suggested: &[Variant::SyncDef, Variant::Blocking],
+            shown: &Variant::TUTORIAL,
         },
         Preset {
             id: "threadpool-exhausted",
@@ -63,6 +68,7 @@ pub fn presets() -> Vec<Preset> {
                 prediction after.",
             settings: settings(Variant::FullAsync, 41, 41, 0.5),
             suggested: &[Variant::FullAsync, Variant::SyncDef],
+            shown: &Variant::TUTORIAL,
         },
         Preset {
             id: "blocking-async",
@@ -74,41 +80,66 @@ pub fn presets() -> Vec<Preset> {
                 finish together.",
             settings: settings(Variant::AsyncIo, 10, 10, 0.2),
             suggested: &[Variant::AsyncIo, Variant::FullAsync],
+            shown: &Variant::TUTORIAL,
         },
         Preset {
-            id: "cpu-bound",
-            title: "CPU-bound work in the threadpool",
-            explanation: "Each prediction now burns a CPU core instead of sleeping, like NumPy \
-                inference that releases the GIL, so the eight pool threads compute in parallel, but \
-                only on as many cores as the machine has: on a 2-core machine the run takes much \
-                longer than the model predicts, since the model gives every thread a core of its own. \
-                Pure-Python inference would hold the GIL, so the threads would take turns and gain \
-                nothing from the threadpool.",
+            id: "cpu-python",
+            title: "CPU-bound Python in the threadpool",
+            explanation: "The prediction is now pure Python, which holds the GIL while it computes, so \
+                run_in_threadpool's eight threads take turns on one GIL: the last answer comes after \
+                eight predictions, and the event loop itself waits for the GIL between them. A process \
+                pool gives each prediction an interpreter and a GIL of its own, so four run at once and \
+                the eight take two predictions' time, on a machine with a core per process.",
             settings: Settings {
                 config: Config {
-                    work: Work::Compute,
+                    work: Work::PythonCpu,
+                    cpu_ms: 200.0,
                     ..settings(Variant::FullAsync, 8, 8, 0.5).config
                 },
                 scale: 0.5,
             },
-            suggested: &[Variant::FullAsync],
+            suggested: &[Variant::FullAsync, Variant::ProcessPool],
+            shown: &[Variant::SyncDef, Variant::FullAsync, Variant::ProcessPool],
+        },
+        Preset {
+            id: "workers",
+            title: "uvicorn --workers 4 and a blocking endpoint",
+            explanation: "Four uvicorn workers share one listening socket and the first idle one accepts \
+                every waiting connection, so the first eight requests land on one worker and wait for \
+                each other as on one. After that each client's next request finds that worker blocked \
+                and goes to an idle one: the forty requests finish in about a third of one worker's \
+                time, and each worker still blocks its own loop for every request it takes.",
+            settings: Settings {
+                config: Config {
+                    workers: 4,
+                    io_ms: 100.0,
+                    cpu_ms: 150.0,
+                    ..settings(Variant::Blocking, 40, 8, 0.5).config
+                },
+                scale: 0.5,
+            },
+            suggested: &[Variant::Blocking, Variant::FullAsync],
+            shown: &[Variant::Blocking, Variant::AsyncIo, Variant::FullAsync],
         },
         Preset {
             id: "background-load",
             title: "Background logging under load",
-            explanation: "Each response goes out as soon as its prediction is done, and only then does \
-                its sync log task ask the threadpool for a token, in the same first-come, first-served \
-                line as the predictions. With 60 clients sending 120 requests and a 0.5 s log write, \
-                the logs of earlier responses hold tokens that later predictions wait for, so \
-                responses come later than with full_async even though the logging runs after them.",
+            explanation: "Each sync log task asks the threadpool for a token only after its response, in \
+                the same first-come, first-served line as the predictions, so with 60 clients and a \
+                0.5 s log write the logs hold tokens that later predictions wait for. A task queue, as \
+                the tutorial advises for heavy background work, hands each log job to queue workers \
+                outside the server: no token is held, the answers come as with full_async, and the logs \
+                finish when the queue workers get to them.",
             settings: Settings {
                 config: Config {
                     bg_ms: 500.0,
+                    queue_workers: 10,
                     ..settings(Variant::Background, 120, 60, 0.5).config
                 },
                 scale: 0.5,
             },
-            suggested: &[Variant::Background, Variant::FullAsync],
+            suggested: &[Variant::Background, Variant::TaskQueue],
+            shown: &[Variant::FullAsync, Variant::Background, Variant::TaskQueue],
         },
     ]
 }
@@ -137,12 +168,14 @@ mod tests {
             assert!(scaled(s).problems(Target::Browser).is_empty(), "{}", p.id);
             assert!((SCALE_MIN..=SCALE_MAX).contains(&s.scale));
             assert!(p.suggested.contains(&s.config.variant), "{}", p.id);
+            assert!(p.suggested.iter().all(|v| p.shown.contains(v)), "{}", p.id);
             let view = link::View {
                 preset: Some(p.id.to_string()),
                 fit: vec![],
+                show: link::View::show_of(p.shown),
             };
             let hash = link::to_hash(s, &view);
-            assert!(hash.ends_with(&format!("&preset={}", p.id)));
+            assert!(hash.contains(&format!("&preset={}", p.id)), "{hash}");
             let read = link::from_hash(&hash);
             assert_eq!(
                 (read.settings, read.view, read.errors),
@@ -208,5 +241,32 @@ mod tests {
             fa.makespan_ms
         );
         assert!(bg.latency_ms.p50 > fa.latency_ms.p50);
+        // ... and a task queue answers as full_async does.
+        let tq = run("background-load", Variant::TaskQueue);
+        assert_eq!(tq.makespan_ms, fa.makespan_ms);
+        assert!(tq.background_done_ms.unwrap() > tq.makespan_ms);
+        // Pure Python: eight predictions one after another on the GIL; four at a time in
+        // a process pool.
+        assert_eq!(
+            run("cpu-python", Variant::FullAsync).makespan_ms,
+            250.0 + 8.0 * 100.0
+        );
+        assert_eq!(
+            run("cpu-python", Variant::ProcessPool).makespan_ms,
+            250.0 + 2.0 * 100.0
+        );
+        // Four workers: the first eight on one, then the stream spreads: about a third of
+        // one worker's time.
+        let p = preset("workers").expect("preset");
+        let one = crate::simulate(&Config {
+            workers: 1,
+            ..scaled(&p.settings)
+        })
+        .expect("runs")
+        .stats
+        .makespan_ms;
+        let four = run("workers", Variant::Blocking);
+        assert!(four.makespan_ms < 0.4 * one, "{} vs {one}", four.makespan_ms);
+        assert!(four.makespan_ms > one / 4.0, "not the round-robin ideal");
     }
 }

@@ -21,7 +21,7 @@ pub const SCALE_MIN: f64 = 0.1;
 pub const SCALE_MAX: f64 = 2.0;
 
 /// The form's fields, in order (also the element ids' suffixes and the URL keys).
-pub const FORM_FIELDS: [&str; 8] = [
+pub const FORM_FIELDS: [&str; 12] = [
     "requests",
     "concurrency",
     "io_ms",
@@ -29,8 +29,16 @@ pub const FORM_FIELDS: [&str; 8] = [
     "bg_ms",
     "tokens",
     "work",
+    "processes",
+    "queue_workers",
+    "workers",
+    "overhead_ms",
     "scale",
 ];
+
+/// The fields past the tutorial: a link states them only when they differ from the
+/// defaults, so the tutorial's links stay as they were.
+pub const EXTRA_FIELDS: [&str; 4] = ["processes", "queue_workers", "workers", "overhead_ms"];
 
 impl Default for Settings {
     /// The tutorial: [`Config::default`] at time scale 0.2.
@@ -92,7 +100,8 @@ fn scale_ms(ms: f64, scale: f64) -> f64 {
 }
 
 /// The run's actual config: the durations multiplied by the scale (rounded to the
-/// microsecond); every other field unchanged.
+/// microsecond); every other field unchanged (the per-request and per-call costs are
+/// the machine's and FastAPI's, not the tutorial's, so they are not scaled).
 pub fn scaled(settings: &Settings) -> Config {
     let c = &settings.config;
     Config {
@@ -313,6 +322,10 @@ mod tests {
                 ("bg_ms", "1e9"),
                 ("tokens", "-1"),
                 ("work", "fast"),
+                ("processes", "0"),
+                ("queue_workers", "x"),
+                ("workers", "99"),
+                ("overhead_ms", "-1"),
                 ("scale", "3"),
             ]),
         )

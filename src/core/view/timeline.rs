@@ -3,9 +3,11 @@
 //! only maps [`Style`]s to colours and patterns and draws the shapes in order.
 //!
 //! Top to bottom: a time axis in the tutorial's time (a run played at 0.2× is drawn on
-//! the tutorial's clock and says so); the event-loop lane, where every stall is a
-//! hatched block with its length, apart from its neighbours; the probe lane, with the
-//! stalls the heartbeat saw and its lag on a stated scale; one lane per request. The
+//! the tutorial's clock and says so); the event-loop lane (one per server worker), where
+//! every stall is a hatched block with its length, apart from its neighbours, and every
+//! wait for the GIL a block of its own; the probe lane, with the stalls the heartbeat
+//! saw and its lag on a stated scale; the task queue's workers, when it has them; one
+//! lane per request. The
 //! prediction is drawn first as a faint ghost filling each lane; the measurement over
 //! it, inset. At a replay's moment, a cursor, and what comes after it greyed out.
 
@@ -43,6 +45,8 @@ pub struct StallBar {
     pub start_ms: f64,
     pub end_ms: f64,
     pub request: u64,
+    /// The server worker whose loop it held.
+    pub worker: usize,
     pub open: bool,
 }
 
@@ -58,6 +62,10 @@ pub struct Reply {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Picture {
     pub lanes: usize,
+    /// Server workers: a loop lane each (0 counts as 1).
+    pub workers: usize,
+    /// The loops' waits for their GIL: `(worker, start_ms, end_ms)`.
+    pub gil_waits: Vec<(usize, f64, f64)>,
     pub bars: Vec<Bar>,
     /// Each answer as it left.
     pub responses: Vec<Reply>,
@@ -85,6 +93,12 @@ impl Picture {
             .fold(0.0, f64::max);
         Picture {
             lanes: r.requests.len(),
+            workers: r.config.workers as usize,
+            gil_waits: r
+                .loop_gil_waits
+                .iter()
+                .map(|g| (g.worker as usize, g.start_ms, g.end_ms))
+                .collect(),
             bars,
             responses: r
                 .requests
@@ -103,6 +117,7 @@ impl Picture {
                     start_ms: s.start_ms,
                     end_ms: s.end_ms,
                     request: s.request,
+                    worker: s.worker as usize,
                     open: false,
                 })
                 .collect(),
@@ -111,10 +126,12 @@ impl Picture {
                 .as_ref()
                 .map(|m| m.probe_lag.clone())
                 .unwrap_or_default(),
+            // The probe lane shows server worker 0's heartbeat.
             probe: r
                 .probe_stalls
                 .iter()
                 .flatten()
+                .filter(|s| s.worker == 0)
                 .map(|s| (s.start_ms, s.end_ms))
                 .collect(),
             end_ms,
@@ -361,9 +378,23 @@ pub fn layout(
     let span = geo.span_ms.max(1e-6);
     let x = |t: f64| gutter + t.clamp(0.0, span) / span * plot_w;
     let w = |a: f64, b: f64| (x(b) - x(a)).max(1.0);
+    let workers = ghost.workers.max(real.map_or(0, |r| r.workers)).max(1);
+    // Several loops: each lane a little lower, so the four of `--workers 4` fit.
+    let loop_h = if workers > 1 {
+        (loop_h * 0.75).max(20.0)
+    } else {
+        loop_h
+    };
     let loop_y = axis_h;
-    let lag_y = loop_y + loop_h + 2.0;
-    let lanes_y = lag_y + lag_h + gap;
+    let loop_top = |w: usize| loop_y + w as f64 * (loop_h + 2.0);
+    let lag_y = loop_top(workers);
+    // The task queue's workers, when the run has them: a row each.
+    let queue_jobs = queue_rows(real.unwrap_or(ghost));
+    let queue_rows_n = queue_jobs.iter().map(|j| j.0 + 1).max().unwrap_or(0);
+    let queue_row_h = (text * 1.1).max(10.0);
+    let queue_y = lag_y + lag_h + 2.0;
+    let queue_h = queue_rows_n as f64 * queue_row_h;
+    let lanes_y = queue_y + queue_h + gap;
     let lane_y = |lane: usize| lanes_y + lane as f64 * lane_h;
     let height = lanes_y + lanes as f64 * lane_h + 4.0;
     let label_y = |top: f64, h: f64| top + h / 2.0 + text * 0.35;
@@ -389,11 +420,25 @@ pub fn layout(
         });
         t += step;
     }
-    for (top, h, name) in [(loop_y, loop_h, "event loop"), (lag_y, lag_h, "probe lag")] {
+    let mut names: Vec<(f64, f64, String)> = (0..workers)
+        .map(|w| {
+            let name = if workers == 1 {
+                "event loop".to_string()
+            } else {
+                format!("loop {w}")
+            };
+            (loop_top(w), loop_h, name)
+        })
+        .collect();
+    names.push((lag_y, lag_h, "probe lag".into()));
+    if queue_rows_n > 0 {
+        names.push((queue_y, queue_h, "task queue".into()));
+    }
+    for (top, h, name) in names {
         shapes.push(Shape::Text {
             x: gutter - 6.0,
             y: label_y(top, h),
-            text: name.into(),
+            text: name,
             style: Style::Label,
             right: true,
         });
@@ -422,10 +467,20 @@ pub fn layout(
     for s in &ghost.stalls {
         shapes.push(Shape::Rect {
             x: x(s.start_ms),
-            y: loop_y,
+            y: loop_top(s.worker.min(workers - 1)),
             w: w(s.start_ms, s.end_ms),
             h: loop_h,
             style: Style::Stall,
+            ghost: true,
+        });
+    }
+    for &(worker, start, end) in &ghost.gil_waits {
+        shapes.push(Shape::Rect {
+            x: x(start),
+            y: loop_top(worker.min(workers - 1)),
+            w: w(start, end),
+            h: loop_h,
+            style: Style::LoopGilWait,
             ghost: true,
         });
     }
@@ -506,6 +561,7 @@ pub fn layout(
     stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     let stall_inset = if measured { 4.0 } else { 0.0 };
     for s in stalls {
+        let loop_y = loop_top(s.worker.min(workers - 1));
         let (sx, sw) = (x(s.start_ms), w(s.start_ms, s.end_ms));
         let (bx, bw) = if sw > 4.0 { (sx + 1.0, sw - 2.0) } else { (sx, sw) };
         shapes.push(Shape::Rect {
@@ -532,7 +588,12 @@ pub fn layout(
             w: sw,
             h: loop_h,
             text: format!(
-                "event loop blocked{} by request {}: {:.1}–{:.1} ms ({}, {source})",
+                "{} blocked{} by request {}: {:.1}–{:.1} ms ({}, {source})",
+                if workers > 1 {
+                    format!("worker {}'s event loop", s.worker)
+                } else {
+                    "event loop".into()
+                },
                 if s.open { ", still" } else { "" },
                 s.request,
                 shown(s.start_ms),
@@ -540,6 +601,62 @@ pub fn layout(
                 label
             ),
             t_ms: s.start_ms,
+        });
+    }
+    // The loops' waits for their GIL: lag with no blocking call.
+    for &(worker, start, end) in &pic.gil_waits {
+        let loop_y = loop_top(worker.min(workers - 1));
+        let (sx, sw) = (x(start), w(start, end));
+        shapes.push(Shape::Rect {
+            x: sx,
+            y: loop_y + stall_inset,
+            w: sw,
+            h: loop_h - 2.0 * stall_inset,
+            style: Style::LoopGilWait,
+            ghost: false,
+        });
+        hits.push(Hit {
+            x: sx,
+            y: loop_y,
+            w: sw,
+            h: loop_h,
+            text: format!(
+                "{} had work ready but waited for the GIL (held by a thread computing pure Python): {:.1}–{:.1} ms ({}, {source})",
+                if workers > 1 {
+                    format!("worker {worker}'s event loop")
+                } else {
+                    "the event loop".into()
+                },
+                shown(start),
+                shown(end),
+                format::duration(shown(end - start))
+            ),
+            t_ms: start,
+        });
+    }
+    // The task queue's workers, a row each: the log jobs they ran.
+    for &(row, lane, start, end) in &queue_jobs {
+        let y = queue_y + row as f64 * queue_row_h;
+        shapes.push(Shape::Rect {
+            x: x(start),
+            y: y + 1.0,
+            w: w(start, end),
+            h: queue_row_h - 2.0,
+            style: Style::Background,
+            ghost: false,
+        });
+        hits.push(Hit {
+            x: x(start),
+            y,
+            w: w(start, end),
+            h: queue_row_h,
+            text: format!(
+                "queue worker {row}: request {lane}'s log job, {:.1}–{:.1} ms ({}, {source})",
+                shown(start),
+                shown(end),
+                format::duration(shown(end - start))
+            ),
+            t_ms: start,
         });
     }
     let mut lag_note = None;
@@ -623,6 +740,32 @@ pub fn layout(
         hits,
         text_px: text,
     }
+}
+
+/// The task queue's log jobs, each on a queue worker's row: `(row, request lane, start,
+/// end)`. Jobs go to whichever worker is free (first come, first served), so assigning
+/// them in start order to the first row free by then gives each worker its own jobs.
+fn queue_rows(pic: &Picture) -> Vec<(usize, usize, f64, f64)> {
+    let mut jobs: Vec<&Bar> = pic
+        .bars
+        .iter()
+        .filter(|b| b.on == Place::Queue && b.kind == PhaseKind::Background)
+        .collect();
+    jobs.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    let mut free_at: Vec<f64> = Vec::new();
+    let mut out = Vec::new();
+    for b in jobs {
+        let row = match free_at.iter().position(|&t| t <= b.start_ms + 1e-6) {
+            Some(r) => r,
+            None => {
+                free_at.push(0.0);
+                free_at.len() - 1
+            }
+        };
+        free_at[row] = b.end_ms;
+        out.push((row, b.lane, b.start_ms, b.end_ms));
+    }
+    out
 }
 
 /// The top of the probe lane's scale: the most lag seen, rounded up to 1-2-5 (20 ms at
@@ -899,5 +1042,80 @@ mod tests {
         assert_eq!(lane_height(10, 220.0), 18.0);
         assert_eq!(lane_height(10, 96.0), 9.6);
         assert_eq!(lane_height(400, 220.0), 3.0);
+    }
+
+    #[test]
+    fn a_loop_lane_per_worker_gil_waits_and_the_task_queue() {
+        let texts_of =
+            |l: &Layout| -> Vec<String> { texts(l, Style::Label).into_iter().map(String::from).collect() };
+        // Four workers, a stream: a loop lane each, each stall in its worker's lane.
+        let c = Config {
+            workers: 4,
+            requests: 16,
+            concurrency: 8,
+            ..Config::default().with_variant(Variant::Blocking)
+        };
+        let r = crate::simulate(&c).unwrap();
+        let l = layout(
+            &Picture::from_report(&r),
+            None,
+            geo(r.stats.makespan_ms),
+            None,
+            false,
+        );
+        let labels = texts_of(&l);
+        for w in 0..4 {
+            assert!(labels.contains(&format!("loop {w}")), "{labels:?}");
+        }
+        let tops: std::collections::BTreeSet<i64> = l
+            .shapes
+            .iter()
+            .filter_map(|s| match s {
+                Shape::Rect {
+                    y,
+                    style: Style::Stall,
+                    ghost: false,
+                    ..
+                } => Some(*y as i64),
+                _ => None,
+            })
+            .collect();
+        assert!(tops.len() >= 2, "stalls in more than one loop lane: {tops:?}");
+        // Pure Python in the threadpool: the loop's wait for the GIL is drawn and says so.
+        let gil = crate::simulate(&Config {
+            work: crate::model::Work::PythonCpu,
+            requests: 4,
+            concurrency: 4,
+            ..Config::default().with_variant(Variant::FullAsync)
+        })
+        .unwrap();
+        let l = layout(
+            &Picture::from_report(&gil),
+            None,
+            geo(gil.stats.makespan_ms),
+            None,
+            false,
+        );
+        assert_eq!(rects(&l, Style::LoopGilWait, false).len(), 1);
+        // 200 slices of 5 ms each: thread 0 takes its first at once, the others wait first.
+        assert_eq!(rects(&l, Style::GilWait, false).len(), 199 + 3 * 200);
+        assert!(l.hits.iter().any(|h| h.text.contains("waited for the GIL")));
+        // A task queue of two workers: two rows, the ten log jobs on them.
+        let tq = crate::simulate(&Config::default().with_variant(Variant::TaskQueue)).unwrap();
+        let l = layout(&Picture::from_report(&tq), None, geo(3000.0), None, false);
+        assert!(texts_of(&l).contains(&"task queue".to_string()));
+        let rows = queue_rows(&Picture::from_report(&tq));
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows.iter().map(|r| r.0).max(), Some(1));
+        // One worker, no queue: as before.
+        let plain = layout(
+            &Picture::from_report(&report(Variant::AsyncIo)),
+            None,
+            geo(11_000.0),
+            None,
+            false,
+        );
+        assert!(texts_of(&plain).contains(&"event loop".to_string()));
+        assert!(!texts_of(&plain).contains(&"task queue".to_string()));
     }
 }

@@ -124,8 +124,15 @@ impl Trace {
         let n = self.config().requests as usize;
         let mut picture = Picture {
             lanes: n,
+            workers: self.config().workers as usize,
             end_ms: now_ms,
             lag: self.lag.clone(),
+            gil_waits: self
+                .rec
+                .gil_waits()
+                .iter()
+                .map(|g| (g.worker as usize, g.start_ms, g.end_ms))
+                .collect(),
             ..Picture::default()
         };
         for (lane, open) in self.open.iter().enumerate() {
@@ -163,6 +170,7 @@ impl Trace {
                         start_ms: since,
                         end_ms: now_ms.max(o.start_ms),
                         request: lane as u64,
+                        worker: self.rec.worker_of(lane as u64) as usize,
                         open: true,
                     });
                 }
@@ -187,6 +195,7 @@ impl Trace {
             start_ms: s.start_ms,
             end_ms: s.end_ms,
             request: s.request,
+            worker: s.worker as usize,
             open: false,
         }));
         picture
@@ -196,7 +205,7 @@ impl Trace {
     /// `now_ms` is on the run's clock: an awaited sleep past its due time is a wait for
     /// the loop.
     pub fn positions(&self, now_ms: f64) -> Vec<(Position, bool)> {
-        let background = self.config().variant == Variant::Background;
+        let background = matches!(self.config().variant, Variant::Background | Variant::TaskQueue);
         self.open
             .iter()
             .enumerate()

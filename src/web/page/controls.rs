@@ -4,8 +4,9 @@
 use super::{by_id, escape, on, App, Res};
 use crate::runtime::loadgen;
 use loopscope::model::input::Raw;
-use loopscope::model::Variant;
-use loopscope::view::link;
+use loopscope::model::{Variant, Work};
+use loopscope::view::calibration;
+use loopscope::view::link::{self, View};
 use loopscope::view::presets;
 use loopscope::view::settings::{self, FORM_FIELDS};
 use std::rc::Rc;
@@ -27,7 +28,12 @@ impl App {
             on(&b, "click", move |_: web_sys::Event| {
                 if let Some(p) = presets::preset(id) {
                     *app.settings.borrow_mut() = p.settings.clone();
-                    app.view.borrow_mut().preset = Some(id.to_string());
+                    {
+                        let mut view = app.view.borrow_mut();
+                        view.preset = Some(id.to_string());
+                        view.show = View::show_of(p.shown);
+                    }
+                    app.apply_shown();
                     app.fill_form();
                     // Read back what the form now holds: old errors go with old values.
                     let _ = app.read_form();
@@ -36,7 +42,7 @@ impl App {
             presets.append_child(&b)?;
         }
         let buttons: Element = by_id(&self.doc, "run-buttons")?;
-        for v in Variant::TUTORIAL {
+        for v in Variant::ALL {
             let b: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
             b.set_type("button");
             b.set_attribute("data-run", v.id())?;
@@ -53,14 +59,25 @@ impl App {
         let all: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
         all.set_type("button");
         all.set_attribute("data-run", "all")?;
-        all.set_inner_html(
-            "<b>Run all five</b><span>one after another, drawn to one time scale (at once, they would fight over the CPU cores)</span>",
-        );
         let app = self.clone();
         on(&all, "click", move |_: web_sys::Event| {
-            app.clone().start(Variant::TUTORIAL.to_vec())
+            let shown = app.view.borrow().shown();
+            app.clone().start(shown)
         })?;
         buttons.append_child(&all)?;
+        // Which endpoints the page shows: a preset's, or the reader's choice.
+        let shown: Element = by_id(&self.doc, "shown")?;
+        for v in Variant::ALL {
+            let label = self.doc.create_element("label")?;
+            let check: HtmlInputElement = self.doc.create_element("input")?.dyn_into()?;
+            check.set_type("checkbox");
+            check.set_attribute("data-show", v.id())?;
+            label.append_child(&check)?;
+            label.insert_adjacent_text("beforeend", &format!(" {}", v.id()))?;
+            let app = self.clone();
+            on(&check, "change", move |_: web_sys::Event| app.toggle_shown(v))?;
+            shown.append_child(&label)?;
+        }
 
         let cancel: HtmlButtonElement = by_id(&self.doc, "cancel")?;
         on(&cancel, "click", move |_: web_sys::Event| {
@@ -100,6 +117,7 @@ impl App {
             let read = link::from_hash(&hash);
             *app.settings.borrow_mut() = read.settings;
             *app.view.borrow_mut() = read.view;
+            app.apply_shown();
             app.fill_form();
             let _ = app.read_form();
             app.link_problems(&read.errors);
@@ -136,11 +154,16 @@ impl App {
             ("bg_ms", format!("{}", c.bg_ms)),
             ("tokens", c.tokens.to_string()),
             ("work", work.to_string()),
+            ("processes", c.processes.to_string()),
+            ("queue_workers", c.queue_workers.to_string()),
+            ("workers", c.workers.to_string()),
+            ("overhead_ms", format!("{}", c.overhead_ms)),
             ("scale", format!("{}", s.scale)),
         ];
+        self.model_options(c.overhead_ms);
         for (field, value) in values {
             match self.input(field) {
-                Some(el) if field == "work" => {
+                Some(el) if field == "work" || field == "overhead_ms" => {
                     if let Ok(sel) = el.dyn_into::<HtmlSelectElement>() {
                         sel.set_value(&value);
                     }
@@ -233,7 +256,7 @@ impl App {
         if let Some(el) = self.doc.get_element_by_id("preset-explanation") {
             el.set_text_content(preset.as_ref().map(|p| p.explanation));
         }
-        for v in Variant::TUTORIAL {
+        for v in Variant::ALL {
             if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {
                 let suggested = preset.as_ref().is_some_and(|p| p.suggested.contains(&v));
                 let _ = b.class_list().toggle_with_force("suggested", suggested);
@@ -257,14 +280,16 @@ impl App {
                 let _ = cancel.focus();
             }
         }
+        let model_only = self.model_only();
         if let Ok(list) = self.doc.query_selector_all("[data-run], [data-preset]") {
             for i in 0..list.length() {
                 if let Some(b) = list.item(i).and_then(|n| n.dyn_into::<HtmlButtonElement>().ok()) {
                     let is_run = b.has_attribute("data-run");
-                    b.set_disabled(running || (is_run && !self.valid.get()));
+                    b.set_disabled(running || (is_run && (!self.valid.get() || model_only.is_some())));
                 }
             }
         }
+        self.isolation_note(model_only);
         if let Ok(list) = self.doc.query_selector_all("#settings input, #settings select") {
             for i in 0..list.length() {
                 if let Some(node) = list.item(i) {
@@ -293,6 +318,117 @@ impl App {
 }
 
 impl App {
+    /// Why this page can only show the model for the settings in use (they need a
+    /// `SharedArrayBuffer`, which a page not cross-origin isolated has not), if so.
+    pub(super) fn model_only(&self) -> Option<&'static str> {
+        if crate::runtime::cross_origin_isolated() {
+            return None;
+        }
+        let c = &self.settings.borrow().config;
+        if c.work == Work::PythonCpu {
+            Some(loadgen::PYTHON_CPU_NEEDS_ISOLATION)
+        } else if c.workers > 1 {
+            Some(loadgen::WORKERS_NEED_ISOLATION)
+        } else {
+            None
+        }
+    }
+
+    /// The one line saying how a page not cross-origin isolated runs (or cannot run).
+    fn isolation_note(&self, model_only: Option<&str>) {
+        let Ok(note) = by_id::<web_sys::HtmlElement>(&self.doc, "isolation") else {
+            return;
+        };
+        if crate::runtime::cross_origin_isolated() {
+            note.set_hidden(true);
+            return;
+        }
+        let text = match model_only {
+            Some(why) => format!("Runs are off for these settings: {why}."),
+            None => "This page is not cross-origin isolated (opened from a file?), so each time.sleep spins a CPU core instead of sleeping; `make run` serves it isolated.".to_string(),
+        };
+        note.set_text_content(Some(&text));
+        note.set_hidden(false);
+    }
+
+    /// The model choice: ideal, or as measured on real FastAPI; another value (from a
+    /// link or the console) is shown as it is.
+    fn model_options(&self, overhead_ms: f64) {
+        let Some(select) = self
+            .input("overhead_ms")
+            .and_then(|e| e.dyn_into::<HtmlSelectElement>().ok())
+        else {
+            return;
+        };
+        let fitted = calibration::FASTAPI;
+        let mut html = format!(
+            "<option value=\"0\">ideal: no per-request cost</option><option value=\"{}\">as measured on {}: {} ms per request</option>",
+            fitted.overhead_ms,
+            escape(fitted.measured_on),
+            fitted.overhead_ms
+        );
+        if overhead_ms != 0.0 && overhead_ms != fitted.overhead_ms {
+            html.push_str(&format!(
+                "<option value=\"{overhead_ms}\">{overhead_ms} ms per request (from the link)</option>"
+            ));
+        }
+        select.set_inner_html(&html);
+    }
+
+    /// Shows the timelines, run buttons and numbers of the endpoints in the view, and
+    /// names them on the "Run all" button.
+    pub(super) fn apply_shown(&self) {
+        let shown = self.view.borrow().shown();
+        for s in self.sections.borrow().iter() {
+            s.figure.set_hidden(!shown.contains(&s.variant));
+        }
+        for v in Variant::ALL {
+            let on = shown.contains(&v);
+            if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {
+                if let Some(b) = b.dyn_ref::<web_sys::HtmlElement>() {
+                    b.set_hidden(!on);
+                }
+            }
+            if let Ok(Some(c)) = self.doc.query_selector(&format!("[data-show=\"{}\"]", v.id())) {
+                if let Some(c) = c.dyn_ref::<HtmlInputElement>() {
+                    c.set_checked(on);
+                    // The last one shown stays: a page with no timeline says nothing.
+                    c.set_disabled(on && shown.len() == 1);
+                }
+            }
+        }
+        let words = ["", "one", "two", "three", "four", "five", "six", "seven"];
+        if let Ok(Some(all)) = self.doc.query_selector("[data-run=\"all\"]") {
+            all.set_inner_html(&format!(
+                "<b>Run all {}</b><span>one after another, drawn to one time scale (at once, they would fight over the CPU cores)</span>",
+                words.get(shown.len()).copied().unwrap_or("shown")
+            ));
+        }
+    }
+
+    /// The reader shows or hides endpoint `v`.
+    fn toggle_shown(self: &Rc<Self>, v: Variant) {
+        if self.live.borrow().is_some() {
+            return;
+        }
+        {
+            let mut view = self.view.borrow_mut();
+            let mut shown = view.shown();
+            match shown.iter().position(|&s| s == v) {
+                Some(i) if shown.len() > 1 => {
+                    shown.remove(i);
+                }
+                Some(_) => {}
+                None => shown.push(v),
+            }
+            view.show = View::show_of(&shown);
+        }
+        self.apply_shown();
+        self.update_link();
+        self.reset_clock();
+        self.render_moment(true);
+    }
+
     /// Says what a link got wrong, every value by name, and puts the settings in use
     /// back in the address bar, so the link matches the page again.
     pub(super) fn link_problems(&self, errors: &[loopscope::model::ConfigError]) {

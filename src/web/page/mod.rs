@@ -223,19 +223,13 @@ pub fn start(glue_source: String) -> Res {
     app.build_prediction_log()?;
     app.set_present(present);
     app.fill_form();
+    app.apply_shown();
     app.show_preset();
     app.settings_changed(false)?;
     app.link_problems(&link_errors);
-    if !crate::runtime::cross_origin_isolated() {
-        // Opened from a file (or served without COOP/COEP): no SharedArrayBuffer, so no
-        // Atomics.wait; a blocking step can only spin.
-        if let Ok(note) = by_id::<web_sys::HtmlElement>(&app.doc, "isolation") {
-            note.set_text_content(Some(
-                "This page is not cross-origin isolated (opened from a file?), so each time.sleep spins a CPU core instead of sleeping; `make run` serves it isolated.",
-            ));
-            note.set_hidden(false);
-        }
-    }
+    // Opened from a file (or served without COOP/COEP), the page says what that means
+    // for its runs (set_buttons keeps it up to date).
+    app.set_buttons();
     // A run refused because the page was hidden: once it is visible, say it can run.
     let watcher = app.clone();
     on(&app.doc, "visibilitychange", move |_: web_sys::Event| {

@@ -13,7 +13,7 @@ use web_sys::{Element, HtmlButtonElement, HtmlElement, HtmlSelectElement};
 impl App {
     pub(super) fn build_code_panel(self: &Rc<Self>) -> Res {
         let select: HtmlSelectElement = by_id(&self.doc, "code-variant")?;
-        for v in Variant::TUTORIAL {
+        for v in Variant::ALL {
             let option = self.doc.create_element("option")?;
             option.set_attribute("value", v.id())?;
             option.set_text_content(Some(&format!("{} ({})", v.route(), v.id())));
@@ -286,8 +286,7 @@ impl App {
         let moment = self.moment();
         let scale = self.settings.borrow().scale;
         let html: String = self
-            .sections
-            .borrow()
+            .shown_sections()
             .iter()
             .map(|s| {
                 let (p, m) = (s.predicted.borrow(), s.measured.borrow());

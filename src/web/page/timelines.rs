@@ -17,6 +17,8 @@ use web_sys::{Element, HtmlButtonElement, HtmlCanvasElement, HtmlElement};
 /// One variant's timeline on the page.
 pub(super) struct Section {
     pub variant: Variant,
+    /// The timeline's element: hidden when its endpoint is not shown.
+    pub figure: HtmlElement,
     pub caption: Element,
     /// States the time scale the run was played at.
     pub badge: Element,
@@ -30,12 +32,23 @@ pub(super) struct Section {
 }
 
 impl App {
+    /// The sections of the endpoints shown, in order.
+    pub(super) fn shown_sections(&self) -> Vec<Rc<Section>> {
+        let shown = self.view.borrow().shown();
+        self.sections
+            .borrow()
+            .iter()
+            .filter(|s| shown.contains(&s.variant))
+            .cloned()
+            .collect()
+    }
+
     pub(super) fn build_sections(self: &Rc<Self>) -> Res {
         let host: Element = by_id(&self.doc, "timelines")?;
         let config = scaled(&self.settings.borrow());
         let mut sections = Vec::new();
-        for (i, v) in Variant::TUTORIAL.into_iter().enumerate() {
-            let figure = self.doc.create_element("figure")?;
+        for (i, v) in Variant::ALL.into_iter().enumerate() {
+            let figure: HtmlElement = self.doc.create_element("figure")?.dyn_into()?;
             figure.set_class_name("timeline");
             figure.set_attribute("data-variant", v.id())?;
             let caption = self.doc.create_element("figcaption")?;
@@ -67,6 +80,7 @@ impl App {
                 loopscope::simulate(&config.with_variant(v)).map_err(|e| JsValue::from_str(&e.message))?;
             let section = Rc::new(Section {
                 variant: v,
+                figure: figure.clone(),
                 caption,
                 badge,
                 fit: fit.clone(),
@@ -228,7 +242,7 @@ impl App {
 
     /// The span every timeline shares, so they line up; `now` for a run going on.
     pub(super) fn span_ms(&self, now: Option<f64>) -> f64 {
-        let sections = self.sections.borrow();
+        let sections = self.shown_sections();
         let mut span = sections.iter().map(|s| Self::end_of(s)).fold(1.0, f64::max);
         if let Some(now) = now {
             span = span.max(now);
@@ -247,8 +261,12 @@ impl App {
         let present = self.present.get();
         let live = self.live.borrow();
         let sections = self.sections.borrow();
-        let many = sections.len() > 1;
+        let shown = self.view.borrow().shown();
+        let many = shown.len() > 1;
         for (i, s) in sections.iter().enumerate() {
+            if !shown.contains(&s.variant) {
+                continue;
+            }
             let fitted = self.view.borrow().fit.contains(&s.variant);
             let _ = s
                 .fit
@@ -378,8 +396,13 @@ pub(super) fn caption(
             } else {
                 String::new()
             };
+            let gil = if m.stats.loop_gil_wait_total_ms > 0.0 {
+                format!(" · loop waited {} for the GIL", d(m.stats.loop_gil_wait_total_ms))
+            } else {
+                String::new()
+            };
             format!(
-                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{warnings}{failures}{probe_note}",
+                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{gil}{warnings}{failures}{probe_note}",
                 d(m.stats.makespan_ms),
                 d(p.makespan_ms),
                 if f.ok {
@@ -391,15 +414,22 @@ pub(super) fn caption(
                 d(m.stats.loop_stall_max_ms)
             )
         }
-        None if p.loop_stall_total_ms > 0.0 => format!(
-            "model: last response at <b>{}</b>, loop blocked {}",
-            d(p.makespan_ms),
-            d(p.loop_stall_total_ms)
-        ),
-        None => format!(
-            "model: last response at <b>{}</b>, loop never blocked",
-            d(p.makespan_ms)
-        ),
+        None => {
+            let blocked = if p.loop_stall_total_ms > 0.0 {
+                format!("loop blocked {}", d(p.loop_stall_total_ms))
+            } else {
+                "loop never blocked".to_string()
+            };
+            let gil = if p.loop_gil_wait_total_ms > 0.0 {
+                format!(", waited {} for the GIL", d(p.loop_gil_wait_total_ms))
+            } else {
+                String::new()
+            };
+            format!(
+                "model: last response at <b>{}</b>, {blocked}{gil}",
+                d(p.makespan_ms)
+            )
+        }
     };
     format!(
         "<b>{}</b><span>{}</span><span class=\"verdict\">{}</span>",

@@ -96,8 +96,7 @@ impl App {
     /// The reports the replay covers: each section's shown report (the model's in a
     /// model replay) and its prediction.
     fn replayed(&self) -> Vec<Report> {
-        self.sections
-            .borrow()
+        self.shown_sections()
             .iter()
             .flat_map(|s| {
                 let measured = if self.replay_model.get() {

@@ -1,0 +1,18 @@
+//! The model as measured on real FastAPI: what `make calibrate` fitted against the
+//! tutorial's endpoints on real uvicorn (BENCHMARKS.md, "The model against real
+//! FastAPI"). The page offers it beside the ideal model.
+
+/// A fitted model: where it was measured, and FastAPI's per-request loop cost there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    /// What it was measured on.
+    pub measured_on: &'static str,
+    /// `overhead_ms`, fitted.
+    pub overhead_ms: f64,
+}
+
+/// FastAPI 0.165 on uvicorn 0.54, CPython 3.11, on the project's machine.
+pub const FASTAPI: Calibration = Calibration {
+    measured_on: "FastAPI 0.165 (uvicorn 0.54, CPython 3.11)",
+    overhead_ms: 0.35,
+};
