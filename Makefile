@@ -24,7 +24,7 @@ dist: web
 
 web:
 	bash scripts/setup.sh web
-	wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=s wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
 
 clean:
 	cargo clean

@@ -21,4 +21,4 @@ pub mod sim;
 pub mod view;
 
 pub use model::{Config, ConfigError, Report, Variant};
-pub use sim::{simulate, simulate_given, simulate_with, simulate_with_durations, Given};
+pub use sim::{simulate, simulate_given, simulate_summary, simulate_with, simulate_with_durations, Given};

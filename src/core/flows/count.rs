@@ -33,7 +33,7 @@ impl Thread for Counter {
     fn now(&self) -> f64 {
         0.0
     }
-    fn print(&self, _text: &str) {}
+    fn print(&self, _text: impl std::fmt::Display) {}
     fn block(&self, _kind: PhaseKind, _function: &'static str, _ms: f64) {}
     fn durations(&self) -> Durations {
         Durations {

@@ -88,14 +88,14 @@ pub async fn handle_request(s: &impl EventLoop, variant: Variant, request: Predi
     match outcome {
         Ok(response) => s.respond(&Answer::ok(response)),
         Err(raised) => {
-            s.print(&format!("ERROR:    Exception in ASGI application: {raised}"));
+            s.print(format_args!("ERROR:    Exception in ASGI application: {raised}"));
             s.respond(&Answer::server_error(&raised));
             return;
         }
     }
     if !background_tasks.is_empty() {
         if let Err(raised) = background_tasks.run(s).await {
-            s.print(&format!("ERROR:    Exception in background task: {raised}"));
+            s.print(format_args!("ERROR:    Exception in background task: {raised}"));
         }
         s.background_done();
     }
@@ -116,30 +116,54 @@ async fn predict_synchronously_in_threadpool(
         .into_response())
 }
 
-/// Python's `repr` of a float, as an f-string shows it (`10.0`, `2.5`).
-pub(crate) fn py_float(x: f64) -> String {
-    format!("{x:?}")
+/// Python's `repr` of a float, as an f-string shows it (`10.0`, `2.5`): Rust's `{:?}`.
+struct PyFloat(f64);
+
+impl std::fmt::Display for PyFloat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
 }
 
 impl PredictionRequest {
-    /// `request.dict()` as Python prints it.
-    pub fn py_dict(&self) -> String {
-        format!(
-            "{{'item_id': {}, 'feature_value': {}}}",
-            self.item_id,
-            py_float(self.feature_value)
-        )
+    /// `request.dict()` as Python prints it; formatted only when printed (a summary run
+    /// prints nothing, so pays nothing).
+    pub fn py_dict(&self) -> impl std::fmt::Display + '_ {
+        PyDict(self)
     }
 }
 
 impl PredictionResponse {
-    /// `response.dict()` as Python prints it.
-    pub fn py_dict(&self) -> String {
-        format!(
+    /// `response.dict()` as Python prints it, formatted when printed.
+    pub fn py_dict(&self) -> impl std::fmt::Display + '_ {
+        PyDict(self)
+    }
+}
+
+/// A model's `.dict()`, shown as Python shows a dict.
+struct PyDict<'a, T>(&'a T);
+
+impl std::fmt::Display for PyDict<'_, PredictionRequest> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0;
+        write!(
+            f,
+            "{{'item_id': {}, 'feature_value': {}}}",
+            r.item_id,
+            PyFloat(r.feature_value)
+        )
+    }
+}
+
+impl std::fmt::Display for PyDict<'_, PredictionResponse> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0;
+        write!(
+            f,
             "{{'item_id': {}, 'metadata': '{}', 'prediction': {}}}",
-            self.item_id,
-            self.metadata,
-            py_float(self.prediction)
+            r.item_id,
+            r.metadata,
+            PyFloat(r.prediction)
         )
     }
 }

@@ -22,7 +22,7 @@ pub fn run_model_prediction(t: &impl Thread, data_point: f64) -> f64 {
 
 /// `def fetch_external_data(item_id)`: blocking I/O.
 pub fn fetch_external_data(t: &impl Thread, item_id: i64) -> ExternalData {
-    t.print(&format!("Fetching external data for item {item_id}..."));
+    t.print(format_args!("Fetching external data for item {item_id}..."));
     t.block(PhaseKind::Io, "fetch_external_data", t.durations().io_ms); // time.sleep(0.5)
     t.print("Finished fetching external data.");
     ExternalData {

@@ -6,7 +6,7 @@ use crate::runtime::EventLoop;
 
 /// `async def fetch_external_data_async(item_id)`: non-blocking I/O.
 pub async fn fetch_external_data_async(s: &impl EventLoop, item_id: i64) -> ExternalData {
-    s.print(&format!("Fetching external data async for item {item_id}..."));
+    s.print(format_args!("Fetching external data async for item {item_id}..."));
     s.sleep(PhaseKind::Io, s.durations().io_ms).await; // await asyncio.sleep(0.5)
     s.print("Finished fetching external data async.");
     ExternalData {

@@ -15,8 +15,8 @@ pub fn log_prediction_details(
     response_data: &PredictionResponse,
 ) {
     t.print("\n--- Background Task Started ---");
-    t.print(&format!("Logging Request: {}", request_data.py_dict()));
-    t.print(&format!("Logging Response: {}", response_data.py_dict()));
+    t.print(format_args!("Logging Request: {}", request_data.py_dict()));
+    t.print(format_args!("Logging Response: {}", response_data.py_dict()));
     t.block(
         PhaseKind::Background,
         "log_prediction_details",

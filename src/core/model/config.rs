@@ -160,8 +160,10 @@ impl Work {
 
 /// Caps that keep a run meaningful and the machine responsive. Documented in the README.
 pub mod limits {
-    /// Most requests in one run.
+    /// Most requests in one run with a full report (every request, every phase).
     pub const MAX_REQUESTS: u64 = 100_000;
+    /// Most requests in one summarised run (stats and a histogram only).
+    pub const MAX_SUMMARY_REQUESTS: u64 = 10_000_000;
     /// Most threadpool tokens (anyio's default is 40).
     pub const MAX_TOKENS: u64 = 10_000;
     /// Longest single step, in ms (10 minutes).
@@ -310,12 +312,13 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Where a config will run: in the model alone, or for real in a browser, whose limits
-/// are tighter.
+/// Where a config will run: in the model alone, for real in a browser, whose limits
+/// are tighter, or in the model summed up as it goes, which takes more requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Model,
     Browser,
+    Summary,
 }
 
 /// A field's value, typed.
@@ -332,10 +335,12 @@ pub enum Value {
 pub enum Rule {
     Variant,
     Work,
-    /// A whole number from 1 to `max` (`browser_max` in a browser run, when set).
+    /// A whole number from 1 to `max` (`browser_max` in a browser run, `summary_max` in
+    /// a summary, when set).
     Count {
         max: u64,
         browser_max: Option<u64>,
+        summary_max: Option<u64>,
     },
     /// Milliseconds above 0 and at most [`limits::MAX_DURATION_MS`] (from
     /// [`limits::BROWSER_MIN_DURATION_MS`] in a browser run).
@@ -363,6 +368,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_REQUESTS,
             browser_max: Some(limits::BROWSER_MAX_REQUESTS),
+            summary_max: Some(limits::MAX_SUMMARY_REQUESTS),
         },
     },
     Field {
@@ -370,6 +376,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_REQUESTS,
             browser_max: Some(limits::BROWSER_MAX_REQUESTS),
+            summary_max: Some(limits::MAX_SUMMARY_REQUESTS),
         },
     },
     Field {
@@ -389,6 +396,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_TOKENS,
             browser_max: None,
+            summary_max: None,
         },
     },
     Field {
@@ -400,6 +408,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_PROCESSES,
             browser_max: Some(limits::BROWSER_MAX_PROCESSES),
+            summary_max: None,
         },
     },
     Field {
@@ -407,6 +416,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_PROCESSES,
             browser_max: Some(limits::BROWSER_MAX_PROCESSES),
+            summary_max: None,
         },
     },
     Field {
@@ -414,6 +424,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_SERVER_WORKERS,
             browser_max: Some(limits::BROWSER_MAX_SERVER_WORKERS),
+            summary_max: None,
         },
     },
     Field {
@@ -459,14 +470,21 @@ impl Field {
                 "work must be one of {}, got {shown}",
                 Work::ALL.map(|w| format!("'{}'", w.id())).join(", ")
             ),
-            Rule::Count { max, browser_max } => match (target, browser_max) {
-                (Target::Browser, Some(b)) => format!(
+            Rule::Count {
+                max,
+                browser_max,
+                summary_max,
+            } => match (target, browser_max, summary_max) {
+                (Target::Browser, Some(b), _) => format!(
                     "{name} must be a whole number from 1 to {b} in a browser run (the model alone takes up to {max}), got {shown}"
                 ),
+                (Target::Summary, _, Some(m)) => {
+                    format!("{name} must be a whole number from 1 to {m} for a summary, got {shown}")
+                }
                 _ => format!("{name} must be a whole number from 1 to {max}, got {shown}"),
             },
             Rule::Duration => match target {
-                Target::Model => format!(
+                Target::Model | Target::Summary => format!(
                     "{name} must be a number of milliseconds above 0 and at most {}, got {shown}",
                     limits::MAX_DURATION_MS
                 ),
@@ -488,9 +506,14 @@ impl Field {
     /// duration it is, or the one sentence for it.
     pub fn number(&self, target: Target, x: f64, shown: &str) -> Result<Value, ConfigError> {
         match self.rule {
-            Rule::Count { max, browser_max } => {
+            Rule::Count {
+                max,
+                browser_max,
+                summary_max,
+            } => {
                 let max = match target {
                     Target::Browser => browser_max.unwrap_or(max),
+                    Target::Summary => summary_max.unwrap_or(max),
                     Target::Model => max,
                 };
                 if x.is_finite() && x.fract() == 0.0 && x >= 1.0 && x <= max as f64 {
@@ -503,7 +526,7 @@ impl Field {
                 let ok = x.is_finite()
                     && x <= limits::MAX_DURATION_MS
                     && match target {
-                        Target::Model => x > 0.0,
+                        Target::Model | Target::Summary => x > 0.0,
                         Target::Browser => x >= limits::BROWSER_MIN_DURATION_MS,
                     };
                 if ok {

@@ -10,6 +10,7 @@ pub mod record;
 pub mod recorder;
 pub mod report;
 pub mod stats;
+pub mod summary;
 
 pub use config::{limits, Config, ConfigError, Durations, Target, Variant, Work};
 pub use event::Event;
@@ -21,3 +22,4 @@ pub use record::{
 pub use recorder::{Incomplete, Recorder, RequestView};
 pub use report::{CutShort, Measurement, Report, Source};
 pub use stats::{Latency, Stats};
+pub use summary::Summary;

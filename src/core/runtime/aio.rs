@@ -35,13 +35,16 @@ pub fn push(ready: &Ready, callback: Callback) {
     ready.lock().expect("ready queue").push_back(callback);
 }
 
-/// Takes the first entry.
-pub fn pop(ready: &Ready) -> Option<Callback> {
-    ready.lock().expect("ready queue").pop_front()
-}
-
 pub fn len(ready: &Ready) -> usize {
     ready.lock().expect("ready queue").len()
+}
+
+/// This iteration's callbacks, moved into `batch` (empty, kept to reuse its buffer):
+/// the ones ready now. asyncio's `_run_once` runs `len(self._ready)` of them; those they
+/// schedule wait for the next iteration, as they land in the emptied queue here.
+pub fn take_iteration(ready: &Ready, batch: &mut VecDeque<Callback>) {
+    debug_assert!(batch.is_empty(), "the last iteration ran all of its callbacks");
+    std::mem::swap(&mut *ready.lock().expect("ready queue"), batch);
 }
 
 /// Wakes a task by putting a step of it on its loop's ready queue.
@@ -205,7 +208,25 @@ mod tests {
         let w = waker(7, &ready);
         let mut cp = std::pin::pin!(Checkpoint::new());
         assert!(cp.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
-        assert_eq!(pop(&ready), Some(Callback::Step(7)));
+        let mut batch = VecDeque::new();
+        take_iteration(&ready, &mut batch);
+        assert_eq!(batch, [Callback::Step(7)]);
         assert!(cp.as_mut().poll(&mut Context::from_waker(&w)).is_ready());
+        assert_eq!(len(&ready), 0, "ready once");
+    }
+
+    #[test]
+    fn an_iteration_runs_what_was_ready_when_it_began() {
+        let ready = Ready::default();
+        push(&ready, Callback::Step(1));
+        push(&ready, Callback::Fire(2));
+        let mut batch = VecDeque::new();
+        take_iteration(&ready, &mut batch);
+        // A callback of this iteration schedules another: it runs next iteration.
+        push(&ready, Callback::Step(3));
+        assert_eq!(batch, [Callback::Step(1), Callback::Fire(2)]);
+        batch.clear();
+        take_iteration(&ready, &mut batch);
+        assert_eq!(batch, [Callback::Step(3)]);
     }
 }

@@ -86,8 +86,9 @@ impl SyncReturn {
 pub trait Thread {
     /// `time.monotonic()`, in ms on the run's timeline.
     fn now(&self) -> f64;
-    /// `print(text)` to the server console.
-    fn print(&self, text: &str);
+    /// `print(text)` to the server console: a string, or `format_args!(...)`, which a
+    /// runtime that keeps no console does not even format.
+    fn print(&self, text: impl std::fmt::Display);
     /// `time.sleep(ms / 1000)`: holds this thread. `kind` says what the sleep stands for
     /// (I/O, the prediction, the log write) and `function` where it is, for the report.
     fn block(&self, kind: PhaseKind, function: &'static str, ms: f64);

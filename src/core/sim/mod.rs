@@ -47,6 +47,7 @@ mod script;
 pub use gil::SWITCH_INTERVAL_MS;
 
 use crate::flows::handle_request;
+use crate::model::summary::{Summary, SummaryRecorder};
 use crate::model::{
     Answer, Config, ConfigError, Durations, Event, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
     Raised, Recorder, Report, Source, Work,
@@ -141,21 +142,44 @@ fn run(config: &Config, faults: &Faults, given: &Given) -> Result<(Report, u64),
     if let Some(e) = faults.problems(config).into_iter().next() {
         return Err(e);
     }
-    let durations = given
-        .durations
-        .clone()
-        .unwrap_or_else(|| vec![config.durations(); config.requests as usize]);
-    let sim = Sim::new(config.clone(), faults.clone(), durations);
+    let out = Out::Full(Box::new(Recorder::new(config.clone())));
+    let sim = Sim::new(config.clone(), faults.clone(), given.durations.clone(), out);
     sim.world.borrow_mut().accepted_by = given.accepted_by.clone();
-    let (mut report, peak) = sim.run();
+    let (out, peak) = sim.run();
+    let Out::Full(rec) = out else {
+        unreachable!("a full run records a full report")
+    };
+    let mut report = rec
+        .finish(Source::Predicted)
+        .expect("the virtual runtime answers every request");
     report.faults = faults.clone();
     Ok((report, peak))
 }
 
+/// [`simulate`], summed up as it goes: the stats and a latency histogram, in memory that
+/// does not grow with the number of requests (runs of up to [`limits::MAX_SUMMARY_REQUESTS`]).
+///
+/// [`limits::MAX_SUMMARY_REQUESTS`]: crate::model::limits::MAX_SUMMARY_REQUESTS
+pub fn simulate_summary(config: &Config) -> Result<Summary, ConfigError> {
+    if let Some(e) = config.problems(crate::model::Target::Summary).into_iter().next() {
+        return Err(e);
+    }
+    let out = Out::Summary(Box::new(SummaryRecorder::new(config.clone())));
+    let (out, _) = Sim::new(config.clone(), Faults::default(), None, out).run();
+    let Out::Summary(rec) = out else {
+        unreachable!("a summary run records a summary")
+    };
+    Ok(rec.finish())
+}
+
+/// Where a run's events go: a full report, or a summary.
+enum Out {
+    Full(Box<Recorder>),
+    Summary(Box<SummaryRecorder>),
+}
+
 /// Something due on the virtual clock.
 enum Action {
-    /// A request reaches the server.
-    Arrive(u64),
     /// Server `server`'s loop polls (stale unless `gen` is its latest).
     LoopWake { server: usize, gen: u64 },
     /// Server `server`'s loop got its GIL: it runs its iteration.
@@ -178,11 +202,13 @@ enum Action {
 
 struct Due {
     t: f64,
-    /// After everything else due at `t` (a client's next request).
-    late: bool,
-    seq: u64,
+    /// The order among events due at `t`: the late flag (a client's next request comes
+    /// after everything else due at `t`) in the top bit, then the order scheduled.
+    order: u64,
     action: Action,
 }
+
+const LATE: u64 = 1 << 63;
 
 impl PartialEq for Due {
     fn eq(&self, other: &Self) -> bool {
@@ -199,11 +225,7 @@ impl Ord for Due {
     /// Reversed, so the max-heap pops the earliest (then not late, then first scheduled)
     /// event.
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .t
-            .total_cmp(&self.t)
-            .then(other.late.cmp(&self.late))
-            .then(other.seq.cmp(&self.seq))
+        other.t.total_cmp(&self.t).then(other.order.cmp(&self.order))
     }
 }
 
@@ -262,7 +284,9 @@ struct VThread {
 /// A job for a process of the pool or a queue worker.
 struct Job {
     request: u64,
-    ops: Vec<Op>,
+    /// Shared with the job before it when the two are alike (a summary's jobs, which
+    /// print nothing, all are): a backlog of a million costs 48 bytes a job.
+    ops: Rc<[Op]>,
     asked: f64,
     /// Fires on the loop when the result is back (process pool); none for a queue job.
     signal: Option<usize>,
@@ -284,6 +308,8 @@ struct Server {
     clock: f64,
     timers: BinaryHeap<Timer>,
     wake_gen: u64,
+    /// When its latest poll is due, until it runs.
+    wake_at: Option<f64>,
     gil: Gil,
     gil_gen: u64,
     threads: Vec<Option<VThread>>,
@@ -296,8 +322,18 @@ struct World {
     /// The time of the event being handled.
     now: f64,
     seq: u64,
+    /// What is due later than now.
     events: BinaryHeap<Due>,
-    rec: Recorder,
+    /// What was scheduled for now while it is now, in order (most of a zero-cost run:
+    /// a loop's next poll, the end of an iteration that took no time): first come,
+    /// first out, without the heap. `late` ones (a client's next request) after the rest.
+    now_queue: VecDeque<Action>,
+    now_late: VecDeque<Action>,
+    /// The last job's ops, for [`World::share`].
+    last_ops: Option<Rc<[Op]>>,
+    out: Out,
+    /// Whether the events only a full report keeps (prints, phases) are wanted.
+    detail: bool,
     step: Option<Step>,
     next_request: u64,
     servers: Vec<Server>,
@@ -317,27 +353,77 @@ struct World {
 impl World {
     /// Records what happened; the virtual runtime's own ids are always valid.
     fn emit(&mut self, event: Event) {
-        self.rec
-            .record(&event)
-            .expect("the virtual runtime's request ids are its own");
+        match &mut self.out {
+            Out::Full(rec) => rec
+                .record(&event)
+                .expect("the virtual runtime's request ids are its own"),
+            Out::Summary(sum) => sum.record(&event),
+        }
     }
 
     fn schedule(&mut self, t: f64, action: Action) {
+        let late = matches!(action, Action::ClientNext);
+        if t == self.now {
+            // After everything due now that was scheduled before now came (the heap's),
+            // in the order scheduled: the heap's order, kept in two queues.
+            if late {
+                self.now_late.push_back(action);
+            } else {
+                self.now_queue.push_back(action);
+            }
+            return;
+        }
         self.seq += 1;
         self.events.push(Due {
             t,
-            late: matches!(action, Action::ClientNext),
-            seq: self.seq,
+            order: if late { LATE | self.seq } else { self.seq },
             action,
         });
     }
 
+    /// `ops` as a job keeps them: the previous job's, when alike.
+    fn share(&mut self, ops: Vec<Op>) -> Rc<[Op]> {
+        match &self.last_ops {
+            Some(last) if **last == *ops => last.clone(),
+            _ => {
+                let ops: Rc<[Op]> = ops.into();
+                self.last_ops = Some(ops.clone());
+                ops
+            }
+        }
+    }
+
+    /// The next thing to do, in the order (time, late, scheduled), and its time.
+    fn next_due(&mut self) -> Option<Action> {
+        let now = self.now;
+        let top = self.events.peek().map(|d| (d.t, d.order & LATE != 0));
+        // Due now and scheduled before now came: first (the heap's, in order).
+        if top == Some((now, false)) {
+            return self.events.pop().map(|d| d.action);
+        }
+        if let Some(a) = self.now_queue.pop_front() {
+            return Some(a);
+        }
+        if top == Some((now, true)) {
+            return self.events.pop().map(|d| d.action);
+        }
+        if let Some(a) = self.now_late.pop_front() {
+            return Some(a);
+        }
+        let due = self.events.pop()?;
+        self.now = due.t;
+        Some(due.action)
+    }
+
     /// The next request leaves its client at `t`.
-    fn send(&mut self, t: f64) {
+    /// The next request leaves its client now, and reaches the server (a connection in
+    /// its accept queue) at once.
+    fn send(&mut self) {
         let id = self.next_request;
         self.next_request += 1;
+        let t = self.now;
         self.emit(Event::Sent { request: id, t });
-        self.schedule(t, Action::Arrive(id));
+        self.arrive(id);
     }
 
     fn signal(&mut self) -> (usize, Rc<Signal>) {
@@ -351,7 +437,11 @@ impl World {
     /// Server `server`'s loop polls at `t`.
     fn wake(&mut self, server: usize, t: f64) {
         let s = &mut self.servers[server];
+        if s.wake_at.is_some_and(|at| at <= t) {
+            return; // it polls by then anyway, and polls again after
+        }
         s.wake_gen += 1;
+        s.wake_at = Some(t);
         let gen = s.wake_gen;
         self.schedule(t, Action::LoopWake { server, gen });
     }
@@ -692,8 +782,11 @@ impl LoopHandle {
             // It raises at its first line, having taken no time.
             Some(fault) => script::raising(fault.raised()),
             None => {
-                let python_cpu = self.world.borrow().gil_on;
-                script::record(call, self.durations, python_cpu)
+                let (python_cpu, detail) = {
+                    let w = self.world.borrow();
+                    (w.gil_on, w.detail)
+                };
+                script::record(call, self.durations, python_cpu, detail)
             }
         }
     }
@@ -707,9 +800,13 @@ impl Thread for LoopHandle {
     fn now(&self) -> f64 {
         self.world.borrow().servers[self.server].clock
     }
-    fn print(&self, text: &str) {
-        let t = self.now();
-        self.emit(Event::Print {
+    fn print(&self, text: impl std::fmt::Display) {
+        let mut w = self.world.borrow_mut();
+        if !w.detail {
+            return; // a summary keeps no console: nothing to format
+        }
+        let t = w.servers[self.server].clock;
+        w.emit(Event::Print {
             request: self.request,
             t,
             text: text.to_string(),
@@ -803,6 +900,7 @@ impl EventLoop for LoopHandle {
     fn run_in_process_pool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
         let asked = self.now();
         let Script { ops, result } = self.script(&call, None);
+        let ops = self.world.borrow_mut().share(ops);
         let done = {
             let mut w = self.world.borrow_mut();
             let (id, signal) = w.signal();
@@ -836,6 +934,7 @@ impl EventLoop for LoopHandle {
         }
         let asked = self.now();
         let Script { ops, .. } = self.script(&call, None);
+        let ops = self.world.borrow_mut().share(ops);
         let mut w = self.world.borrow_mut();
         let job = Job {
             request: self.request,
@@ -899,19 +998,26 @@ struct TaskSlot {
     server: usize,
     future: Task,
     polled: bool,
+    /// When its request was read (its first step waited for the loop since).
+    accepted: f64,
+    /// Puts its next step on its loop's ready queue: made once, cloned into each poll.
+    waker: std::task::Waker,
 }
 
 struct Sim {
     world: Rc<RefCell<World>>,
     faults: Faults,
-    durations: Vec<Durations>,
+    /// Each request's step durations, when given (else the config's).
+    durations: Option<Vec<Durations>>,
     tasks: Vec<Option<TaskSlot>>,
     free_tasks: Vec<usize>,
+    /// The callbacks of the iteration running (a buffer kept between iterations).
+    batch: VecDeque<Callback>,
     limiters: Vec<Limiter>,
 }
 
 impl Sim {
-    fn new(config: Config, faults: Faults, durations: Vec<Durations>) -> Sim {
+    fn new(config: Config, faults: Faults, durations: Option<Vec<Durations>>, out: Out) -> Sim {
         let workers = config.workers as usize;
         let limiters: Vec<Limiter> = (0..workers).map(|_| Limiter::new(config.tokens)).collect();
         let servers = limiters
@@ -922,6 +1028,7 @@ impl Sim {
                 clock: 0.0,
                 timers: BinaryHeap::new(),
                 wake_gen: 0,
+                wake_at: None,
                 gil: Gil::default(),
                 gil_gen: 0,
                 threads: Vec::new(),
@@ -935,7 +1042,11 @@ impl Sim {
             now: 0.0,
             seq: 0,
             events: BinaryHeap::new(),
-            rec: Recorder::new(config.clone()),
+            now_queue: VecDeque::new(),
+            now_late: VecDeque::new(),
+            last_ops: None,
+            detail: matches!(out, Out::Full(_)),
+            out,
             step: None,
             next_request: 0,
             servers,
@@ -957,6 +1068,7 @@ impl Sim {
             durations,
             tasks: Vec::new(),
             free_tasks: Vec::new(),
+            batch: VecDeque::new(),
             limiters,
         }
     }
@@ -972,29 +1084,30 @@ impl Sim {
             world: self.world.clone(),
             server,
             limiter: self.limiters[server].clone(),
-            durations: self.durations[request as usize],
+            durations: self
+                .durations
+                .as_ref()
+                .and_then(|d| d.get(request as usize).copied())
+                .unwrap_or_else(|| self.world.borrow().config.durations()),
             request,
             fault: Cell::new(self.faults.of(request)),
         };
         let variant = self.world.borrow().config.variant;
         let body = PredictionRequest::for_index(request);
-        let slot = TaskSlot {
+        let index = self.free_tasks.pop().unwrap_or_else(|| {
+            self.tasks.push(None);
+            self.tasks.len() - 1
+        });
+        let ready = self.ready(server);
+        self.tasks[index] = Some(TaskSlot {
             request,
             server,
             future: Box::pin(async move { handle_request(&handle, variant, body).await }),
             polled: false,
-        };
-        let index = match self.free_tasks.pop() {
-            Some(i) => {
-                self.tasks[i] = Some(slot);
-                i
-            }
-            None => {
-                self.tasks.push(Some(slot));
-                self.tasks.len() - 1
-            }
-        };
-        push(&self.ready(server), Callback::Step(index));
+            accepted: self.world.borrow().servers[server].clock,
+            waker: aio::waker(index, &ready),
+        });
+        push(&ready, Callback::Step(index));
     }
 
     /// The loop of server `server` polls: it reads what arrived, then runs, once it has
@@ -1002,8 +1115,12 @@ impl Sim {
     fn loop_wake(&mut self, server: usize, gen: u64) {
         let mut w = self.world.borrow_mut();
         let now = w.now;
-        let s = &w.servers[server];
-        if s.wake_gen != gen || s.state != LoopState::Idle {
+        let s = &mut w.servers[server];
+        if s.wake_gen != gen {
+            return;
+        }
+        s.wake_at = None;
+        if s.state != LoopState::Idle {
             return;
         }
         // The listening socket is readable: this loop accepts every queued connection.
@@ -1042,7 +1159,7 @@ impl Sim {
     /// callbacks ready at that point.
     fn iterate(&mut self, server: usize, gil_since: Option<f64>) {
         let ready = self.ready(server);
-        let n = {
+        {
             let mut w = self.world.borrow_mut();
             let now = w.now;
             if let Some(from) = gil_since {
@@ -1058,10 +1175,10 @@ impl Sim {
                 let timer = s.timers.pop().expect("peeked");
                 push(&ready, Callback::Fire(timer.signal));
             }
-            aio::len(&ready)
-        };
-        for _ in 0..n {
-            let callback = aio::pop(&ready).expect("counted");
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        aio::take_iteration(&ready, &mut batch);
+        for callback in batch.drain(..) {
             match callback {
                 Callback::Step(task) => self.poll_task(task),
                 Callback::Fire(signal) => self.world.borrow_mut().fire(signal),
@@ -1079,6 +1196,7 @@ impl Sim {
                 }
             }
         }
+        self.batch = batch;
         let mut w = self.world.borrow_mut();
         let end = w.servers[server].clock;
         w.schedule(end, Action::LoopIdle { server });
@@ -1090,12 +1208,12 @@ impl Sim {
         };
         let (request, server) = (slot.request, slot.server);
         let first_poll = !std::mem::replace(&mut slot.polled, true);
+        let accepted = slot.accepted;
         {
             let mut w = self.world.borrow_mut();
             if first_poll {
                 // Read with others, it waited for the loop to run its first step; then
                 // FastAPI parses, routes and validates it.
-                let accepted = w.rec.accepted_at(request).expect("a request of this run");
                 let to = w.servers[server].clock;
                 w.emit(Event::Waited {
                     request,
@@ -1108,12 +1226,11 @@ impl Sim {
             }
             w.step = Some(Step::new(request));
         }
-        let waker = aio::waker(index, &self.ready(server));
         let slot = self.tasks[index].as_mut().expect("still there");
         let done = slot
             .future
             .as_mut()
-            .poll(&mut Context::from_waker(&waker))
+            .poll(&mut Context::from_waker(&slot.waker))
             .is_ready();
         if done {
             self.tasks[index] = None;
@@ -1126,37 +1243,30 @@ impl Sim {
         }
     }
 
-    fn run(mut self) -> (Report, u64) {
+    fn run(mut self) -> (Out, u64) {
         {
             let mut w = self.world.borrow_mut();
             for _ in 0..w.config.concurrency {
-                w.send(0.0);
+                w.send();
             }
         }
         loop {
-            let due = {
-                let mut w = self.world.borrow_mut();
-                let Some(due) = w.events.pop() else { break };
-                w.now = due.t;
-                due
+            let Some(action) = self.world.borrow_mut().next_due() else {
+                break;
             };
-            match due.action {
+            match action {
                 Action::LoopWake { server, gen } => self.loop_wake(server, gen),
                 Action::LoopRun { server } => self.loop_run(server),
                 action => {
                     let mut w = self.world.borrow_mut();
                     match action {
-                        Action::Arrive(request) => w.arrive(request),
                         Action::LoopIdle { server } => w.loop_idle(server),
                         Action::ThreadWake { server, thread } => w.thread_wake(server, thread),
                         Action::GilTick { server, gen } => w.gil_tick(server, gen),
                         Action::Finished { server, signal } => w.post_result(server, signal),
                         Action::ProcessFree { server } => w.process_free(server),
                         Action::QueueDone { request } => w.queue_done(request),
-                        Action::ClientNext => {
-                            let now = w.now;
-                            w.send(now);
-                        }
+                        Action::ClientNext => w.send(),
                         Action::LoopWake { .. } | Action::LoopRun { .. } => unreachable!("handled above"),
                     }
                 }
@@ -1172,10 +1282,6 @@ impl Sim {
             .ok()
             .expect("no handle outlives the run")
             .into_inner();
-        let report = world
-            .rec
-            .finish(Source::Predicted)
-            .expect("the virtual runtime answers every request");
-        (report, peak)
+        (world.out, peak)
     }
 }

@@ -30,6 +30,8 @@ pub struct Script {
 struct Notes {
     durations: Durations,
     python_cpu: bool,
+    /// Whether prints are kept (not for a summary).
+    detail: bool,
     ops: RefCell<Vec<Op>>,
 }
 
@@ -37,8 +39,10 @@ impl Thread for Notes {
     fn now(&self) -> f64 {
         0.0 // the tutorial's functions never read the clock
     }
-    fn print(&self, text: &str) {
-        self.ops.borrow_mut().push(Op::Print(text.to_string()));
+    fn print(&self, text: impl std::fmt::Display) {
+        if self.detail {
+            self.ops.borrow_mut().push(Op::Print(text.to_string()));
+        }
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
         let gil = self.python_cpu && kind == PhaseKind::Cpu;
@@ -51,10 +55,11 @@ impl Thread for Notes {
 
 /// The script of `call` with these step durations; with `python_cpu`, the prediction
 /// holds the GIL.
-pub fn record(call: &SyncCall, durations: Durations, python_cpu: bool) -> Script {
+pub fn record(call: &SyncCall, durations: Durations, python_cpu: bool, detail: bool) -> Script {
     let notes = Notes {
         durations,
         python_cpu,
+        detail,
         ops: RefCell::default(),
     };
     let result = call.call(&notes);
@@ -84,7 +89,7 @@ mod tests {
             bg_ms: 1.0,
         };
         let call = SyncCall::RunModelPrediction(2.0);
-        let s = record(&call, d, true);
+        let s = record(&call, d, true, true);
         assert_eq!(s.result, Ok(SyncReturn::Prediction(4.0)));
         assert_eq!(
             s.ops,
@@ -98,13 +103,18 @@ mod tests {
                 Op::Print("Finished model prediction (in thread pool).".into()),
             ]
         );
-        let sleep = record(&call, d, false);
+        let sleep = record(&call, d, false, true);
         assert!(matches!(sleep.ops[1], Op::Block { gil: false, .. }));
         // A def endpoint's fetch is time.sleep: it releases the GIL even with python_cpu.
         let def = record(
             &SyncCall::PredictSynchronously(crate::model::PredictionRequest::for_index(0)),
             d,
             true,
+            false,
+        );
+        assert!(
+            !def.ops.iter().any(|o| matches!(o, Op::Print(_))),
+            "without detail, no prints are kept"
         );
         let blocks: Vec<_> = def
             .ops

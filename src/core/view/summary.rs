@@ -59,6 +59,46 @@ pub fn report_text(r: &Report) -> String {
 }
 
 /// One row per report, for comparing variants side by side.
+/// One row per summarised run (`--summary`): the same columns as [`table_text`], and the
+/// tail of the latencies (p99, from the histogram).
+pub fn summaries_text(summaries: &[crate::model::Summary]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<13} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>16} {:>11} {:>11}",
+        "variant",
+        "requests",
+        "time (s)",
+        "req/s",
+        "p50 (ms)",
+        "p99 (ms)",
+        "max (ms)",
+        "loop blocked (s)",
+        "longest (ms)",
+        "bg done (s)"
+    );
+    for s in summaries {
+        let bg = s
+            .background_done_ms
+            .map_or("-".to_string(), |t| format!("{:.3}", t / 1000.0));
+        let _ = writeln!(
+            out,
+            "{:<13} {:>9} {:>11.3} {:>9.2} {:>9} {:>9} {:>9} {:>16.3} {:>12} {:>11}",
+            s.config.variant.id(),
+            s.answered,
+            s.makespan_ms / 1000.0,
+            s.throughput_rps,
+            ms(s.latency_ms.p50),
+            ms(s.latency_ms.p99),
+            ms(s.latency_ms.max),
+            s.loop_stall_total_ms / 1000.0,
+            ms(s.loop_stall_max_ms),
+            bg
+        );
+    }
+    out
+}
+
 pub fn table_text(reports: &[Report]) -> String {
     let mut out = String::new();
     let _ = writeln!(

@@ -396,17 +396,18 @@ impl Server {
             let timer = self.aio.timers.borrow_mut().pop().expect("peeked");
             push(&self.aio.ready, Callback::Fire(timer.signal));
         }
-        for _ in 0..aio::len(&self.aio.ready) {
-            match aio::pop(&self.aio.ready) {
-                Some(Callback::Step(task)) => self.step(task),
-                Some(Callback::Fire(signal)) => {
+        let mut batch = VecDeque::new();
+        aio::take_iteration(&self.aio.ready, &mut batch);
+        for callback in batch {
+            match callback {
+                Callback::Step(task) => self.step(task),
+                Callback::Fire(signal) => {
                     let signal = self.aio.signals.borrow_mut().take(signal);
                     if let Some(s) = signal {
                         s.fire();
                     }
                 }
-                Some(Callback::Read(id)) => self.read(id),
-                None => break,
+                Callback::Read(id) => self.read(id),
             }
         }
         self.flush();
