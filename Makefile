@@ -1,7 +1,7 @@
 # The two commands a newcomer needs. Both install what they need the first time.
 PORT ?= 8000
 
-.PHONY: run test web dist bench clean
+.PHONY: run test web dist bench calibrate clean
 
 ## make run [PORT=8000]: build the web package and serve the simulator
 run: web
@@ -17,6 +17,12 @@ bench: web
 	cargo build --quiet
 	cargo run --quiet -- dist
 	cd tests/e2e && node bench.mjs
+
+## make calibrate: real FastAPI on uvicorn against the model (a Python 3.11+ venv from
+## PyPI; about two minutes on a quiet machine); rewrites BENCHMARKS.md's calibration
+calibrate:
+	cargo build --release --quiet -p loopscope-cli
+	LOOPSCOPE_MODEL=target/release/loopscope python3 scripts/calibrate/calibrate.py
 
 ## make dist: the page as one file, dist/loopscope.html, to carry and double-click
 dist: web
