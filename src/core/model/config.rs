@@ -168,8 +168,9 @@ pub mod limits {
     pub const MAX_TOKENS: u64 = 10_000;
     /// Longest single step, in ms (10 minutes).
     pub const MAX_DURATION_MS: f64 = 600_000.0;
-    /// Most requests in one browser run (each is a message and a task; the page draws each).
-    pub const BROWSER_MAX_REQUESTS: u64 = 2_000;
+    /// Most requests in one browser run: as many as the model's full report (the page
+    /// merges lanes past what it can draw one by one).
+    pub const BROWSER_MAX_REQUESTS: u64 = 100_000;
     /// Most pool Web Workers one browser run starts (min(tokens, requests)).
     pub const BROWSER_MAX_WORKERS: u64 = 64;
     /// Shortest step a browser run can time: timers have millisecond resolution.
@@ -475,7 +476,7 @@ impl Field {
                 browser_max,
                 summary_max,
             } => match (target, browser_max, summary_max) {
-                (Target::Browser, Some(b), _) => format!(
+                (Target::Browser, Some(b), _) if b < max => format!(
                     "{name} must be a whole number from 1 to {b} in a browser run (the model alone takes up to {max}), got {shown}"
                 ),
                 (Target::Summary, _, Some(m)) => {
@@ -804,8 +805,8 @@ mod tests {
         // The same sentence for 0, -1 (as typed), and a value only the browser refuses.
         let f = field("requests").unwrap();
         let message = |x: f64| f.number(Target::Browser, x, &js_number(x)).unwrap_err().message;
-        let prefix = "requests must be a whole number from 1 to 2000 in a browser run (the model alone takes up to 100000), got ";
-        for (x, shown) in [(0.0, "0"), (-1.0, "-1"), (5000.0, "5000"), (1.5, "1.5")] {
+        let prefix = "requests must be a whole number from 1 to 100000, got ";
+        for (x, shown) in [(0.0, "0"), (-1.0, "-1"), (100_001.0, "100001"), (1.5, "1.5")] {
             assert_eq!(message(x), format!("{prefix}{shown}"));
         }
         let short = with(|c| c.cpu_ms = 0.5).problems(Target::Browser);
@@ -823,9 +824,9 @@ mod tests {
         let fields: Vec<_> = c.problems(Target::Model).iter().map(|e| e.field).collect();
         assert_eq!(fields, ["requests", "io_ms", "tokens"]);
         // Browser limits are reported beside core problems, not instead of them.
-        let c = with(|c| (c.requests, c.concurrency, c.io_ms) = (5000, 5000, 0.5));
+        let c = with(|c| (c.requests, c.concurrency, c.tokens, c.io_ms) = (100, 100, 100, 0.5));
         let fields: Vec<_> = c.problems(Target::Browser).iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["requests", "concurrency", "io_ms"]);
+        assert_eq!(fields, ["io_ms", "tokens"]);
     }
 
     #[test]

@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn js_values_keep_their_types() {
         let t = Target::Browser;
-        let prefix = "requests must be a whole number from 1 to 2000 in a browser run (the model alone takes up to 100000), got ";
+        let prefix = "requests must be a whole number from 1 to 100000, got ";
         for (raw, shown) in [
             (Raw::Number(-1.0), "-1"),
             (Raw::Number(1.5), "1.5"),

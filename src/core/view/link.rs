@@ -264,7 +264,7 @@ mod tests {
         assert!(read.settings.config.problems(Target::Browser).is_empty());
         assert!(read.settings.config.concurrency <= read.settings.config.requests);
         // Requests alone: every request at once, and a bad count is reported once.
-        let read = from_hash("requests=5000");
+        let read = from_hash("requests=100001");
         assert_eq!(fields_of(&read.errors), ["requests"]);
         assert_eq!(read.settings.config, Config::default());
     }

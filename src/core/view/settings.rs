@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn every_bad_value_of_a_field_gets_the_same_range() {
-        // The form is a browser run: 0, -1 and 5000 all say "from 1 to 2000".
+        // The form is a browser run: 0, -1 and 100001 all say "from 1 to 100000".
         for bad in [
             "abc",
             "",
@@ -245,14 +245,13 @@ mod tests {
             "NaN",
             "1e9",
             "2.5",
-            "5000",
+            "100001",
             "99999999999999999999999",
         ] {
             let e = refused("requests", bad);
             assert!(
-                e.message.starts_with(
-                    "requests must be a whole number from 1 to 2000 in a browser run (the model alone takes up to 100000), got "
-                ),
+                e.message
+                    .starts_with("requests must be a whole number from 1 to 100000, got "),
                 "{e}"
             );
         }
@@ -260,10 +259,10 @@ mod tests {
         assert!(refused("requests", "-1").message.ends_with("got -1"));
         assert!(refused("concurrency", "0")
             .message
-            .starts_with("concurrency must be a whole number from 1 to 2000"));
+            .starts_with("concurrency must be a whole number from 1 to 100000"));
         assert!(refused("concurrency", "-1")
             .message
-            .starts_with("concurrency must be a whole number from 1 to 2000"));
+            .starts_with("concurrency must be a whole number from 1 to 100000"));
         for bad in ["abc", "0", "-1", "NaN", "1e9", "inf", "0.5", "Infinity"] {
             let e = refused("io_ms", bad);
             assert!(

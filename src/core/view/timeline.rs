@@ -208,6 +208,13 @@ pub enum Shape {
         /// Drawn faint: the prediction behind the measurement.
         ghost: bool,
     },
+    /// Many rects of one style at one opacity (merged lanes): the painter sets the fill
+    /// once and draws them all. `rects` are `(x, y, w, h)`.
+    Cells {
+        style: Style,
+        alpha: f64,
+        rects: Vec<[f64; 4]>,
+    },
     Text {
         x: f64,
         y: f64,
@@ -243,14 +250,23 @@ pub struct Layout {
     pub hits: Vec<Hit>,
     /// Text size the layout was made for (the painter uses the same).
     pub text_px: f64,
+    /// The lanes, when there were more requests than rows to draw them in.
+    pub merged: Option<Merged>,
+    /// The window of the run's clock drawn, and where: `(from_ms, to_ms)`, the plot's
+    /// left edge and width in px (for zooming about the pointer).
+    pub window: (f64, f64),
+    pub plot: (f64, f64),
 }
 
-/// How a timeline is drawn: its width, the span of the run's clock it shows (shared by
-/// aligned timelines, or the run's own when fitted), and how the run's clock reads.
+/// How a timeline is drawn: its width, the window of the run's clock it shows (all of a
+/// run from 0, shared by aligned timelines or the run's own when fitted, or a zoomed
+/// part), and how the run's clock reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Geometry {
     pub width: f64,
-    pub span_ms: f64,
+    /// The window drawn, on the run's clock.
+    pub from_ms: f64,
+    pub to_ms: f64,
     /// Height the request lanes share.
     pub lanes_px: f64,
     /// The run's time scale: a run at 0.2× took 0.2 ms per tutorial ms, and is drawn
@@ -274,14 +290,196 @@ impl Geometry {
     fn lane_max(&self) -> f64 {
         (self.text_px * 1.5).max(18.0)
     }
+
+    /// The window `from_ms..to_ms` zoomed by `factor` (2: twice as close) about
+    /// `at_ms`, kept within `0..=limit_ms`; no closer than 1 µs a pixel's worth.
+    pub fn zoomed(from_ms: f64, to_ms: f64, factor: f64, at_ms: f64, limit_ms: f64) -> (f64, f64) {
+        let span = ((to_ms - from_ms) / factor).clamp(0.05, limit_ms.max(0.05));
+        let at = at_ms.clamp(from_ms, to_ms);
+        let left = (at - from_ms) / (to_ms - from_ms).max(1e-9);
+        let from = at - left * span;
+        Self::panned(from, from + span, 0.0, limit_ms)
+    }
+
+    /// The window moved by `by_ms`, kept within `0..=limit_ms`.
+    pub fn panned(from_ms: f64, to_ms: f64, by_ms: f64, limit_ms: f64) -> (f64, f64) {
+        let span = (to_ms - from_ms).min(limit_ms.max(0.05));
+        let from = (from_ms + by_ms).clamp(0.0, (limit_ms - span).max(0.0));
+        (from, from + span)
+    }
 }
 
 const RIGHT_PAD: f64 = 12.0;
 
+/// The shortest a request lane gets before lanes are merged.
+pub const MIN_LANE_PX: f64 = 3.0;
+
+/// How the request lanes are drawn: a lane each, or merged rows of `per_row` requests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Lanes {
+    /// The first and last request drawn (those active in the window).
+    pub first: usize,
+    pub last: usize,
+    /// Requests per row: 1 is a lane each.
+    pub per_row: usize,
+    pub rows: usize,
+    pub row_h: f64,
+}
+
+impl Lanes {
+    /// Lanes for requests `first..=last` in `lanes_px` (a lane may grow to `lane_max`):
+    /// a lane each while each gets `MIN_LANE_PX`, the area allowed to grow to twice
+    /// `lanes_px` for that (a scroll's worth); past that, rows of `MIN_LANE_PX` in
+    /// `lanes_px`, each several requests merged.
+    pub fn fit(first: usize, last: usize, lanes_px: f64, lane_max: f64) -> Lanes {
+        let n = last + 1 - first;
+        if n as f64 * MIN_LANE_PX <= lanes_px * 2.0 {
+            return Lanes {
+                first,
+                last,
+                per_row: 1,
+                rows: n,
+                row_h: lane_height(n, lanes_px).min(lane_max),
+            };
+        }
+        let rows_max = ((lanes_px / MIN_LANE_PX).floor() as usize).max(1);
+        let per_row = n.div_ceil(rows_max);
+        Lanes {
+            first,
+            last,
+            per_row,
+            rows: n.div_ceil(per_row),
+            row_h: MIN_LANE_PX,
+        }
+    }
+
+    pub fn merged(&self) -> bool {
+        self.per_row > 1
+    }
+
+    /// The row of request `lane`, if drawn.
+    pub fn row_of(&self, lane: usize) -> Option<usize> {
+        (self.first..=self.last)
+            .contains(&lane)
+            .then(|| (lane - self.first) / self.per_row)
+    }
+
+    /// The requests of row `row`.
+    pub fn requests_of(&self, row: usize) -> (usize, usize) {
+        let a = self.first + row * self.per_row;
+        (a, (a + self.per_row - 1).min(self.last))
+    }
+}
+
+/// Merged lanes' contents, for describing the cell under the pointer: per row, per
+/// style, per pixel column, the share of the row's requests in that style there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merged {
+    pub lanes: Lanes,
+    /// Top of the first row.
+    pub top: f64,
+    /// Plot's left edge, columns, their width in px and in ms.
+    pub left: f64,
+    pub cols: usize,
+    pub col_px: f64,
+    pub from_ms: f64,
+    pub col_ms: f64,
+    pub scale: f64,
+    pub measured: bool,
+    /// `[row][style][col]`, flattened; styles as in [`CELL_STYLES`].
+    pub share: Vec<f32>,
+}
+
+/// The styles a merged row can hold, in the order drawn (the most telling last: a cell
+/// shows its commonest style).
+pub const CELL_STYLES: [Style; 10] = [
+    Style::Queued,
+    Style::Io { blocking: false },
+    Style::Io { blocking: true },
+    Style::GilWait,
+    Style::CpuPool,
+    Style::CpuProcess,
+    Style::Background,
+    Style::CpuLoop,
+    Style::Response,
+    Style::ErrorResponse,
+];
+
+fn cell_index(style: Style) -> usize {
+    CELL_STYLES.iter().position(|&s| s == style).unwrap_or(0)
+}
+
+fn cell_words(style: Style) -> &'static str {
+    match style {
+        Style::Queued => "waiting (for the loop, a token, a process or a queue worker)",
+        Style::Io { blocking: false } => "in awaited I/O",
+        Style::Io { blocking: true } => "in I/O with time.sleep",
+        Style::GilWait => "waiting for the GIL",
+        Style::CpuPool => "predicting on a pool thread",
+        Style::CpuProcess => "predicting in another process",
+        Style::Background => "running the background log",
+        Style::CpuLoop => "predicting on the event loop",
+        _ => "answered",
+    }
+}
+
+impl Merged {
+    fn at(&self, row: usize, style: usize, col: usize) -> f32 {
+        self.share[(row * CELL_STYLES.len() + style) * self.cols + col]
+    }
+
+    /// What the requests of the row under `(px, py)` were doing at that moment:
+    /// `(text, t_ms)`.
+    pub fn describe(&self, px: f64, py: f64) -> Option<(String, f64)> {
+        let row = ((py - self.top) / self.lanes.row_h).floor();
+        let col = ((px - self.left) / self.col_px).floor();
+        if row < 0.0 || col < 0.0 || row as usize >= self.lanes.rows || col as usize >= self.cols {
+            return None;
+        }
+        let (row, col) = (row as usize, col as usize);
+        let (a, b) = self.lanes.requests_of(row);
+        let n = (b + 1 - a) as f32;
+        let t = self.from_ms + (col as f64 + 0.5) * self.col_ms;
+        let mut parts: Vec<(f32, usize)> = (0..CELL_STYLES.len() - 2)
+            .map(|s| (self.at(row, s, col) * self.lanes.per_row as f32, s))
+            .filter(|(k, _)| *k >= 0.05)
+            .collect();
+        parts.sort_by(|x, y| y.0.total_cmp(&x.0));
+        let doing = if parts.is_empty() {
+            "none busy".to_string()
+        } else {
+            parts
+                .iter()
+                .map(|(k, s)| format!("{} {}", round_count(*k, n), cell_words(CELL_STYLES[*s])))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Some((
+            format!(
+                "requests {a}–{b} ({} merged in this row) at {:.1} ms: {doing} ({}); zoom in to see each",
+                b + 1 - a,
+                t / self.scale,
+                if self.measured { "measured" } else { "predicted" }
+            ),
+            t,
+        ))
+    }
+}
+
+/// A count of requests read from shares: whole when near one, else "about".
+fn round_count(k: f32, of: f32) -> String {
+    let r = k.round();
+    if (k - r).abs() < 0.05 {
+        format!("{r:.0} of {of:.0}")
+    } else {
+        format!("about {k:.1} of {of:.0}")
+    }
+}
+
 /// Lane height for `n` requests in `lanes_px`: readable for a few, still fitting for
 /// hundreds.
 pub fn lane_height(n: usize, lanes_px: f64) -> f64 {
-    (lanes_px / n.max(1) as f64).clamp(3.0, 18.0)
+    (lanes_px / n.max(1) as f64).clamp(MIN_LANE_PX, 18.0)
 }
 
 fn describe(kind: PhaseKind, on: Place, blocking: bool) -> &'static str {
@@ -318,9 +516,18 @@ fn tick_label(t: f64, step: f64) -> String {
     if step >= 1000.0 {
         format!("{} s", t / 1000.0)
     } else if t >= 1000.0 {
-        format!("{:.1} s", t / 1000.0)
-    } else {
+        let places = if step >= 100.0 {
+            1
+        } else if step >= 10.0 {
+            2
+        } else {
+            3
+        };
+        format!("{:.*} s", places, t / 1000.0)
+    } else if step >= 1.0 {
         format!("{t:.0} ms")
+    } else {
+        format!("{t:.1} ms")
     }
 }
 
@@ -356,29 +563,81 @@ pub fn labelled_lanes(lanes: usize, lane_h: f64, text_px: f64) -> Vec<usize> {
     out
 }
 
-/// Lays out one timeline: the prediction as a ghost, the measurement (if any) over it;
-/// `cursor` is now for a run going on, or a replay's moment (`veil`: grey out what
-/// comes after it).
-pub fn layout(
-    ghost: &Picture,
-    real: Option<&Picture>,
-    geo: Geometry,
-    cursor: Option<f64>,
-    veil: bool,
-) -> Layout {
+/// The requests with anything in `from..=to` across `pictures`: `(first, last)`. A
+/// window holding every run whole is every lane, without a look.
+fn active_lanes(pictures: &[&Picture], from: f64, to: f64) -> Option<(usize, usize)> {
+    let lanes = pictures.iter().map(|p| p.lanes).max().unwrap_or(0);
+    if lanes == 0 {
+        return None;
+    }
+    if from <= 0.0 && pictures.iter().all(|p| p.end_ms <= to) {
+        return Some((0, lanes - 1));
+    }
+    let mut range: Option<(usize, usize)> = None;
+    let mut see = |lane: usize| {
+        range = Some(range.map_or((lane, lane), |(a, b)| (a.min(lane), b.max(lane))));
+    };
+    for p in pictures {
+        for b in p.bars.iter().filter(|b| b.start_ms <= to && b.end_ms >= from) {
+            see(b.lane);
+        }
+        for r in p.responses.iter().filter(|r| r.t_ms >= from && r.t_ms <= to) {
+            see(r.lane);
+        }
+    }
+    range
+}
+
+/// Rects in a row of a lane (stalls, probe stalls, queue jobs), time-ordered: each its
+/// own block while it is wide enough to be told apart; narrower ones that touch are
+/// drawn as one. Returns groups `(first index, last index)` of `spans`.
+fn pixel_groups(spans: &[(f64, f64)], x: impl Fn(f64) -> f64) -> Vec<(usize, usize)> {
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let (mut gx0, mut gx1) = (0.0, f64::NEG_INFINITY);
+    for (i, &(start, end)) in spans.iter().enumerate() {
+        let (sx, ex) = (x(start), x(end));
+        let narrow = ex - sx < 4.0 || gx1 - gx0 < 4.0;
+        match groups.last_mut() {
+            Some(g) if sx < gx1 + 2.0 && narrow => {
+                g.1 = i;
+                gx1 = gx1.max(ex);
+            }
+            _ => {
+                groups.push((i, i));
+                (gx0, gx1) = (sx, ex);
+            }
+        }
+    }
+    groups
+}
+
+/// Lays out one timeline: the prediction as a ghost, the measurement (if any) over it
+/// (`real`: its parts, e.g. a live run's closed phases and its open ones); `cursor` is
+/// now for a run going on, or a replay's moment (`veil`: grey out what comes after it).
+pub fn layout(ghost: &Picture, real: &[&Picture], geo: Geometry, cursor: Option<f64>, veil: bool) -> Layout {
     let text = geo.text_px;
     let gutter = geo.gutter();
     let axis_h = text * 1.9;
     let loop_h = (text * 2.2).max(26.0);
     let lag_h = (text * 2.0).max(24.0);
     let gap = 6.0;
-    let lanes = ghost.lanes.max(real.map_or(0, |r| r.lanes));
-    let lane_h = lane_height(lanes, geo.lanes_px).min(geo.lane_max()).max(3.0);
+    let measured = !real.is_empty();
+    let top: &[&Picture] = if measured {
+        real
+    } else {
+        std::slice::from_ref(&ghost)
+    };
+    let (from, to) = (geo.from_ms, geo.to_ms.max(geo.from_ms + 1e-6));
     let plot_w = (geo.width - gutter - RIGHT_PAD).max(10.0);
-    let span = geo.span_ms.max(1e-6);
-    let x = |t: f64| gutter + t.clamp(0.0, span) / span * plot_w;
+    let span = to - from;
+    let in_window = |a: f64, b: f64| b >= from && a <= to;
+    let x = |t: f64| gutter + (t.clamp(from, to) - from) / span * plot_w;
     let w = |a: f64, b: f64| (x(b) - x(a)).max(1.0);
-    let workers = ghost.workers.max(real.map_or(0, |r| r.workers)).max(1);
+    let mut all: Vec<&Picture> = vec![ghost];
+    all.extend_from_slice(real);
+    let lanes = active_lanes(&all, from, to).map(|(a, b)| Lanes::fit(a, b, geo.lanes_px, geo.lane_max()));
+    let lane_h = lanes.map_or(geo.lane_max(), |l| l.row_h);
+    let workers = all.iter().map(|p| p.workers).max().unwrap_or(1).max(1);
     // Several loops: each lane a little lower, so the four of `--workers 4` fit.
     let loop_h = if workers > 1 {
         (loop_h * 0.75).max(20.0)
@@ -389,23 +648,27 @@ pub fn layout(
     let loop_top = |w: usize| loop_y + w as f64 * (loop_h + 2.0);
     let lag_y = loop_top(workers);
     // The task queue's workers, when the run has them: a row each.
-    let queue_jobs = queue_rows(real.unwrap_or(ghost));
+    let queue_jobs = queue_rows(top);
     let queue_rows_n = queue_jobs.iter().map(|j| j.0 + 1).max().unwrap_or(0);
     let queue_row_h = (text * 1.1).max(10.0);
     let queue_y = lag_y + lag_h + 2.0;
     let queue_h = queue_rows_n as f64 * queue_row_h;
     let lanes_y = queue_y + queue_h + gap;
-    let lane_y = |lane: usize| lanes_y + lane as f64 * lane_h;
-    let height = lanes_y + lanes as f64 * lane_h + 4.0;
+    let row_y = |row: usize| lanes_y + row as f64 * lane_h;
+    let lane_y = |lane: usize| {
+        let l = lanes.expect("a lane is drawn only when there are lanes");
+        row_y(l.row_of(lane).unwrap_or(0))
+    };
+    let height = lanes_y + lanes.map_or(0, |l| l.rows) as f64 * lane_h + 4.0;
     let label_y = |top: f64, h: f64| top + h / 2.0 + text * 0.35;
     let shown = |t: f64| geo.shown(t);
     let mut shapes = Vec::new();
     let mut hits = Vec::new();
 
-    // Axis and grid, in the tutorial's time.
+    // Axis and grid, in the tutorial's time, on the window.
     let step = tick_step(shown(span));
-    let mut t = 0.0;
-    while t <= shown(span) + 1e-9 {
+    let mut t = (shown(from) / step).ceil() * step;
+    while t <= shown(to) + 1e-9 {
         let run_t = t * geo.scale;
         shapes.push(Shape::Line {
             points: vec![(x(run_t), axis_h - 4.0), (x(run_t), height)],
@@ -443,226 +706,362 @@ pub fn layout(
             right: true,
         });
     }
-    for lane in labelled_lanes(lanes, lane_h, text) {
-        shapes.push(Shape::Text {
-            x: gutter - 6.0,
-            y: label_y(lane_y(lane), lane_h).min(height - 2.0),
-            text: format!("req {lane}"),
-            style: Style::Label,
-            right: true,
-        });
+    if let Some(l) = lanes {
+        for row in labelled_lanes(l.rows, lane_h, text) {
+            let (a, b) = l.requests_of(row);
+            shapes.push(Shape::Text {
+                x: gutter - 6.0,
+                y: label_y(row_y(row), lane_h).min(height - 2.0),
+                text: if a == b {
+                    format!("req {a}")
+                } else {
+                    format!("req {a}–{b}")
+                },
+                style: Style::Label,
+                right: true,
+            });
+        }
     }
 
-    // The prediction, faint, filling each lane and the loop lane.
-    for b in &ghost.bars {
-        shapes.push(Shape::Rect {
-            x: x(b.start_ms),
-            y: lane_y(b.lane),
-            w: w(b.start_ms, b.end_ms),
-            h: lane_h - if lane_h >= 8.0 { 1.0 } else { 0.0 },
-            style: Style::of(b),
-            ghost: true,
-        });
-    }
-    for s in &ghost.stalls {
-        shapes.push(Shape::Rect {
-            x: x(s.start_ms),
-            y: loop_top(s.worker.min(workers - 1)),
-            w: w(s.start_ms, s.end_ms),
-            h: loop_h,
-            style: Style::Stall,
-            ghost: true,
-        });
-    }
-    for &(worker, start, end) in &ghost.gil_waits {
-        shapes.push(Shape::Rect {
-            x: x(start),
-            y: loop_top(worker.min(workers - 1)),
-            w: w(start, end),
-            h: loop_h,
-            style: Style::LoopGilWait,
-            ghost: true,
-        });
-    }
-
-    // The measurement over it (or the prediction itself, solid, when nothing is measured).
-    let (pic, measured) = match real {
-        Some(r) => (r, true),
-        None => (ghost, false),
+    // Each loop's stalls and waits for the GIL (the prediction's faint first), each
+    // stall its own block, apart from a neighbour by a thin gap, its length on it where
+    // there is room; stalls too narrow to tell apart drawn as one block that says how
+    // many.
+    let stall_inset = if measured { 4.0 } else { 0.0 };
+    let source = if measured { "measured" } else { "predicted" };
+    let loop_name = |worker: usize| {
+        if workers > 1 {
+            format!("worker {worker}'s event loop")
+        } else {
+            "event loop".into()
+        }
     };
+    let loop_lanes = |pics: &[&Picture], is_ghost: bool, shapes: &mut Vec<Shape>, hits: &mut Vec<Hit>| {
+        for worker in 0..workers {
+            let mut stalls: Vec<&StallBar> = pics
+                .iter()
+                .flat_map(|p| p.stalls.iter())
+                .filter(|s| s.worker.min(workers - 1) == worker && in_window(s.start_ms, s.end_ms))
+                .collect();
+            stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+            let spans: Vec<(f64, f64)> = stalls.iter().map(|s| (s.start_ms, s.end_ms)).collect();
+            let y0 = loop_top(worker);
+            for (i, j) in pixel_groups(&spans, x) {
+                let (start, end) = (
+                    spans[i].0,
+                    spans[i..=j].iter().map(|s| s.1).fold(f64::MIN, f64::max),
+                );
+                let (sx, sw) = (x(start), w(start, end));
+                if is_ghost {
+                    shapes.push(Shape::Rect {
+                        x: sx,
+                        y: y0,
+                        w: sw,
+                        h: loop_h,
+                        style: Style::Stall,
+                        ghost: true,
+                    });
+                    continue;
+                }
+                let (bx, bw) = if sw > 4.0 && i == j {
+                    (sx + 1.0, sw - 2.0)
+                } else {
+                    (sx, sw)
+                };
+                shapes.push(Shape::Rect {
+                    x: bx,
+                    y: y0 + stall_inset,
+                    w: bw,
+                    h: loop_h - 2.0 * stall_inset,
+                    style: Style::Stall,
+                    ghost: false,
+                });
+                let held: f64 = spans[i..=j].iter().map(|s| s.1 - s.0).sum();
+                let label = if i == j {
+                    format::duration(shown(end - start))
+                } else {
+                    format!("{} stalls", j + 1 - i)
+                };
+                if bw >= text * 0.55 * label.chars().count() as f64 + 4.0 {
+                    shapes.push(Shape::Text {
+                        x: bx + 3.0,
+                        y: label_y(y0, loop_h),
+                        text: label.clone(),
+                        style: Style::LabelOnDark,
+                        right: false,
+                    });
+                }
+                let s = stalls[i];
+                let text = if i == j {
+                    format!(
+                        "{} blocked{} by request {}: {:.1}–{:.1} ms ({}, {source})",
+                        loop_name(worker),
+                        if s.open { ", still" } else { "" },
+                        s.request,
+                        shown(start),
+                        shown(end),
+                        label
+                    )
+                } else {
+                    format!(
+                        "{} blocked {} times, by requests {}–{}: {:.1}–{:.1} ms, held {} in all ({source}); zoom in to see each",
+                        loop_name(worker),
+                        j + 1 - i,
+                        stalls[i..=j].iter().map(|s| s.request).min().unwrap_or(0),
+                        stalls[i..=j].iter().map(|s| s.request).max().unwrap_or(0),
+                        shown(start),
+                        shown(end),
+                        format::duration(shown(held))
+                    )
+                };
+                hits.push(Hit {
+                    x: sx,
+                    y: y0,
+                    w: sw,
+                    h: loop_h,
+                    text,
+                    t_ms: start,
+                });
+            }
+            // The loop's waits for its GIL: lag with no blocking call.
+            let mut waits: Vec<(f64, f64)> = pics
+                .iter()
+                .flat_map(|p| p.gil_waits.iter())
+                .filter(|g| g.0.min(workers - 1) == worker && in_window(g.1, g.2))
+                .map(|g| (g.1, g.2))
+                .collect();
+            waits.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (i, j) in pixel_groups(&waits, x) {
+                let (start, end) = (
+                    waits[i].0,
+                    waits[i..=j].iter().map(|s| s.1).fold(f64::MIN, f64::max),
+                );
+                let (sx, sw) = (x(start), w(start, end));
+                shapes.push(Shape::Rect {
+                    x: sx,
+                    y: y0 + if is_ghost { 0.0 } else { stall_inset },
+                    w: sw,
+                    h: loop_h - if is_ghost { 0.0 } else { 2.0 * stall_inset },
+                    style: Style::LoopGilWait,
+                    ghost: is_ghost,
+                });
+                if is_ghost {
+                    continue;
+                }
+                let waited: f64 = waits[i..=j].iter().map(|s| s.1 - s.0).sum();
+                hits.push(Hit {
+                    x: sx,
+                    y: y0,
+                    w: sw,
+                    h: loop_h,
+                    text: format!(
+                        "{} had work ready but waited for the GIL (held by a thread computing pure Python){}: {:.1}–{:.1} ms ({}, {source})",
+                        if workers > 1 {
+                            format!("worker {worker}'s event loop")
+                        } else {
+                            "the event loop".into()
+                        },
+                        if i == j { String::new() } else { format!(", {} times", j + 1 - i) },
+                        shown(start),
+                        shown(end),
+                        format::duration(shown(waited))
+                    ),
+                    t_ms: start,
+                });
+            }
+        }
+    };
+    if measured {
+        loop_lanes(std::slice::from_ref(&ghost), true, &mut shapes, &mut hits);
+    }
+    // The prediction, faint, filling each lane and the loop lane.
     let inset = if measured && lane_h >= 6.0 {
         lane_h * 0.2
     } else {
         0.0
     };
-    let source = if measured { "measured" } else { "predicted" };
-    for b in &pic.bars {
-        let (bx, bw) = (x(b.start_ms), w(b.start_ms, b.end_ms));
-        shapes.push(Shape::Rect {
-            x: bx,
-            y: lane_y(b.lane) + inset,
-            w: bw,
-            h: (lane_h - 2.0 * inset - if lane_h >= 8.0 { 1.0 } else { 0.0 }).max(1.0),
-            style: Style::of(b),
-            ghost: false,
-        });
-        let until = if b.open {
-            "so far".to_string()
-        } else {
-            format!("{:.1}", shown(b.end_ms))
-        };
-        hits.push(Hit {
-            x: bx,
-            y: lane_y(b.lane),
-            w: bw,
-            h: lane_h,
-            text: format!(
-                "request {}: {}, {:.1}–{} ms ({}, {source})",
-                b.lane,
-                describe(b.kind, b.on, b.blocking),
-                shown(b.start_ms),
-                until,
-                format::duration(shown(b.end_ms - b.start_ms))
-            ),
-            t_ms: b.start_ms,
-        });
-    }
-    for reply in &pic.responses {
-        let (rx, ry) = (x(reply.t_ms), lane_y(reply.lane));
-        let (wide, style, what) = if reply.error {
-            (5.0, Style::ErrorResponse, "answered 500 Internal Server Error")
-        } else {
-            (3.0, Style::Response, "answered 200")
-        };
-        shapes.push(Shape::Rect {
-            x: rx - wide / 2.0,
-            y: ry,
-            w: wide,
-            h: lane_h,
-            style,
-            ghost: false,
-        });
-        hits.push(Hit {
-            x: rx - 3.0,
-            y: ry,
-            w: 6.0,
-            h: lane_h,
-            text: format!(
-                "request {}: {what} at {:.1} ms ({source})",
-                reply.lane,
-                shown(reply.t_ms)
-            ),
-            t_ms: reply.t_ms,
-        });
-    }
-    // Stalls: each its own block, apart from a neighbour by a thin gap, its length on
-    // it where there is room.
-    let mut stalls: Vec<&StallBar> = pic.stalls.iter().collect();
-    stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
-    let stall_inset = if measured { 4.0 } else { 0.0 };
-    for s in stalls {
-        let loop_y = loop_top(s.worker.min(workers - 1));
-        let (sx, sw) = (x(s.start_ms), w(s.start_ms, s.end_ms));
-        let (bx, bw) = if sw > 4.0 { (sx + 1.0, sw - 2.0) } else { (sx, sw) };
-        shapes.push(Shape::Rect {
-            x: bx,
-            y: loop_y + stall_inset,
-            w: bw,
-            h: loop_h - 2.0 * stall_inset,
-            style: Style::Stall,
-            ghost: false,
-        });
-        let label = format::duration(shown(s.end_ms - s.start_ms));
-        if bw >= text * 0.55 * label.chars().count() as f64 + 4.0 {
-            shapes.push(Shape::Text {
-                x: bx + 3.0,
-                y: label_y(loop_y, loop_h),
-                text: label.clone(),
-                style: Style::LabelOnDark,
-                right: false,
+    let mut merged = None;
+    match lanes {
+        Some(l) if l.merged() => {
+            let grid = Grid::new(l, gutter, plot_w, from, span);
+            if measured {
+                let (cells, _) = grid.cells(&[ghost]);
+                shapes.extend(grid.shapes(&cells, lanes_y, true));
+            }
+            let (cells, answered) = grid.cells(top);
+            shapes.extend(grid.shapes(&cells, lanes_y, false));
+            for (row, &counts) in answered.iter().enumerate() {
+                hits.push(Hit {
+                    x: gutter,
+                    y: row_y(row),
+                    w: plot_w,
+                    h: lane_h,
+                    text: grid.row_summary(&cells, row, counts, shown, source),
+                    t_ms: from,
+                });
+            }
+            merged = Some(Merged {
+                lanes: l,
+                top: lanes_y,
+                left: gutter,
+                cols: grid.cols,
+                col_px: grid.col_px,
+                from_ms: from,
+                col_ms: grid.col_ms,
+                scale: geo.scale,
+                measured,
+                share: cells,
             });
         }
-        hits.push(Hit {
-            x: sx,
-            y: loop_y,
-            w: sw,
-            h: loop_h,
-            text: format!(
-                "{} blocked{} by request {}: {:.1}–{:.1} ms ({}, {source})",
-                if workers > 1 {
-                    format!("worker {}'s event loop", s.worker)
+        Some(l) => {
+            let bar_h = |inset: f64| (lane_h - 2.0 * inset - if lane_h >= 8.0 { 1.0 } else { 0.0 }).max(1.0);
+            let visible = |b: &&Bar| in_window(b.start_ms, b.end_ms) && l.row_of(b.lane).is_some();
+            if measured {
+                let mut ghosts: Vec<&Bar> = ghost.bars.iter().filter(visible).collect();
+                ghosts.sort_by_key(|b| cell_index(Style::of(b)));
+                for b in ghosts {
+                    shapes.push(Shape::Rect {
+                        x: x(b.start_ms),
+                        y: lane_y(b.lane),
+                        w: w(b.start_ms, b.end_ms),
+                        h: bar_h(0.0),
+                        style: Style::of(b),
+                        ghost: true,
+                    });
+                }
+            }
+            let mut bars: Vec<&Bar> = top.iter().flat_map(|p| p.bars.iter()).filter(visible).collect();
+            // Drawn a colour at a time; read (keyboard, screen reader) request by request.
+            bars.sort_by_key(|b| cell_index(Style::of(b)));
+            for b in &bars {
+                shapes.push(Shape::Rect {
+                    x: x(b.start_ms),
+                    y: lane_y(b.lane) + inset,
+                    w: w(b.start_ms, b.end_ms),
+                    h: bar_h(inset),
+                    style: Style::of(b),
+                    ghost: false,
+                });
+            }
+            bars.sort_by(|a, b| a.lane.cmp(&b.lane).then(a.start_ms.total_cmp(&b.start_ms)));
+            for b in bars {
+                let until = if b.open {
+                    "so far".to_string()
                 } else {
-                    "event loop".into()
-                },
-                if s.open { ", still" } else { "" },
-                s.request,
-                shown(s.start_ms),
-                shown(s.end_ms),
-                label
-            ),
-            t_ms: s.start_ms,
-        });
-    }
-    // The loops' waits for their GIL: lag with no blocking call.
-    for &(worker, start, end) in &pic.gil_waits {
-        let loop_y = loop_top(worker.min(workers - 1));
-        let (sx, sw) = (x(start), w(start, end));
-        shapes.push(Shape::Rect {
-            x: sx,
-            y: loop_y + stall_inset,
-            w: sw,
-            h: loop_h - 2.0 * stall_inset,
-            style: Style::LoopGilWait,
-            ghost: false,
-        });
-        hits.push(Hit {
-            x: sx,
-            y: loop_y,
-            w: sw,
-            h: loop_h,
-            text: format!(
-                "{} had work ready but waited for the GIL (held by a thread computing pure Python): {:.1}–{:.1} ms ({}, {source})",
-                if workers > 1 {
-                    format!("worker {worker}'s event loop")
+                    format!("{:.1}", shown(b.end_ms))
+                };
+                hits.push(Hit {
+                    x: x(b.start_ms),
+                    y: lane_y(b.lane),
+                    w: w(b.start_ms, b.end_ms),
+                    h: lane_h,
+                    text: format!(
+                        "request {}: {}, {:.1}–{} ms ({}, {source})",
+                        b.lane,
+                        describe(b.kind, b.on, b.blocking),
+                        shown(b.start_ms),
+                        until,
+                        format::duration(shown(b.end_ms - b.start_ms))
+                    ),
+                    t_ms: b.start_ms,
+                });
+            }
+            for reply in top
+                .iter()
+                .flat_map(|p| p.responses.iter())
+                .filter(|r| r.t_ms >= from && r.t_ms <= to && l.row_of(r.lane).is_some())
+            {
+                let (rx, ry) = (x(reply.t_ms), lane_y(reply.lane));
+                let (wide, style, what) = if reply.error {
+                    (5.0, Style::ErrorResponse, "answered 500 Internal Server Error")
                 } else {
-                    "the event loop".into()
-                },
-                shown(start),
-                shown(end),
-                format::duration(shown(end - start))
-            ),
-            t_ms: start,
-        });
+                    (3.0, Style::Response, "answered 200")
+                };
+                shapes.push(Shape::Rect {
+                    x: rx - wide / 2.0,
+                    y: ry,
+                    w: wide,
+                    h: lane_h,
+                    style,
+                    ghost: false,
+                });
+                hits.push(Hit {
+                    x: rx - 3.0,
+                    y: ry,
+                    w: 6.0,
+                    h: lane_h,
+                    text: format!(
+                        "request {}: {what} at {:.1} ms ({source})",
+                        reply.lane,
+                        shown(reply.t_ms)
+                    ),
+                    t_ms: reply.t_ms,
+                });
+            }
+        }
+        None => {}
     }
+    loop_lanes(top, false, &mut shapes, &mut hits);
     // The task queue's workers, a row each: the log jobs they ran.
-    for &(row, lane, start, end) in &queue_jobs {
+    for row in 0..queue_rows_n {
+        let jobs: Vec<&(usize, usize, f64, f64)> = queue_jobs
+            .iter()
+            .filter(|j| j.0 == row && in_window(j.2, j.3))
+            .collect();
+        let spans: Vec<(f64, f64)> = jobs.iter().map(|j| (j.2, j.3)).collect();
         let y = queue_y + row as f64 * queue_row_h;
-        shapes.push(Shape::Rect {
-            x: x(start),
-            y: y + 1.0,
-            w: w(start, end),
-            h: queue_row_h - 2.0,
-            style: Style::Background,
-            ghost: false,
-        });
-        hits.push(Hit {
-            x: x(start),
-            y,
-            w: w(start, end),
-            h: queue_row_h,
-            text: format!(
-                "queue worker {row}: request {lane}'s log job, {:.1}–{:.1} ms ({}, {source})",
-                shown(start),
-                shown(end),
-                format::duration(shown(end - start))
-            ),
-            t_ms: start,
-        });
+        for (i, k) in pixel_groups(&spans, x) {
+            let (start, end) = (spans[i].0, spans[k].1.max(spans[i].1));
+            shapes.push(Shape::Rect {
+                x: x(start),
+                y: y + 1.0,
+                w: w(start, end),
+                h: queue_row_h - 2.0,
+                style: Style::Background,
+                ghost: false,
+            });
+            let text = if i == k {
+                format!(
+                    "queue worker {row}: request {}'s log job, {:.1}–{:.1} ms ({}, {source})",
+                    jobs[i].1,
+                    shown(start),
+                    shown(end),
+                    format::duration(shown(end - start))
+                )
+            } else {
+                format!(
+                    "queue worker {row}: {} log jobs (requests {}–{}), {:.1}–{:.1} ms ({source}); zoom in to see each",
+                    k + 1 - i,
+                    jobs[i..=k].iter().map(|j| j.1).min().unwrap_or(0),
+                    jobs[i..=k].iter().map(|j| j.1).max().unwrap_or(0),
+                    shown(start),
+                    shown(end)
+                )
+            };
+            hits.push(Hit {
+                x: x(start),
+                y,
+                w: w(start, end),
+                h: queue_row_h,
+                text,
+                t_ms: start,
+            });
+        }
     }
     let mut lag_note = None;
-    if let Some(r) = real {
+    if measured {
         // What the probe saw, and its lag on a stated scale.
-        for &(start, end) in &r.probe {
+        let mut probe: Vec<(f64, f64)> = real
+            .iter()
+            .flat_map(|p| p.probe.iter().copied())
+            .filter(|&(a, b)| in_window(a, b))
+            .collect();
+        probe.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (i, j) in pixel_groups(&probe, x) {
+            let (start, end) = (
+                probe[i].0,
+                probe[i..=j].iter().map(|s| s.1).fold(f64::MIN, f64::max),
+            );
             shapes.push(Shape::Rect {
                 x: x(start),
                 y: lag_y + 2.0,
@@ -676,28 +1075,50 @@ pub fn layout(
                 y: lag_y,
                 w: w(start, end),
                 h: lag_h,
-                text: format!(
-                    "the probe saw the loop held {:.1}–{:.1} ms ({}): its heartbeat could not run",
-                    shown(start),
-                    shown(end),
-                    format::duration(shown(end - start))
-                ),
+                text: if i == j {
+                    format!(
+                        "the probe saw the loop held {:.1}–{:.1} ms ({}): its heartbeat could not run",
+                        shown(start),
+                        shown(end),
+                        format::duration(shown(end - start))
+                    )
+                } else {
+                    format!(
+                        "the probe saw the loop held {} times, {:.1}–{:.1} ms: zoom in to see each",
+                        j + 1 - i,
+                        shown(start),
+                        shown(end)
+                    )
+                },
                 t_ms: start,
             });
         }
         // The lag on a round scale in the tutorial's time (a 15 s stall: "0–20 s").
-        let most = r.lag.iter().map(|s| s[1]).fold(0.0, f64::max);
-        let top = scale_top(shown(most)) * geo.scale;
+        let lag: Vec<[f64; 2]> = real.iter().flat_map(|p| p.lag.iter().copied()).collect();
+        let most = lag.iter().map(|s| s[1]).fold(0.0, f64::max);
+        let top_lag = scale_top(shown(most)) * geo.scale;
         // A sawtooth: a tick late by L found the loop held for the L before it, so the
         // lag a heartbeat would have seen climbs from 0 to L over that span. A single
-        // tick after one long stall still draws its ramp.
-        let y_of = |lag: f64| lag_y + lag_h - 1.0 - lag.min(top) / top * (lag_h - 2.0);
+        // tick after one long stall still draws its ramp. Many ticks to a pixel: the
+        // largest of each pixel's.
+        let y_of = |lag: f64| lag_y + lag_h - 1.0 - lag.min(top_lag) / top_lag * (lag_h - 2.0);
         let mut points: Vec<(f64, f64)> = Vec::new();
-        for &[t, lag] in r.lag.iter().filter(|s| s[0] >= 0.0) {
-            if lag > 0.0 {
-                points.push((x((t - lag).max(0.0)), y_of(0.0)));
+        let mut last_px: Option<(i64, f64)> = None;
+        for &[t, l] in lag
+            .iter()
+            .filter(|s| s[0] >= 0.0 && s[0] - s[1] <= to && s[0] >= from)
+        {
+            let px = x(t).floor() as i64;
+            if let Some((p, most_here)) = last_px {
+                if p == px && l <= most_here {
+                    continue;
+                }
             }
-            points.push((x(t), y_of(lag)));
+            if l > 0.0 {
+                points.push((x((t - l).max(0.0)), y_of(0.0)));
+            }
+            points.push((x(t), y_of(l)));
+            last_px = Some((px, l));
         }
         if points.len() > 1 {
             shapes.push(Shape::Line {
@@ -710,27 +1131,29 @@ pub fn layout(
         lag_note = Some(Shape::Text {
             x: geo.width - RIGHT_PAD,
             y: lag_y + text * 0.85,
-            text: format!("lag scale 0–{}", format::round_duration(shown(top))),
+            text: format!("lag scale 0–{}", format::round_duration(shown(top_lag))),
             style: Style::Note,
             right: true,
         });
     }
     if let Some(now) = cursor {
-        if veil && now < span {
+        if veil && now < to {
             shapes.push(Shape::Rect {
                 x: x(now),
                 y: axis_h - 4.0,
-                w: (x(span) - x(now)).max(0.0),
+                w: (x(to) - x(now)).max(0.0),
                 h: height - axis_h + 4.0,
                 style: Style::Veil,
                 ghost: false,
             });
         }
         shapes.extend(lag_note.take());
-        shapes.push(Shape::Line {
-            points: vec![(x(now), axis_h - 4.0), (x(now), height)],
-            style: Style::Now,
-        });
+        if now >= from && now <= to {
+            shapes.push(Shape::Line {
+                points: vec![(x(now), axis_h - 4.0), (x(now), height)],
+                style: Style::Now,
+            });
+        }
     }
     shapes.extend(lag_note);
     Layout {
@@ -739,16 +1162,196 @@ pub fn layout(
         shapes,
         hits,
         text_px: text,
+        merged,
+        window: (from, to),
+        plot: (gutter, plot_w),
+    }
+}
+
+/// Merged rows on a pixel grid: each row's requests' time in each style, per column.
+struct Grid {
+    lanes: Lanes,
+    left: f64,
+    cols: usize,
+    col_px: f64,
+    from: f64,
+    col_ms: f64,
+}
+
+impl Grid {
+    fn new(lanes: Lanes, left: f64, plot_w: f64, from: f64, span: f64) -> Grid {
+        let cols = plot_w.floor().max(1.0) as usize;
+        Grid {
+            lanes,
+            left,
+            cols,
+            col_px: plot_w / cols as f64,
+            from,
+            col_ms: span / cols as f64,
+        }
+    }
+
+    /// `[row][style][col]` shares (0–1 of the row's requests, on average over the
+    /// column), and each row's answers.
+    fn cells(&self, pictures: &[&Picture]) -> (Vec<f32>, Vec<(u32, u32)>) {
+        let (rows, styles, cols) = (self.lanes.rows, CELL_STYLES.len(), self.cols);
+        // Whole columns through a difference array, partial ones added directly.
+        let mut whole = vec![0f32; rows * styles * (cols + 1)];
+        let mut part = vec![0f32; rows * styles * cols];
+        let mut answered = vec![(0u32, 0u32); rows];
+        let per = self.lanes.per_row as f32;
+        for b in pictures.iter().flat_map(|p| p.bars.iter()) {
+            let Some(row) = self.lanes.row_of(b.lane) else {
+                continue;
+            };
+            let c0 = (b.start_ms - self.from) / self.col_ms;
+            let c1 = (b.end_ms - self.from) / self.col_ms;
+            if c1 <= 0.0 || c0 >= cols as f64 || c1 <= c0 {
+                continue;
+            }
+            let (c0, c1) = (c0.max(0.0), c1.min(cols as f64));
+            let base = row * styles + cell_index(Style::of(b));
+            let (i0, i1) = (c0.floor() as usize, (c1.ceil() as usize).min(cols));
+            if i1 - i0 <= 1 {
+                part[base * cols + i0] += ((c1 - c0) as f32) / per;
+                continue;
+            }
+            part[base * cols + i0] += ((i0 + 1) as f64 - c0) as f32 / per;
+            part[base * cols + i1 - 1] += (c1 - (i1 - 1) as f64) as f32 / per;
+            whole[base * (cols + 1) + i0 + 1] += 1.0 / per;
+            whole[base * (cols + 1) + i1 - 1] -= 1.0 / per;
+        }
+        for r in pictures.iter().flat_map(|p| p.responses.iter()) {
+            if let Some(row) = self.lanes.row_of(r.lane) {
+                if r.error {
+                    answered[row].1 += 1;
+                } else {
+                    answered[row].0 += 1;
+                }
+                let c = (r.t_ms - self.from) / self.col_ms;
+                if r.error && c >= 0.0 && c < cols as f64 {
+                    let base = row * styles + cell_index(Style::ErrorResponse);
+                    part[base * cols + c as usize] = 1.0;
+                }
+            }
+        }
+        for rs in 0..rows * styles {
+            let mut run = 0f32;
+            for c in 0..cols {
+                run += whole[rs * (cols + 1) + c];
+                part[rs * cols + c] += run;
+            }
+        }
+        (part, answered)
+    }
+
+    /// The cells as shapes: each shows its commonest style, as opaque as its row is
+    /// busy (four steps), runs of alike cells one rect, one batch per style and step.
+    fn shapes(&self, cells: &[f32], top: f64, ghost: bool) -> Vec<Shape> {
+        let styles = CELL_STYLES.len();
+        const STEPS: [f64; 4] = [0.3, 0.5, 0.75, 1.0];
+        let mut batches: Vec<Vec<[f64; 4]>> = vec![Vec::new(); styles * STEPS.len()];
+        let h = self.lanes.row_h - if ghost { 0.0 } else { 0.5 };
+        for row in 0..self.lanes.rows {
+            let y = top + row as f64 * self.lanes.row_h;
+            let mut run: Option<(usize, usize, usize)> = None; // (batch, from col, to col)
+            let flush = |run: Option<(usize, usize, usize)>, batches: &mut Vec<Vec<[f64; 4]>>| {
+                if let Some((b, c0, c1)) = run {
+                    batches[b].push([
+                        self.left + c0 as f64 * self.col_px,
+                        y,
+                        (c1 + 1 - c0) as f64 * self.col_px,
+                        h,
+                    ]);
+                }
+            };
+            for c in 0..self.cols {
+                let mut busy = 0f32;
+                let mut best = (0f32, usize::MAX);
+                for s in 0..styles {
+                    let v = cells[(row * styles + s) * self.cols + c];
+                    busy += v;
+                    if v > 0.0 && v >= best.0 {
+                        best = (v, s);
+                    }
+                }
+                let batch = if best.1 == usize::MAX || busy < 0.02 {
+                    None
+                } else {
+                    let step =
+                        ((busy.min(1.0) * STEPS.len() as f32).ceil() as usize).clamp(1, STEPS.len()) - 1;
+                    Some(best.1 * STEPS.len() + step)
+                };
+                match (run, batch) {
+                    (Some((b, c0, _)), Some(nb)) if b == nb => run = Some((b, c0, c)),
+                    (_, nb) => {
+                        flush(run, &mut batches);
+                        run = nb.map(|b| (b, c, c));
+                    }
+                }
+            }
+            flush(run, &mut batches);
+        }
+        batches
+            .into_iter()
+            .enumerate()
+            .filter(|(_, rects)| !rects.is_empty())
+            .map(|(i, rects)| {
+                let alpha = STEPS[i % STEPS.len()];
+                Shape::Cells {
+                    style: CELL_STYLES[i / STEPS.len()],
+                    alpha: if ghost { alpha * 0.22 } else { alpha },
+                    rects,
+                }
+            })
+            .collect()
+    }
+
+    /// What a row's requests did over the window, for the keyboard and a screen reader.
+    fn row_summary(
+        &self,
+        cells: &[f32],
+        row: usize,
+        (ok, failed): (u32, u32),
+        shown: impl Fn(f64) -> f64,
+        source: &str,
+    ) -> String {
+        let styles = CELL_STYLES.len();
+        let (a, b) = self.lanes.requests_of(row);
+        let mut time: Vec<(f64, usize)> = (0..styles - 2)
+            .map(|s| {
+                let sum: f32 = cells[(row * styles + s) * self.cols..(row * styles + s + 1) * self.cols]
+                    .iter()
+                    .sum();
+                (sum as f64 * self.col_ms * self.lanes.per_row as f64, s)
+            })
+            .filter(|(t, _)| *t > 0.0)
+            .collect();
+        time.sort_by(|x, y| y.0.total_cmp(&x.0));
+        let total: f64 = time.iter().map(|t| t.0).sum::<f64>().max(1e-9);
+        let doing: Vec<String> = time
+            .iter()
+            .take(3)
+            .map(|(t, s)| format!("{:.0} % {}", t / total * 100.0, cell_words(CELL_STYLES[*s])))
+            .collect();
+        format!(
+            "requests {a}–{b} ({} merged in this row), {:.1}–{:.1} ms: {}; {ok} answered{} ({source}); zoom in to see each",
+            b + 1 - a,
+            shown(self.from),
+            shown(self.from + self.col_ms * self.cols as f64),
+            if doing.is_empty() { "idle".to_string() } else { doing.join(", ") },
+            if failed > 0 { format!(", {failed} with an error") } else { String::new() }
+        )
     }
 }
 
 /// The task queue's log jobs, each on a queue worker's row: `(row, request lane, start,
 /// end)`. Jobs go to whichever worker is free (first come, first served), so assigning
 /// them in start order to the first row free by then gives each worker its own jobs.
-fn queue_rows(pic: &Picture) -> Vec<(usize, usize, f64, f64)> {
-    let mut jobs: Vec<&Bar> = pic
-        .bars
+fn queue_rows(pictures: &[&Picture]) -> Vec<(usize, usize, f64, f64)> {
+    let mut jobs: Vec<&Bar> = pictures
         .iter()
+        .flat_map(|p| p.bars.iter())
         .filter(|b| b.on == Place::Queue && b.kind == PhaseKind::Background)
         .collect();
     jobs.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
@@ -788,6 +1391,17 @@ pub fn hit_at(layout: &Layout, px: f64, py: f64) -> Option<usize> {
         .rposition(|h| px >= h.x && px <= h.x + h.w && py >= h.y && py <= h.y + h.h)
 }
 
+/// What the pointer at `(px, py)` points at: `(text, t_ms)`: a merged row says what its
+/// requests were doing at that moment, anything else its hit's text.
+pub fn point_at(layout: &Layout, px: f64, py: f64) -> Option<(String, f64)> {
+    if let Some(m) = &layout.merged {
+        if let Some(found) = m.describe(px, py) {
+            return Some(found);
+        }
+    }
+    hit_at(layout, px, py).map(|i| (layout.hits[i].text.clone(), layout.hits[i].t_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,7 +1410,8 @@ mod tests {
     fn geo(span_ms: f64) -> Geometry {
         Geometry {
             width: 800.0,
-            span_ms,
+            from_ms: 0.0,
+            to_ms: span_ms,
             lanes_px: 220.0,
             scale: 1.0,
             text_px: 12.0,
@@ -840,10 +1455,9 @@ mod tests {
         let p = Picture::from_report(&r);
         let g = Geometry {
             width: 1064.0,
-            span_ms: 10_500.0,
             ..geo(10_500.0)
         };
-        let l = layout(&p, Some(&p), g, None, false);
+        let l = layout(&p, &[&p], g, None, false);
         let stalls = rects(&l, Style::Stall, false);
         assert_eq!(stalls.len(), 10);
         let plot = 1064.0 - g.gutter() - RIGHT_PAD;
@@ -875,7 +1489,7 @@ mod tests {
             scale: 0.2,
             ..geo(3000.0)
         };
-        let l = layout(&p, None, g, None, false);
+        let l = layout(&p, &[], g, None, false);
         assert_eq!(texts(&l, Style::Axis).last(), Some(&"15 s"));
         assert!(texts(&l, Style::LabelOnDark).iter().all(|t| *t == "1.50 s"));
         assert!(l.hits.iter().any(|h| h
@@ -886,7 +1500,7 @@ mod tests {
     #[test]
     fn full_async_has_no_stall_blocks_and_cpu_in_the_pool() {
         let p = Picture::from_report(&report(Variant::FullAsync));
-        let l = layout(&p, None, geo(1500.0), None, false);
+        let l = layout(&p, &[], geo(1500.0), None, false);
         assert!(rects(&l, Style::Stall, false).is_empty());
         assert_eq!(rects(&l, Style::CpuPool, false).len(), 10);
         assert!(rects(&l, Style::CpuLoop, false).is_empty());
@@ -908,7 +1522,7 @@ mod tests {
         });
         let l = layout(
             &Picture::from_report(&r),
-            Some(&Picture::from_report(&m)),
+            &[&Picture::from_report(&m)],
             geo(15_000.0),
             None,
             false,
@@ -928,7 +1542,7 @@ mod tests {
         let g = geo(15_000.0);
         let l = layout(
             &Picture::from_report(&r),
-            Some(&Picture::from_report(&m)),
+            &[&Picture::from_report(&m)],
             g,
             None,
             false,
@@ -958,7 +1572,7 @@ mod tests {
         };
         let l = layout(
             &Picture::from_report(&r),
-            Some(&Picture::from_report(&m)),
+            &[&Picture::from_report(&m)],
             g,
             None,
             false,
@@ -969,7 +1583,7 @@ mod tests {
     #[test]
     fn the_ghost_sits_behind_the_measurement_and_a_replay_greys_the_future() {
         let p = Picture::from_report(&report(Variant::Blocking));
-        let l = layout(&p, Some(&p), geo(15_000.0), Some(100.0), true);
+        let l = layout(&p, &[&p], geo(15_000.0), Some(100.0), true);
         let first_real = l
             .shapes
             .iter()
@@ -995,14 +1609,14 @@ mod tests {
             (veil[0].0 - (g.gutter() + 100.0 / 15_000.0 * (800.0 - g.gutter() - RIGHT_PAD))).abs() < 1e-9
         );
         // A live run's cursor greys nothing: nothing has happened after it yet.
-        assert!(rects(&layout(&p, Some(&p), g, Some(100.0), false), Style::Veil, false).is_empty());
+        assert!(rects(&layout(&p, &[&p], g, Some(100.0), false), Style::Veil, false).is_empty());
     }
 
     #[test]
     fn hits_describe_phase_request_and_times() {
         let p = Picture::from_report(&report(Variant::FullAsync));
         let g = geo(1500.0);
-        let l = layout(&p, None, g, None, false);
+        let l = layout(&p, &[], g, None, false);
         let i = hit_at(
             &l,
             g.gutter() + 1000.0 / 1500.0 * (800.0 - g.gutter() - RIGHT_PAD),
@@ -1058,7 +1672,7 @@ mod tests {
         let r = crate::simulate(&c).unwrap();
         let l = layout(
             &Picture::from_report(&r),
-            None,
+            &[],
             geo(r.stats.makespan_ms),
             None,
             false,
@@ -1091,7 +1705,7 @@ mod tests {
         .unwrap();
         let l = layout(
             &Picture::from_report(&gil),
-            None,
+            &[],
             geo(gil.stats.makespan_ms),
             None,
             false,
@@ -1102,20 +1716,186 @@ mod tests {
         assert!(l.hits.iter().any(|h| h.text.contains("waited for the GIL")));
         // A task queue of two workers: two rows, the ten log jobs on them.
         let tq = crate::simulate(&Config::default().with_variant(Variant::TaskQueue)).unwrap();
-        let l = layout(&Picture::from_report(&tq), None, geo(3000.0), None, false);
+        let l = layout(&Picture::from_report(&tq), &[], geo(3000.0), None, false);
         assert!(texts_of(&l).contains(&"task queue".to_string()));
-        let rows = queue_rows(&Picture::from_report(&tq));
+        let rows = queue_rows(&[&Picture::from_report(&tq)]);
         assert_eq!(rows.len(), 10);
         assert_eq!(rows.iter().map(|r| r.0).max(), Some(1));
         // One worker, no queue: as before.
         let plain = layout(
             &Picture::from_report(&report(Variant::AsyncIo)),
-            None,
+            &[],
             geo(11_000.0),
             None,
             false,
         );
         assert!(texts_of(&plain).contains(&"event loop".to_string()));
         assert!(!texts_of(&plain).contains(&"task queue".to_string()));
+    }
+
+    fn burst(requests: u64) -> Report {
+        crate::simulate(&Config {
+            requests,
+            concurrency: requests,
+            tokens: 40,
+            io_ms: 50.0,
+            cpu_ms: 100.0,
+            ..Config::default().with_variant(Variant::FullAsync)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn lanes_past_the_rows_are_merged_and_say_what_their_requests_do() {
+        // 400 at once in 220 px: rows of 3 px, each six requests.
+        let r = burst(400);
+        let p = Picture::from_report(&r);
+        let g = geo(r.stats.makespan_ms);
+        let l = layout(&p, &[], g, None, false);
+        let m = l.merged.as_ref().expect("merged");
+        assert_eq!((m.lanes.per_row, m.lanes.rows, m.lanes.row_h), (6, 67, 3.0));
+        assert!(rects(&l, Style::CpuPool, false).is_empty(), "no lane of its own");
+        let cells: usize = l
+            .shapes
+            .iter()
+            .map(|s| match s {
+                Shape::Cells { rects, .. } => rects.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(
+            cells > 0 && cells < 67 * 40,
+            "{cells} rects, runs of alike cells merged"
+        );
+        // A label every few rows, naming the requests in each.
+        assert!(texts(&l, Style::Label).contains(&"req 0–5"));
+        // At 75 ms the first 40 predict on the pool; the rest wait for a token.
+        let col_x = |t: f64| m.left + t / m.col_ms * m.col_px + 0.5 * m.col_px;
+        let (first, t) = point_at(&l, col_x(75.0), m.top + 1.0).unwrap();
+        assert!(
+            first.starts_with("requests 0–5 (6 merged in this row) at "),
+            "{first}"
+        );
+        assert!(
+            first.contains(": 6 of 6 predicting on a pool thread (predicted)"),
+            "{first}"
+        );
+        assert!((t - 75.0).abs() <= m.col_ms);
+        let (later, _) = point_at(&l, col_x(75.0), m.top + 40.0 * 3.0 + 1.0).unwrap();
+        assert!(later.contains("6 of 6 waiting"), "{later}");
+        // The keyboard reads a row at a time: what it did over the window.
+        assert!(l.hits.iter().any(
+            |h| h.text.starts_with("requests 0–5 (6 merged in this row), 0.0–")
+                && h.text.contains("% predicting on a pool thread")
+        ));
+    }
+
+    #[test]
+    fn merged_cells_keep_every_moment_of_every_request() {
+        // The shares of a row's cells add up to its requests' time in each style.
+        let r = burst(1000);
+        let p = Picture::from_report(&r);
+        let g = geo(r.stats.makespan_ms * 1.03);
+        let l = layout(&p, &[], g, None, false);
+        let m = l.merged.as_ref().unwrap();
+        let styles = CELL_STYLES.len();
+        for style in [Style::CpuPool, Style::Queued, Style::Io { blocking: false }] {
+            let s = cell_index(style);
+            let drawn: f64 = (0..m.lanes.rows)
+                .map(|row| {
+                    let from = (row * styles + s) * m.cols;
+                    m.share[from..from + m.cols]
+                        .iter()
+                        .map(|&v| v as f64)
+                        .sum::<f64>()
+                        * m.col_ms
+                        * m.lanes.per_row as f64
+                })
+                .sum();
+            let spent: f64 = p
+                .bars
+                .iter()
+                .filter(|b| Style::of(b) == style)
+                .map(|b| b.end_ms - b.start_ms)
+                .sum();
+            assert!(
+                (drawn - spent).abs() <= spent * 1e-4,
+                "{style:?}: drawn {drawn}, spent {spent}"
+            );
+        }
+    }
+
+    #[test]
+    fn zooming_in_shows_the_requests_of_the_window_each_in_its_lane() {
+        // ab -n 400 -c 10: a stream; 300–400 ms holds a few requests only.
+        let r = crate::simulate(&Config {
+            requests: 400,
+            concurrency: 10,
+            io_ms: 50.0,
+            cpu_ms: 100.0,
+            ..Config::default().with_variant(Variant::FullAsync)
+        })
+        .unwrap();
+        let p = Picture::from_report(&r);
+        let whole = layout(&p, &[], geo(r.stats.makespan_ms), None, false);
+        assert!(whole.merged.is_some());
+        let g = Geometry {
+            from_ms: 300.0,
+            to_ms: 400.0,
+            ..geo(r.stats.makespan_ms)
+        };
+        let l = layout(&p, &[], g, None, false);
+        assert!(l.merged.is_none(), "few enough for a lane each");
+        assert_eq!(l.window, (300.0, 400.0));
+        let labels = texts(&l, Style::Label);
+        assert!(labels.contains(&"req 20"), "{labels:?}");
+        assert!(
+            !labels.contains(&"req 0"),
+            "request 0 was answered before the window"
+        );
+        // Nothing drawn outside the plot; the axis counts from the window's start.
+        let (left, width) = l.plot;
+        for (x, w) in rects(&l, Style::CpuPool, false) {
+            assert!(x >= left - 1e-9 && x + w <= left + width + 1e-9);
+        }
+        assert_eq!(texts(&l, Style::Axis).first(), Some(&"300 ms"));
+        assert!(l.hits.iter().all(|h| h.t_ms <= 400.0));
+    }
+
+    #[test]
+    fn zoom_and_pan_keep_the_window_on_the_run() {
+        // Twice as close about 750 ms: it stays where it was on the screen.
+        let (a, b) = Geometry::zoomed(0.0, 1500.0, 2.0, 750.0, 1500.0);
+        assert_eq!((a, b), (375.0, 1125.0));
+        let (a, b) = Geometry::zoomed(0.0, 1500.0, 2.0, 300.0, 1500.0);
+        assert!(((300.0 - a) / (b - a) - 0.2).abs() < 1e-9);
+        // Out past the whole run: the whole run.
+        assert_eq!(
+            Geometry::zoomed(375.0, 1125.0, 0.25, 750.0, 1500.0),
+            (0.0, 1500.0)
+        );
+        // Panned past an end: stopped at it, its width kept.
+        assert_eq!(Geometry::panned(375.0, 1125.0, 1000.0, 1500.0), (750.0, 1500.0));
+        assert_eq!(Geometry::panned(375.0, 1125.0, -1000.0, 1500.0), (0.0, 750.0));
+    }
+
+    #[test]
+    fn stalls_too_narrow_to_tell_apart_are_one_block_that_says_how_many() {
+        // 2000 blocking requests of 11 ms in 800 px: 30 ms a pixel.
+        let r = crate::simulate(&Config {
+            requests: 2000,
+            concurrency: 2000,
+            io_ms: 1.0,
+            cpu_ms: 10.0,
+            ..Config::default().with_variant(Variant::Blocking)
+        })
+        .unwrap();
+        let p = Picture::from_report(&r);
+        let l = layout(&p, &[], geo(r.stats.makespan_ms), None, false);
+        let stalls = rects(&l, Style::Stall, false);
+        assert!(stalls.len() < 10, "{} blocks", stalls.len());
+        assert!(l.hits.iter().any(|h| h
+            .text
+            .starts_with("event loop blocked 2000 times, by requests 0–1999")));
     }
 }

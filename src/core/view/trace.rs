@@ -7,6 +7,7 @@ use super::timeline::{Bar, Picture, Reply, StallBar};
 use crate::model::recorder::UnknownRequest;
 use crate::model::Event;
 use crate::model::{Config, ConsoleLine, PhaseKind, Place, Recorder, Report, Source, Variant};
+use std::collections::BTreeSet;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Open {
@@ -28,13 +29,17 @@ impl Open {
 
 pub struct Trace {
     rec: Recorder,
+    /// What has happened and will not change: the phases ended, the answers, the
+    /// stalls. A live view draws it as it is and adds what is open, so a frame costs
+    /// what is going on, not the whole run.
+    closed: Picture,
     open: Vec<Option<Open>>,
+    /// The requests with something open: a phase begun, or sent and not yet taken in.
+    active: BTreeSet<usize>,
     /// Per request: when the coroutine step now going first blocked the loop (a step
     /// may block in several calls; its stall is one, reported when the step ends).
     blocking_since: Vec<Option<f64>>,
-    /// When each answer left, and whether it was an error.
-    responded: Vec<Option<(f64, bool)>>,
-    lag: Vec<[f64; 2]>,
+    answered: u64,
     /// The server's report, once the run is over.
     pub finished: Option<Report>,
     /// When the run's clock started (absolute ms), once it has.
@@ -44,12 +49,18 @@ pub struct Trace {
 impl Trace {
     pub fn new(config: Config) -> Trace {
         let n = config.requests as usize;
+        let closed = Picture {
+            lanes: n,
+            workers: config.workers as usize,
+            ..Picture::default()
+        };
         Trace {
             rec: Recorder::new(config),
+            closed,
             open: vec![None; n],
+            active: BTreeSet::new(),
             blocking_since: vec![None; n],
-            responded: vec![None; n],
-            lag: Vec::new(),
+            answered: 0,
             finished: None,
             t0_abs: None,
         }
@@ -63,9 +74,30 @@ impl Trace {
     pub fn apply(&mut self, event: &Event) -> Result<(), UnknownRequest> {
         self.rec.record(event)?;
         let Some(i) = event.request().map(|r| r as usize) else {
-            return Ok(()); // about a loop, not a request: the recorder has it
+            if let Event::LoopGilWait { worker, from, to } = *event {
+                if to > from {
+                    self.closed.gil_waits.push((worker as usize, from, to));
+                }
+            }
+            return Ok(());
+        };
+        let queued = |on: Place, from: f64, to: f64| Bar {
+            lane: i,
+            kind: PhaseKind::Queued,
+            on,
+            blocking: false,
+            start_ms: from,
+            end_ms: to,
+            open: false,
         };
         match *event {
+            Event::Accepted { t, .. } => {
+                // The recorder's rule: the time since it was sent is a wait for the loop.
+                let sent = self.rec.request(i as u64).and_then(|r| r.sent_ms).unwrap_or(t);
+                if t > sent {
+                    self.closed.bars.push(queued(Place::Loop, sent, t));
+                }
+            }
             Event::Began {
                 kind,
                 on,
@@ -85,20 +117,53 @@ impl Trace {
                     self.blocking_since[i].get_or_insert(t);
                 }
             }
-            Event::Stall { .. } => self.blocking_since[i] = None,
-            Event::Phase { .. } | Event::Waited { .. } => self.open[i] = None,
-            Event::Responded { t, ref answer, .. } => self.responded[i] = Some((t, !answer.is_ok())),
+            Event::Stall { ref stall } => {
+                self.blocking_since[i] = None;
+                self.closed.stalls.push(StallBar {
+                    start_ms: stall.start_ms,
+                    end_ms: stall.end_ms,
+                    request: stall.request,
+                    worker: self.rec.worker_of(i as u64) as usize,
+                    open: false,
+                });
+            }
+            Event::Phase { ref phase, .. } => {
+                self.open[i] = None;
+                self.closed.bars.push(Bar::from_phase(i, phase));
+            }
+            Event::Waited { on, from, to, .. } => {
+                self.open[i] = None;
+                if to > from {
+                    self.closed.bars.push(queued(on, from, to));
+                }
+            }
+            Event::Responded { t, ref answer, .. } => {
+                self.answered += 1;
+                self.closed.responses.push(Reply {
+                    lane: i,
+                    t_ms: t,
+                    error: !answer.is_ok(),
+                });
+            }
             _ => {}
+        }
+        let taken_in = self
+            .rec
+            .request(i as u64)
+            .is_some_and(|r| r.accepted_ms.is_some());
+        if self.open[i].is_none() && taken_in {
+            self.active.remove(&i);
+        } else {
+            self.active.insert(i);
         }
         Ok(())
     }
 
-    /// Heartbeat samples, already on the run's timeline.
     /// Server worker `worker`'s heartbeat samples, already on the run's timeline (the
     /// lane shows worker 0's).
     pub fn lag(&mut self, worker: u64, samples: impl IntoIterator<Item = [f64; 2]>) {
         if worker == 0 {
-            self.lag.extend(samples);
+            self.closed.lag.extend(samples);
         }
     }
 
@@ -113,36 +178,29 @@ impl Trace {
 
     /// How many requests have been answered.
     pub fn responded(&self) -> u64 {
-        self.responded.iter().flatten().count() as u64
+        self.answered
     }
 
-    /// The run so far, with whatever is still going drawn up to `now_ms`.
-    pub fn picture(&self, now_ms: f64) -> Picture {
-        if let Some(report) = &self.finished {
-            return Picture::from_report(report);
-        }
-        let n = self.config().requests as usize;
+    /// What has happened so far and will not change (what a live view draws under
+    /// [`Trace::open_picture`]).
+    pub fn closed(&self) -> &Picture {
+        &self.closed
+    }
+
+    /// What is going on at `now_ms`: the phases begun and not ended, drawn growing up to
+    /// now, the stalls still going, the requests not yet taken in.
+    pub fn open_picture(&self, now_ms: f64) -> Picture {
         let mut picture = Picture {
-            lanes: n,
-            workers: self.config().workers as usize,
+            lanes: self.closed.lanes,
+            workers: self.closed.workers,
             end_ms: now_ms,
-            lag: self.lag.clone(),
-            gil_waits: self
-                .rec
-                .gil_waits()
-                .iter()
-                .map(|g| (g.worker as usize, g.start_ms, g.end_ms))
-                .collect(),
             ..Picture::default()
         };
-        for (lane, open) in self.open.iter().enumerate() {
+        for &lane in &self.active {
             let Some(r) = self.rec.request(lane as u64) else {
                 continue;
             };
-            picture
-                .bars
-                .extend(r.phases.iter().map(|p| Bar::from_phase(lane, p)));
-            if let Some(o) = open {
+            if let Some(o) = &self.open[lane] {
                 let ready_at = o.ready_at(now_ms);
                 picture.bars.push(Bar {
                     lane,
@@ -187,17 +245,21 @@ impl Trace {
                     open: true,
                 });
             }
-            if let Some((t_ms, error)) = self.responded[lane] {
-                picture.responses.push(Reply { lane, t_ms, error });
-            }
         }
-        picture.stalls.extend(self.rec.stalls().iter().map(|s| StallBar {
-            start_ms: s.start_ms,
-            end_ms: s.end_ms,
-            request: s.request,
-            worker: s.worker as usize,
-            open: false,
-        }));
+        picture
+    }
+
+    /// The run so far as one picture, with whatever is still going drawn up to
+    /// `now_ms` (the closed part and the open one together: a copy, for a one-off).
+    pub fn picture(&self, now_ms: f64) -> Picture {
+        if let Some(report) = &self.finished {
+            return Picture::from_report(report);
+        }
+        let open = self.open_picture(now_ms);
+        let mut picture = self.closed.clone();
+        picture.end_ms = now_ms;
+        picture.bars.extend(open.bars);
+        picture.stalls.splice(0..0, open.stalls);
         picture
     }
 
@@ -211,7 +273,7 @@ impl Trace {
             .enumerate()
             .map(|(id, open)| {
                 let r = self.rec.request(id as u64).expect("a lane per request");
-                let responded = self.responded[id].is_some();
+                let responded = r.responded_ms.is_some();
                 let open = open.map(|o| match o.ready_at(now_ms) {
                     Some(_) => Open {
                         kind: PhaseKind::Queued,

@@ -1,23 +1,28 @@
 //! Exports: the report as JSON, the requests as CSV, the timelines as one PNG.
 
 use super::{App, Res};
-use loopscope::fidelity::{fidelity, Fidelity};
+use loopscope::fidelity::Fidelity;
 use loopscope::format;
 use loopscope::model::{Report, Variant};
 use loopscope::view::{export, link};
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, HtmlCanvasElement};
 
+/// A measured endpoint: its prediction, its measurement and the check of one against
+/// the other.
+pub(super) type Measured = (Variant, Rc<Report>, Rc<Report>, Rc<Fidelity>);
+
 impl App {
-    pub(super) fn results(&self) -> Vec<(Variant, Report, Report, Fidelity)> {
+    pub(super) fn results(&self) -> Vec<Measured> {
         self.sections
             .borrow()
             .iter()
             .filter_map(|s| {
                 let m = s.measured.borrow().clone()?;
                 let p = s.predicted.borrow().clone();
-                let f = fidelity(&p, &m);
+                let f = s.check()?;
                 Some((s.variant, p, m, f))
             })
             .collect()
@@ -28,7 +33,7 @@ impl App {
         let runs: Vec<serde_json::Value> = self
             .results()
             .into_iter()
-            .map(|(v, p, m, f)| serde_json::json!({ "variant": v, "predicted": p, "measured": m, "fidelity": f }))
+            .map(|(v, p, m, f)| serde_json::json!({ "variant": v, "predicted": *p, "measured": *m, "fidelity": *f }))
             .collect();
         let doc = serde_json::json!({
             "generated_by": "loopscope",
@@ -42,7 +47,7 @@ impl App {
 
     pub(super) fn export_csv(&self) -> Res {
         let results = self.results();
-        let reports: Vec<&Report> = results.iter().flat_map(|(_, p, m, _)| [p, m]).collect();
+        let reports: Vec<&Report> = results.iter().flat_map(|(_, p, m, _)| [&**p, &**m]).collect();
         download(
             &self.doc,
             "loopscope-requests.csv",

@@ -22,7 +22,6 @@ mod transport;
 
 use crate::runtime::loadgen::{self, Observer, Run, RunError};
 use crate::runtime::{log, now_abs};
-use loopscope::fidelity::fidelity;
 use loopscope::format;
 use loopscope::model::Event;
 use loopscope::model::{Faults, Variant};
@@ -88,6 +87,10 @@ struct App {
     reduced_motion: bool,
     last_paint: Cell<f64>,
     console_shown: Cell<usize>,
+    /// The console lines on the page: `(first, end)` of the report's.
+    console_window: Cell<(usize, usize)>,
+    /// The live console has new lines: scroll to them (before the next writes).
+    console_to_end: Cell<bool>,
     raf: RefCell<Option<Closure<dyn FnMut()>>>,
     first_timeline: Cell<bool>,
     /// A run started by this page's buttons is going (not one from the console).
@@ -189,6 +192,8 @@ pub fn start(glue_source: String) -> Res {
         reduced_motion,
         last_paint: Cell::new(0.0),
         console_shown: Cell::new(0),
+        console_window: Cell::new((0, 0)),
+        console_to_end: Cell::new(false),
         raf: RefCell::default(),
         first_timeline: Cell::new(false),
         own_run: Cell::new(false),
@@ -257,8 +262,9 @@ impl App {
         for s in self.sections.borrow().iter() {
             let predicted = loopscope::simulate(&config.with_variant(s.variant))
                 .map_err(|e| JsValue::from_str(&e.message))?;
-            *s.predicted.borrow_mut() = predicted;
+            *s.predicted.borrow_mut() = Rc::new(predicted);
             *s.measured.borrow_mut() = None;
+            s.window.set(None);
             s.caption
                 .set_inner_html(&caption(s.variant, &s.predicted.borrow(), None, settings.scale));
         }
@@ -316,8 +322,14 @@ impl App {
     /// from scratch.
     fn render_moment(&self, reset: bool) {
         self.paint_all();
-        self.render_code_counts();
+        self.render_panels(reset);
+    }
+
+    /// The code panel, the console, the numbers, the transport and the log, at the
+    /// moment shown.
+    fn render_panels(&self, reset: bool) {
         self.render_console(reset);
+        self.render_code_counts();
         self.render_stats();
         self.render_transport();
         self.render_prediction_log();
@@ -401,15 +413,16 @@ impl App {
                 Err(RunError::Cancelled { at_ms }) => (trace.borrow().cut_short(at_ms), Some(at_ms)),
                 Err(RunError::Failed(message)) => return Err(JsValue::from_str(&message)),
             };
-            let check = fidelity(&predicted, &measured);
+            let measured = Rc::new(measured);
+            *section.measured.borrow_mut() = Some(measured.clone());
+            let check = section.check().expect("just measured");
             section.caption.set_inner_html(&caption(
                 v,
                 &predicted,
                 Some((&measured, &check)),
                 settings.scale,
             ));
-            trace.borrow_mut().finished = Some(measured.clone());
-            *section.measured.borrow_mut() = Some(measured);
+            trace.borrow_mut().finished = Some((*measured).clone());
             if let Some(at_ms) = cancelled {
                 *self.live.borrow_mut() = None;
                 self.reset_clock();
@@ -448,9 +461,16 @@ impl App {
             let now = now_abs();
             app.clock.borrow_mut().tick(now - last);
             last = now;
+            // The timelines every frame; the panels, whose text changes by the request
+            // and costs more the more requests there are, ten times a second (four
+            // when the reader prefers reduced motion, the timelines too).
+            let panels_every = if app.reduced_motion { 250.0 } else { 100.0 };
             if !app.reduced_motion || now - app.last_paint.get() >= 250.0 {
+                app.paint_all();
+            }
+            if now - app.last_paint.get() >= panels_every {
                 app.last_paint.set(now);
-                app.render_moment(false);
+                app.render_panels(false);
             }
             if running {
                 if let (Some(w), Some(cb)) = (web_sys::window(), app.raf.borrow().as_ref()) {

@@ -194,6 +194,19 @@ impl Painter {
                     }
                     ctx.fill_rect(*x, *y, *w, *h);
                 }
+                Shape::Cells { style, alpha, rects } => {
+                    // Merged lanes: plain colours (a texture does not read in a 3 px
+                    // row), a wait light grey.
+                    ctx.set_global_alpha(*alpha);
+                    ctx.set_fill_style_str(match style {
+                        Style::Queued => "#b4b4b4",
+                        s => colour(*s),
+                    });
+                    for [x, y, w, h] in rects {
+                        ctx.fill_rect(*x, *y, *w, *h);
+                    }
+                    current = None;
+                }
                 Shape::Text {
                     x,
                     y,

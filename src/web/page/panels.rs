@@ -2,7 +2,7 @@
 //! while requests are in it, the server console, and the numbers as `ab` prints them.
 
 use super::{by_id, escape, on, App, Moment, Res};
-use loopscope::fidelity::fidelity;
+use loopscope::fidelity::Fidelity;
 use loopscope::format;
 use loopscope::model::{Report, Stats, Variant};
 use loopscope::view::{code, replay};
@@ -63,7 +63,7 @@ impl App {
 
     /// The report the code panel and the console follow for `v` when no run is going:
     /// the model's in a model replay, else the measurement if there is one.
-    fn followed(&self, v: Variant) -> Option<Report> {
+    fn followed(&self, v: Variant) -> Option<Rc<Report>> {
         let sections = self.sections.borrow();
         let s = sections.iter().find(|s| s.variant == v)?;
         let measured = s.measured.borrow();
@@ -178,6 +178,11 @@ impl App {
         let Ok(list) = by_id::<Element>(&self.doc, "console-lines") else {
             return;
         };
+        if self.console_to_end.replace(false) {
+            if let Some(el) = list.dyn_ref::<HtmlElement>() {
+                el.set_scroll_top(i32::MAX);
+            }
+        }
         let v = self.code_variant.get();
         let scale = self.settings.borrow().scale;
         let line_html = |t: f64, r: u64, text: &str, class: &str| {
@@ -196,66 +201,106 @@ impl App {
                 escape(text).replace("---", "<span class=\"nb\">---</span>")
             )
         };
-        const MOST: usize = 2000;
+        // The console shows a window of lines, as a terminal's screen does: the latest
+        // while a run goes, those round the moment in a replay. A run of thousands of
+        // requests prints tens of thousands; the page lays out a few hundred.
+        const LIVE: usize = 200;
+        const AROUND: usize = 150;
+        let more = by_id::<HtmlElement>(&self.doc, "console-more").ok();
+        let say_more = |before: usize, after: usize| {
+            if let Some(m) = &more {
+                let text = match (before, after) {
+                    (0, 0) => String::new(),
+                    (b, 0) => format!("… {b} earlier lines not shown"),
+                    (0, a) => format!("{a} later lines not shown …"),
+                    (b, a) => format!("… {b} earlier and {a} later lines not shown"),
+                };
+                m.set_hidden(text.is_empty());
+                m.set_text_content(Some(&text));
+            }
+        };
         match self.moment() {
             Moment::Live { variant, .. } if variant == v => {
                 if reset {
                     list.set_inner_html("");
                     self.console_shown.set(0);
+                    self.console_window.set((0, 0));
                 }
                 let live = self.live.borrow();
                 let Some(l) = live.as_ref() else { return };
                 let run = l.trace.borrow();
                 let lines = run.console();
-                let from = self.console_shown.get();
-                let html: String = lines
+                let from = self.console_shown.get().max(lines.len().saturating_sub(LIVE));
+                if from >= lines.len() {
+                    return;
+                }
+                let html: String = lines[from..]
                     .iter()
-                    .skip(from)
-                    .take(MOST.saturating_sub(from))
                     .map(|c| line_html(c.t_ms, c.request, &c.line, ""))
                     .collect();
-                self.console_shown.set(lines.len().min(MOST));
-                if !html.is_empty() {
-                    let _ = list.insert_adjacent_html("beforeend", &html);
-                    if let Some(el) = list.dyn_ref::<HtmlElement>() {
-                        el.set_scroll_top(el.scroll_height());
+                let _ = list.insert_adjacent_html("beforeend", &html);
+                // Only the latest stay.
+                let mut extra = list.child_element_count() as usize;
+                while extra > LIVE {
+                    match list.first_element_child() {
+                        Some(first) => first.remove(),
+                        None => break,
                     }
+                    extra -= 1;
                 }
+                self.console_shown.set(lines.len());
+                say_more(lines.len().saturating_sub(LIVE), 0);
+                // Scrolled to the end next time, before anything is written: scrolling
+                // now, just after the lines went in, would make the browser lay the page
+                // out at once.
+                self.console_to_end.set(true);
             }
             Moment::Live { .. } => {}
             moment => {
                 let Some(report) = self.followed(v) else { return };
+                let total = report.console.len();
                 let until = match moment {
                     Moment::At(t) => replay::printed_by(&report, t),
-                    _ => report.console.len(),
+                    _ => total,
                 };
-                let shown = report.console.len().min(MOST);
+                // The window round the moment: kept while the moment stays well inside
+                // it, so a replay redraws it now and then, not every frame.
+                let (mut start, mut end) = self.console_window.get();
+                let margin_before = if start == 0 { 0 } else { 20 };
+                let margin_after = if end >= total { 0 } else { 20 };
+                let inside = until >= start + margin_before && until + margin_after <= end;
                 let redraw = reset
-                    || self.console_shown.get() != shown
-                    || list.child_element_count() as usize != shown;
+                    || !inside
+                    || end > total
+                    || self.console_shown.get() != total
+                    || list.child_element_count() as usize != end - start;
                 if redraw {
-                    let html: String = report
-                        .console
+                    start = until.saturating_sub(AROUND);
+                    end = (start + 2 * AROUND).min(total);
+                    start = end.saturating_sub(2 * AROUND);
+                    let html: String = report.console[start..end]
                         .iter()
-                        .take(MOST)
                         .map(|c| line_html(c.t_ms, c.request, &c.line, ""))
                         .collect();
                     list.set_inner_html(&html);
-                    self.console_shown.set(shown);
+                    self.console_shown.set(total);
+                    self.console_window.set((start, end));
+                    say_more(start, total - end);
                 }
                 // Mark the future and the latest line.
                 let items = list.children();
                 let mut latest: Option<Element> = None;
                 for i in 0..items.length() {
                     let Some(li) = items.item(i) else { continue };
-                    let future = (i as usize) >= until;
+                    let at = start + i as usize;
+                    let future = at >= until;
                     if future {
                         let _ = li.set_attribute("data-future", "");
                     } else {
                         let _ = li.remove_attribute("data-future");
                     }
                     let _ = li.class_list().toggle_with_force("future", future);
-                    let is_latest = (i as usize) + 1 == until && matches!(moment, Moment::At(_));
+                    let is_latest = at + 1 == until && matches!(moment, Moment::At(_));
                     let _ = li.class_list().toggle_with_force("latest", is_latest);
                     if is_latest {
                         let _ = li.set_attribute("aria-current", "true");
@@ -289,22 +334,30 @@ impl App {
             .shown_sections()
             .iter()
             .map(|s| {
-                let (p, m) = (s.predicted.borrow(), s.measured.borrow());
+                let (p, m) = (s.predicted.borrow().clone(), s.measured.borrow().clone());
                 match moment {
                     Moment::At(t) => {
-                        let so_far = |r: &Report| Report {
-                            stats: replay::stats_at(r, t),
-                            ..r.clone()
+                        let requests = |r: &Report| {
+                            let answered = r.requests.iter().filter(|q| q.responded_ms <= t).count();
+                            format!("{answered} of {} so far", r.config.requests)
                         };
                         stats_row(
                             s.variant,
-                            &so_far(&p),
-                            m.as_ref().map(so_far).as_ref(),
+                            &replay::stats_at(&p, t),
+                            m.as_ref().map(|m| replay::stats_at(m, t)).as_ref(),
+                            requests(m.as_deref().unwrap_or(&p)),
+                            None,
                             scale,
-                            Some(t),
                         )
                     }
-                    _ => stats_row(s.variant, &p, m.as_ref(), scale, None),
+                    _ => stats_row(
+                        s.variant,
+                        &p.stats,
+                        m.as_ref().map(|m| &m.stats),
+                        p.requests.len().to_string(),
+                        s.check().as_deref(),
+                        scale,
+                    ),
                 }
             })
             .collect();
@@ -314,14 +367,16 @@ impl App {
 
 /// One endpoint's row of numbers: measured, then the model's, and the difference.
 /// Cells read in the tutorial's time (`scale` is the run's); their `data-measured` and
-/// `data-predicted` stay in the run's milliseconds. At a replay's moment `at`, the
-/// numbers so far, and no verdict (a run half replayed is not compared).
+/// `data-predicted` stay in the run's milliseconds. `requests` is the first cell;
+/// `check`, the fidelity verdict, is given for a finished run only (a run half replayed
+/// is not compared).
 pub(super) fn stats_row(
     v: Variant,
-    predicted: &Report,
-    measured: Option<&Report>,
+    predicted: &Stats,
+    measured: Option<&Stats>,
+    requests: String,
+    check: Option<&Fidelity>,
     scale: f64,
-    at: Option<f64>,
 ) -> String {
     type Metric = (&'static str, fn(&Stats) -> Option<f64>, bool);
     let metrics: [Metric; 8] = [
@@ -334,7 +389,6 @@ pub(super) fn stats_row(
         ("loop_stall_max_ms", |s| Some(s.loop_stall_max_ms), true),
         ("probe_stall_total_ms", |s| s.probe_stall_total_ms, true),
     ];
-    let check = measured.filter(|_| at.is_none()).map(|m| fidelity(predicted, m));
     // Shown in the tutorial's time: ms ÷ scale, requests per second × scale.
     let fmt = |x: f64, ms: bool| {
         if ms {
@@ -350,19 +404,6 @@ pub(super) fn stats_row(
     } else {
         "data-model-only"
     };
-    let answered = |r: &Report| {
-        r.requests
-            .iter()
-            .filter(|q| at.map_or(true, |t| q.responded_ms <= t))
-            .count()
-    };
-    let requests = match at {
-        Some(_) => {
-            let shown = measured.unwrap_or(predicted);
-            format!("{} of {} so far", answered(shown), shown.config.requests)
-        }
-        None => predicted.requests.len().to_string(),
-    };
     let mut html = format!(
         "<tr {hook}=\"{}\"><th scope=\"row\"><code>{}</code></th><td data-metric=\"requests\">{requests}</td>",
         v.id(),
@@ -372,13 +413,13 @@ pub(super) fn stats_row(
         // The probe is compared with the loop's blocked time as measured, the rest with
         // the model.
         let (p, against) = if key == "probe_stall_total_ms" {
-            (measured.map(|m| m.stats.loop_stall_total_ms), "loop blocked")
+            (measured.map(|m| m.loop_stall_total_ms), "loop blocked")
         } else {
-            (get(&predicted.stats), "model")
+            (get(predicted), "model")
         };
-        let m = measured.and_then(|m| get(&m.stats));
+        let m = measured.and_then(get);
         // The fidelity check behind this cell, if one is: its verdict is the cell's.
-        let verdict = check.as_ref().and_then(|c| {
+        let verdict = check.and_then(|c| {
             c.checks.iter().find(|x| match key {
                 "makespan_ms" => x.name == "makespan_ms",
                 "loop_stall_total_ms" => x.name == "loop_stall_total_ms",

@@ -3,12 +3,12 @@
 
 use super::paint::Painter;
 use super::{by_id, escape, on, App, Moment, Res};
-use loopscope::fidelity::Fidelity;
+use loopscope::fidelity::{fidelity, Fidelity};
 use loopscope::format;
 use loopscope::model::{Report, Variant};
 use loopscope::view::settings::scaled;
 use loopscope::view::timeline::{self, Geometry, Layout, Picture};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -24,11 +24,99 @@ pub(super) struct Section {
     pub badge: Element,
     /// Fits the timeline to its own run (`aria-pressed`).
     pub fit: HtmlButtonElement,
+    /// Shows the whole run again (disabled when not zoomed).
+    pub zoom_reset: HtmlButtonElement,
     pub canvas: HtmlCanvasElement,
     pub painter: Painter,
     pub layout: RefCell<Layout>,
-    pub predicted: RefCell<Report>,
-    pub measured: RefCell<Option<Report>>,
+    pub predicted: RefCell<Rc<Report>>,
+    pub measured: RefCell<Option<Rc<Report>>>,
+    /// The zoomed window of the run's clock, if zoomed in.
+    pub window: Cell<Option<(f64, f64)>>,
+    /// Made once per report, not once per frame.
+    ghost_cache: Derived<Picture>,
+    real_cache: Derived<Picture>,
+    check_cache: RefCell<Option<Checked>>,
+    /// What the canvas shows now: an unchanged timeline is not drawn again.
+    painted: RefCell<Option<Painted>>,
+}
+
+/// A zoom step from the keyboard or a button.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Zoom {
+    /// Closer by a factor (below 1: further).
+    By(f64),
+    /// Moved by a share of the window (negative: earlier).
+    Pan(f64),
+    /// The whole run.
+    Reset,
+}
+
+/// A prediction, a measurement, and the check of one against the other.
+type Checked = (Rc<Report>, Rc<Report>, Rc<Fidelity>);
+
+/// Where a drag began: the pointer's x and the window then.
+type DragStart = (f64, (f64, f64));
+
+/// Something made from a report, kept while the report is the same one.
+type Derived<T> = RefCell<Option<(Rc<Report>, Rc<T>)>>;
+
+fn derived<T>(cache: &Derived<T>, report: &Rc<Report>, make: impl FnOnce(&Report) -> T) -> Rc<T> {
+    let mut slot = cache.borrow_mut();
+    match slot.as_ref() {
+        Some((r, made)) if Rc::ptr_eq(r, report) => made.clone(),
+        _ => {
+            let made = Rc::new(make(report));
+            *slot = Some((report.clone(), made.clone()));
+            made
+        }
+    }
+}
+
+/// What a timeline was drawn from.
+#[derive(Clone, PartialEq)]
+struct Painted {
+    geo: Geometry,
+    cursor: Option<f64>,
+    veil: bool,
+    focused: Option<usize>,
+    ghost: *const Picture,
+    real: Option<*const Picture>,
+}
+
+impl Section {
+    /// The prediction, as a timeline draws it.
+    pub fn ghost(&self) -> Rc<Picture> {
+        derived(&self.ghost_cache, &self.predicted.borrow(), Picture::from_report)
+    }
+
+    /// The measurement, as a timeline draws it.
+    pub fn real(&self) -> Option<Rc<Picture>> {
+        let measured = self.measured.borrow().clone()?;
+        Some(derived(&self.real_cache, &measured, Picture::from_report))
+    }
+
+    /// The measurement held against the prediction, once per pair.
+    pub fn check(&self) -> Option<Rc<Fidelity>> {
+        let m = self.measured.borrow().clone()?;
+        let p = self.predicted.borrow().clone();
+        let mut slot = self.check_cache.borrow_mut();
+        if let Some((cp, cm, f)) = slot.as_ref() {
+            if Rc::ptr_eq(cp, &p) && Rc::ptr_eq(cm, &m) {
+                return Some(f.clone());
+            }
+        }
+        let f = Rc::new(fidelity(&p, &m));
+        *slot = Some((p, m, f.clone()));
+        Some(f)
+    }
+
+    /// The end of its run on its clock (its prediction's or its measurement's,
+    /// whichever is later), background tasks included.
+    pub fn end_ms(&self) -> f64 {
+        let ghost = self.ghost().end_ms;
+        self.real().map_or(ghost, |r| ghost.max(r.end_ms))
+    }
 }
 
 impl App {
@@ -64,13 +152,35 @@ impl App {
             fit.set_attribute("aria-pressed", "false")?;
             fit.set_title("Stretch this timeline over its own run, or line it up with the others");
             tools.append_child(&badge)?;
+            // Zoom: the buttons do what the wheel, a drag and + − 0 do on the canvas.
+            let mut zoom_buttons = Vec::new();
+            for (label, name, zoom) in [
+                ("−", "Zoom out", Zoom::By(0.5)),
+                ("+", "Zoom in", Zoom::By(2.0)),
+                ("Whole run", "Show the whole run", Zoom::Reset),
+            ] {
+                let b: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
+                b.set_type("button");
+                b.set_class_name("zoom");
+                b.set_text_content(Some(label));
+                b.set_attribute("aria-label", &format!("{name} ({} timeline)", v.id()))?;
+                b.set_title(&format!(
+                    "{name}: or the mouse wheel over the timeline, drag to pan; keys + − 0, Shift+arrows"
+                ));
+                let app = self.clone();
+                on(&b, "click", move |_: web_sys::Event| app.apply_zoom(i, zoom))?;
+                tools.append_child(&b)?;
+                zoom_buttons.push(b);
+            }
+            let zoom_reset = zoom_buttons.pop().expect("three buttons");
+            zoom_reset.set_disabled(true);
             tools.append_child(&fit)?;
             let canvas: HtmlCanvasElement = self.doc.create_element("canvas")?.dyn_into()?;
             canvas.set_tab_index(0);
             canvas.set_attribute("role", "img")?;
             canvas.set_attribute(
                 "aria-label",
-                &format!("Timeline of {}: request lanes, event-loop stalls and probe lag. Use the arrow keys to step through its phases, Enter to replay from one.", v.id()),
+                &format!("Timeline of {}: request lanes, event-loop stalls and probe lag. Use the arrow keys to step through its phases, Enter to replay from one; + and − zoom the time axis, Shift with an arrow pans, 0 shows the whole run.", v.id()),
             )?;
             figure.append_child(&caption)?;
             figure.append_child(&tools)?;
@@ -84,11 +194,17 @@ impl App {
                 caption,
                 badge,
                 fit: fit.clone(),
+                zoom_reset,
                 painter: Painter::new(&canvas)?,
                 canvas: canvas.clone(),
                 layout: RefCell::default(),
-                predicted: RefCell::new(predicted),
+                predicted: RefCell::new(Rc::new(predicted)),
                 measured: RefCell::default(),
+                window: Cell::new(None),
+                ghost_cache: RefCell::default(),
+                real_cache: RefCell::default(),
+                check_cache: RefCell::default(),
+                painted: RefCell::default(),
             });
             self.wire_canvas(i, &canvas)?;
             let app = self.clone();
@@ -112,30 +228,83 @@ impl App {
     }
 
     pub(super) fn wire_canvas(self: &Rc<Self>, index: usize, canvas: &HtmlCanvasElement) -> Res {
-        let hit_under = move |app: &App, e: &web_sys::MouseEvent| {
+        let point_under = move |app: &App, e: &web_sys::MouseEvent| {
             app.sections.borrow().get(index).and_then(|s| {
                 let layout = s.layout.borrow();
-                timeline::hit_at(&layout, f64::from(e.offset_x()), f64::from(e.offset_y()))
-                    .map(|i| layout.hits[i].clone())
+                timeline::point_at(&layout, f64::from(e.offset_x()), f64::from(e.offset_y()))
             })
         };
+        // A drag pans the time axis: where it started (px, window), and whether it moved
+        // (then it is no click).
+        let drag: Rc<Cell<Option<DragStart>>> = Rc::default();
+        let dragged = Rc::new(Cell::new(false));
         let app = self.clone();
+        let (d, moved) = (drag.clone(), dragged.clone());
         on(canvas, "mousemove", move |e: web_sys::MouseEvent| {
-            let hit = hit_under(&app, &e);
+            if let Some((x0, (a, b))) = d.get() {
+                if e.buttons() & 1 == 0 {
+                    d.set(None);
+                } else {
+                    let dx = f64::from(e.offset_x()) - x0;
+                    if dx.abs() > 3.0 || moved.get() {
+                        moved.set(true);
+                        app.pan_to(index, a, b, dx);
+                        app.tooltip(None, 0.0, 0.0);
+                        return;
+                    }
+                }
+            }
+            let found = point_under(&app, &e);
             app.tooltip(
-                hit.map(|h| format!("{} (click to replay from here)", h.text))
+                found
+                    .map(|(text, _)| format!("{text} (click to replay from here)"))
                     .as_deref(),
                 f64::from(e.client_x()),
                 f64::from(e.client_y()),
             );
         })?;
+        let app = self.clone();
+        let (d, moved) = (drag.clone(), dragged.clone());
+        on(canvas, "mousedown", move |e: web_sys::MouseEvent| {
+            if e.button() != 0 {
+                return;
+            }
+            let window = app.sections.borrow().get(index).map(|s| s.layout.borrow().window);
+            if let Some(w) = window {
+                d.set(Some((f64::from(e.offset_x()), w)));
+                moved.set(false);
+            }
+        })?;
+        let d = drag.clone();
+        on(canvas, "mouseup", move |_: web_sys::MouseEvent| d.set(None))?;
         // A click on a bar, a stall or an answer moves the replay to its moment.
         let app = self.clone();
         on(canvas, "click", move |e: web_sys::MouseEvent| {
-            if let Some(hit) = hit_under(&app, &e) {
-                app.seek_to(hit.t_ms);
+            if dragged.replace(false) {
+                return;
+            }
+            if let Some((_, t)) = point_under(&app, &e) {
+                app.seek_to(t);
             }
         })?;
+        // The wheel zooms the time axis about the pointer.
+        let app = self.clone();
+        let wheel = Closure::<dyn FnMut(web_sys::WheelEvent)>::new(move |e: web_sys::WheelEvent| {
+            let dy = e.delta_y() * if e.delta_mode() == 1 { 33.0 } else { 1.0 };
+            if dy == 0.0 {
+                return;
+            }
+            e.prevent_default();
+            app.zoom(index, 2f64.powf(-dy / 300.0), Some(f64::from(e.offset_x())));
+        });
+        let options = web_sys::AddEventListenerOptions::new();
+        options.set_passive(false);
+        canvas.add_event_listener_with_callback_and_add_event_listener_options(
+            "wheel",
+            wheel.as_ref().unchecked_ref(),
+            &options,
+        )?;
+        wheel.forget();
         let app = self.clone();
         on(canvas, "mouseleave", move |_: web_sys::Event| {
             app.tooltip(None, 0.0, 0.0)
@@ -148,6 +317,20 @@ impl App {
         })?;
         let app = self.clone();
         on(canvas, "keydown", move |e: web_sys::KeyboardEvent| {
+            // + and − zoom the time axis, 0 shows the whole run, Shift with an arrow pans.
+            let zoom = match e.key().as_str() {
+                "+" | "=" => Some(Zoom::By(2.0)),
+                "-" | "_" => Some(Zoom::By(0.5)),
+                "0" => Some(Zoom::Reset),
+                "ArrowLeft" if e.shift_key() => Some(Zoom::Pan(-0.25)),
+                "ArrowRight" if e.shift_key() => Some(Zoom::Pan(0.25)),
+                _ => None,
+            };
+            if let Some(z) = zoom {
+                e.prevent_default();
+                app.apply_zoom(index, z);
+                return;
+            }
             let count = app
                 .sections
                 .borrow()
@@ -186,6 +369,86 @@ impl App {
         Ok(())
     }
 
+    /// Zooms section `index`'s time axis by `factor` about the pointer at `px` (its
+    /// centre without one).
+    fn zoom(&self, index: usize, factor: f64, px: Option<f64>) {
+        let Some(s) = self.sections.borrow().get(index).cloned() else {
+            return;
+        };
+        let (window, (left, width), limit) = {
+            let l = s.layout.borrow();
+            (l.window, l.plot, self.unzoomed_span(&s))
+        };
+        let (a, b) = window;
+        let at = px.map_or((a + b) / 2.0, |px| {
+            a + ((px - left) / width).clamp(0.0, 1.0) * (b - a)
+        });
+        let (from, to) = Geometry::zoomed(a, b, factor, at, limit);
+        self.set_window(&s, from, to, limit);
+    }
+
+    fn pan_to(&self, index: usize, a: f64, b: f64, dx_px: f64) {
+        let Some(s) = self.sections.borrow().get(index).cloned() else {
+            return;
+        };
+        let width = s.layout.borrow().plot.1.max(1.0);
+        let limit = self.unzoomed_span(&s);
+        let (from, to) = Geometry::panned(a, b, -dx_px / width * (b - a), limit);
+        self.set_window(&s, from, to, limit);
+    }
+
+    pub(super) fn apply_zoom(&self, index: usize, zoom: Zoom) {
+        match zoom {
+            Zoom::By(f) => self.zoom(index, f, None),
+            Zoom::Reset => {
+                if let Some(s) = self.sections.borrow().get(index).cloned() {
+                    s.window.set(None);
+                    self.after_zoom(&s);
+                }
+            }
+            Zoom::Pan(share) => {
+                let window = self
+                    .sections
+                    .borrow()
+                    .get(index)
+                    .map(|s| s.layout.borrow().window);
+                if let Some((a, b)) = window {
+                    let width = self.sections.borrow()[index].layout.borrow().plot.1;
+                    self.pan_to(index, a, b, -share * width);
+                }
+            }
+        }
+    }
+
+    /// The span a section shows unzoomed.
+    fn unzoomed_span(&self, s: &Section) -> f64 {
+        if self.view.borrow().fit.contains(&s.variant) {
+            s.end_ms().max(1.0) * 1.03
+        } else {
+            let now = match self.moment() {
+                Moment::Live { now, .. } => Some(now),
+                _ => None,
+            };
+            self.span_ms(now) * 1.03
+        }
+    }
+
+    fn set_window(&self, s: &Section, from: f64, to: f64, limit: f64) {
+        let whole = from <= 0.0 && to >= limit - 1e-9;
+        s.window.set((!whole).then_some((from, to)));
+        self.after_zoom(s);
+    }
+
+    fn after_zoom(&self, s: &Section) {
+        let zoomed = s.window.get().is_some();
+        let _ = s
+            .zoom_reset
+            .set_attribute("aria-disabled", if zoomed { "false" } else { "true" });
+        s.zoom_reset.set_disabled(!zoomed);
+        self.focus.set(None);
+        self.paint_all();
+    }
+
     pub(super) fn show_focused(&self) {
         let Some((si, hi)) = self.focus.get() else {
             self.tooltip(None, 0.0, 0.0);
@@ -219,31 +482,10 @@ impl App {
         }
     }
 
-    /// What a section shows as its measurement: the run going on, the measured report,
-    /// or nothing (the prediction is drawn solid); a model replay shows the prediction.
-    fn shown_report(&self, s: &Section) -> Option<Report> {
-        if self.replay_model.get() {
-            None
-        } else {
-            s.measured.borrow().clone()
-        }
-    }
-
-    /// The end of a section's run on its clock (its prediction's or its measurement's,
-    /// whichever is later), background tasks included.
-    fn end_of(s: &Section) -> f64 {
-        let end = |r: &Report| Picture::from_report(r).end_ms;
-        let mut e = end(&s.predicted.borrow());
-        if let Some(m) = s.measured.borrow().as_ref() {
-            e = e.max(end(m));
-        }
-        e
-    }
-
     /// The span every timeline shares, so they line up; `now` for a run going on.
     pub(super) fn span_ms(&self, now: Option<f64>) -> f64 {
         let sections = self.shown_sections();
-        let mut span = sections.iter().map(|s| Self::end_of(s)).fold(1.0, f64::max);
+        let mut span = sections.iter().map(|s| s.end_ms()).fold(1.0, f64::max);
         if let Some(now) = now {
             span = span.max(now);
         }
@@ -263,46 +505,60 @@ impl App {
         let sections = self.sections.borrow();
         let shown = self.view.borrow().shown();
         let many = shown.len() > 1;
+        // Every width read before anything is written: a read after a write makes the
+        // browser lay the page out again, once per timeline.
+        let widths: Vec<f64> = sections
+            .iter()
+            .map(|s| {
+                if shown.contains(&s.variant) {
+                    s.canvas.client_width().max(300) as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let badge = format::played_at(scale);
         for (i, s) in sections.iter().enumerate() {
             if !shown.contains(&s.variant) {
                 continue;
             }
             let fitted = self.view.borrow().fit.contains(&s.variant);
-            let _ = s
-                .fit
-                .set_attribute("aria-pressed", if fitted { "true" } else { "false" });
-            s.badge.set_text_content(Some(&format::played_at(scale)));
-            let width = s.canvas.client_width().max(300) as f64;
-            let ghost = Picture::from_report(&s.predicted.borrow());
-            let (real, cursor, veil) = match (live.as_ref(), moment) {
-                (Some(l), Moment::Live { now, .. }) if l.variant == s.variant => {
-                    (Some(l.trace.borrow().picture(now)), Some(now), false)
-                }
-                (_, Moment::At(t)) => (
-                    self.shown_report(s).as_ref().map(Picture::from_report),
-                    Some(t),
-                    true,
-                ),
-                _ => (
-                    self.shown_report(s).as_ref().map(Picture::from_report),
-                    None,
-                    false,
-                ),
+            let pressed = if fitted { "true" } else { "false" };
+            if s.fit.get_attribute("aria-pressed").as_deref() != Some(pressed) {
+                let _ = s.fit.set_attribute("aria-pressed", pressed);
+            }
+            if s.badge.text_content().as_deref() != Some(badge.as_str()) {
+                s.badge.set_text_content(Some(&badge));
+            }
+            let width = widths[i];
+            let ghost = s.ghost();
+            let going = live.as_ref().filter(|l| l.variant == s.variant);
+            let measured = if self.replay_model.get() { None } else { s.real() };
+            let (cursor, veil) = match moment {
+                Moment::Live { now, .. } if going.is_some() => (Some(now), false),
+                Moment::At(t) => (Some(t), true),
+                _ => (None, false),
             };
             let span = if fitted {
-                match (live.as_ref(), now) {
-                    (Some(l), Some(now)) if l.variant == s.variant => Self::end_of(s).max(now),
-                    _ => Self::end_of(s),
+                match (going, now) {
+                    (Some(_), Some(now)) => s.end_ms().max(now),
+                    _ => s.end_ms(),
                 }
                 .max(1.0)
                     * 1.03
             } else {
                 shared
             };
-            let lanes = s.predicted.borrow().requests.len() as f64;
+            // Zoomed: the window, kept within the run (a new run may be shorter).
+            let (from_ms, to_ms) = match s.window.get() {
+                Some((a, b)) => Geometry::panned(a, b, 0.0, span),
+                None => (0.0, span),
+            };
+            let lanes = ghost.lanes as f64;
             let geo = Geometry {
                 width,
-                span_ms: span,
+                from_ms,
+                to_ms,
                 lanes_px: match (present, many) {
                     (true, _) => (lanes * 36.0).clamp(240.0, 640.0),
                     (false, true) => 120.0,
@@ -311,14 +567,34 @@ impl App {
                 scale,
                 text_px: if present { 21.0 } else { 12.0 }, // axis and notes 1 px less
             };
-            let layout = timeline::layout(&ghost, real.as_ref(), geo, cursor, veil);
-            let focused = self
-                .focus
-                .get()
-                .filter(|(si, _)| *si == i)
-                .and_then(|(_, hi)| layout.hits.get(hi).cloned());
+            let focused_index = self.focus.get().filter(|(si, _)| *si == i).map(|(_, hi)| hi);
+            let key = Painted {
+                geo,
+                cursor,
+                veil,
+                focused: focused_index,
+                ghost: Rc::as_ptr(&ghost),
+                real: measured.as_ref().map(Rc::as_ptr),
+            };
+            // A finished timeline is drawn again only when what it shows changed.
+            if going.is_none() && s.painted.borrow().as_ref() == Some(&key) {
+                continue;
+            }
+            let layout = match going {
+                Some(l) => {
+                    let trace = l.trace.borrow();
+                    let open = trace.open_picture(now.unwrap_or(0.0));
+                    timeline::layout(&ghost, &[trace.closed(), &open], geo, cursor, veil)
+                }
+                None => {
+                    let real: Vec<&Picture> = measured.iter().map(|m| &**m).collect();
+                    timeline::layout(&ghost, &real, geo, cursor, veil)
+                }
+            };
+            let focused = focused_index.and_then(|hi| layout.hits.get(hi).cloned());
             s.painter.paint(&s.canvas, &layout, focused.as_ref());
             *s.layout.borrow_mut() = layout;
+            *s.painted.borrow_mut() = if going.is_some() { None } else { Some(key) };
         }
         if !self.first_timeline.replace(true) {
             if let Some(p) = web_sys::window().and_then(|w| w.performance()) {

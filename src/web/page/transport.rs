@@ -95,7 +95,7 @@ impl App {
 
     /// The reports the replay covers: each section's shown report (the model's in a
     /// model replay) and its prediction.
-    fn replayed(&self) -> Vec<Report> {
+    fn replayed(&self) -> Vec<Rc<Report>> {
         self.shown_sections()
             .iter()
             .flat_map(|s| {
@@ -160,7 +160,7 @@ impl App {
             return;
         }
         let reports = self.replayed();
-        let moments = Moments::of(&reports.iter().collect::<Vec<_>>());
+        let moments = Moments::of(&reports.iter().map(|r| &**r).collect::<Vec<_>>());
         self.clock.borrow_mut().step(&moments, forward);
         self.render_moment(false);
     }

@@ -37,11 +37,15 @@ impl AcceptQueue {
         Atomics::load(&self.0, i).unwrap_or(0)
     }
 
-    /// A new connection (request `id`): queued, and every waiting worker woken.
-    pub fn push(&self, id: u64) {
+    /// New connections (requests `ids`, arrived together): queued at once, then every
+    /// waiting worker woken, so the first to wake finds them all (as a burst reaches a
+    /// real listening socket long before a worker wakes up).
+    pub fn push_all(&self, ids: &[u64]) {
         let tail = self.load(TAIL);
-        let _ = Atomics::store(&self.0, IDS + tail as u32, id as i32);
-        let _ = Atomics::store(&self.0, TAIL, tail + 1);
+        for (i, &id) in ids.iter().enumerate() {
+            let _ = Atomics::store(&self.0, IDS + tail as u32 + i as u32, id as i32);
+        }
+        let _ = Atomics::store(&self.0, TAIL, tail + ids.len() as i32);
         let _ = Atomics::notify(&self.0, TAIL);
     }
 

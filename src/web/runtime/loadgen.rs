@@ -577,23 +577,41 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
         rec.record(event).map_err(|e| RunError::Failed(e.to_string()))
     };
     let mut next = 0;
-    let send = |id: u64, record: &mut dyn FnMut(&Event) -> Result<(), RunError>| -> Result<(), RunError> {
+    // The clients' sends of one moment go as one message (or into the shared accept
+    // queue together: connections that arrive at once).
+    let mut sends: Vec<u64> = Vec::new();
+    let send = |id: u64,
+                sends: &mut Vec<u64>,
+                record: &mut dyn FnMut(&Event) -> Result<(), RunError>|
+     -> Result<(), RunError> {
         let sent_abs = now_abs();
         record(&Event::Sent {
             request: id,
             t: sent_abs - start,
         })?;
-        match &accept {
-            // A new connection on the listening socket the server workers share.
-            Some(queue) => queue.push(id),
-            None => servers[0].0.post(&to_json(&ToServer::Request { id, sent_abs })),
-        }
+        sends.push(id);
         Ok(())
     };
+    let flush = |sends: &mut Vec<u64>| {
+        if sends.is_empty() {
+            return;
+        }
+        match &accept {
+            // New connections on the listening socket the server workers share.
+            Some(queue) => {
+                queue.push_all(sends);
+                sends.clear();
+            }
+            None => servers[0].0.post(&to_json(&ToServer::Requests {
+                ids: std::mem::take(sends),
+            })),
+        }
+    };
     while next < config.concurrency {
-        send(next, &mut record)?;
+        send(next, &mut sends, &mut record)?;
         next += 1;
     }
+    flush(&mut sends);
     let mut parts: Vec<Option<ServerPart>> = (0..n).map(|_| None).collect();
     // task_queue: a log job per answered request; the run ends when all are done.
     let (mut jobs_expected, mut jobs_done) = (0u64, 0u64);
@@ -642,7 +660,7 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
                     }
                     // ab: this client sends its next request now.
                     if next < config.requests {
-                        send(next, &mut record)?;
+                        send(next, &mut sends, &mut record)?;
                         next += 1;
                     }
                 }
@@ -650,6 +668,7 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
                 _ => {}
             }
         }
+        flush(&mut sends);
     }
     let parts: Vec<ServerPart> = parts.into_iter().flatten().collect();
     assemble(rec, parts, config, faults).map_err(RunError::Failed)

@@ -102,7 +102,7 @@ impl Thread for WorkerThread {
     fn now(&self) -> f64 {
         now_abs()
     }
-    fn print(&self, text: &str) {
+    fn print(&self, text: impl std::fmt::Display) {
         self.pending.borrow_mut().push(Progress::Print {
             request: self.request,
             t_abs: now_abs(),

@@ -76,9 +76,10 @@ pub enum ToServer {
     Pool,
     /// The clock starts: times are ms since `t0_abs`.
     Go { t0_abs: f64 },
-    /// A request, sent by the page at `sent_abs` (one server worker; several share an
-    /// accept queue instead).
-    Request { id: u64, sent_abs: f64 },
+    /// Requests sent together (the clients' sends of one moment, as one message: a
+    /// burst of a thousand is one message, not a thousand). One server worker; several
+    /// share an accept queue instead.
+    Requests { ids: Vec<u64> },
     /// Every request of the run is answered: finish what is left (background tasks),
     /// then answer `Done`.
     Finish,

@@ -558,7 +558,7 @@ impl Thread for Handle {
     fn now(&self) -> f64 {
         self.server.now()
     }
-    fn print(&self, text: &str) {
+    fn print(&self, text: impl std::fmt::Display) {
         self.emit(Event::Print {
             request: self.request,
             t: self.now(),
@@ -874,8 +874,12 @@ pub fn start() -> Box<dyn FnMut(String)> {
             }
             None => fail("go before setup".into()),
         },
-        Ok(ToServer::Request { id, .. }) => match server.borrow().upgrade() {
-            Some(s) => s.deliver(id),
+        Ok(ToServer::Requests { ids }) => match server.borrow().upgrade() {
+            Some(s) => {
+                for id in ids {
+                    s.deliver(id);
+                }
+            }
             None => fail("request before setup".into()),
         },
         Ok(ToServer::Finish) => {
