@@ -98,14 +98,14 @@ fn background_logs_end_bg_after_the_last_response_when_tokens_are_plenty() {
 #[test]
 fn background_tasks_queue_for_tokens_behind_predictions() {
     let r = run(&cfg(Variant::Background, 2, 2, 1, 500.0, 1000.0, 200.0));
-    let (a, b) = (&r.requests[0], &r.requests[1]);
+    let (a, b) = (r.requests.at(0), r.requests.at(1));
     assert_eq!((a.responded_ms, b.responded_ms), (1500.0, 2500.0));
     assert_eq!(
         (a.background_done_ms, b.background_done_ms),
         (Some(2700.0), Some(2900.0))
     );
     assert_eq!(r.stats.background_done_ms, Some(2900.0));
-    let spans = |req: &loopscope::model::RequestRecord, kind, on| -> Vec<(f64, f64)> {
+    let spans = |req: loopscope::model::RequestRef, kind, on| -> Vec<(f64, f64)> {
         req.phases
             .iter()
             .filter(|p| p.kind == kind && p.on == on)
@@ -127,7 +127,7 @@ fn background_tasks_queue_for_tokens_behind_predictions() {
 #[test]
 fn a_long_background_task_delays_the_next_clients_prediction() {
     let r = run(&cfg(Variant::Background, 2, 1, 1, 500.0, 1000.0, 800.0));
-    let b = &r.requests[1];
+    let b = r.requests.at(1);
     assert_eq!(b.sent_ms, 1500.0);
     assert_eq!(b.accepted_ms, 1500.0);
     assert_eq!(b.responded_ms, 3300.0);
@@ -159,7 +159,9 @@ fn fewer_clients_than_requests_on_async_io() {
             (2500.0, 2500.0, 5000.0)
         ]
     );
-    let queued: Vec<_> = r.requests[2]
+    let queued: Vec<_> = r
+        .requests
+        .at(2)
         .phases
         .iter()
         .filter(|p| p.kind == PhaseKind::Queued)
@@ -183,8 +185,7 @@ fn a_single_client_sees_no_concurrency() {
 
 /// When each request's first phase of `kind` started.
 fn starts_of(r: &Report, kind: PhaseKind) -> Vec<f64> {
-    let start =
-        |q: &loopscope::model::RequestRecord| q.phases.iter().find(|p| p.kind == kind).unwrap().start_ms;
+    let start = |q: loopscope::model::RequestRef| q.phases.iter().find(|p| p.kind == kind).unwrap().start_ms;
     r.requests.iter().map(start).collect()
 }
 
@@ -208,7 +209,7 @@ fn the_limiter_serves_predictions_first_come_first_served() {
     // nobody is answered before the last endpoint call ends.
     let responded: Vec<f64> = r.requests.iter().map(|q| q.responded_ms).collect();
     assert_eq!(responded, [450.0; 6]);
-    let first = &r.requests[0];
+    let first = r.requests.at(0);
     let validation_wait = first
         .phases
         .iter()
@@ -325,12 +326,12 @@ fn each_variant_prints_its_endpoints_lines() {
         .iter()
         .any(|l| l.line == "Fetching external data for item 123..."));
     assert_eq!(
-        sync.requests[0].answer.response.as_ref().unwrap().metadata,
+        sync.requests.at(0).answer().response.as_ref().unwrap().metadata,
         "some_fetched_value"
     );
     let io = run(&cfg(Variant::AsyncIo, 1, 1, 40, 5.0, 10.0, 2.0));
     assert_eq!(
-        io.requests[0].answer.response.as_ref().unwrap().metadata,
+        io.requests.at(0).answer().response.as_ref().unwrap().metadata,
         "some_fetched_value_async"
     );
 }
@@ -347,7 +348,9 @@ fn stalls_name_the_blocking_functions_and_the_request() {
     let r = run(&cfg(Variant::AsyncIo, 2, 2, 40, 500.0, 1000.0, 200.0));
     assert_eq!(r.loop_stalls[0].cause, "run_model_prediction");
     // Request 1's timer fired at 500 but it waited for the loop until 1500.
-    let waited: Vec<_> = r.requests[1]
+    let waited: Vec<_> = r
+        .requests
+        .at(1)
         .phases
         .iter()
         .filter(|p| p.kind == PhaseKind::Queued && p.on == Place::Loop)
@@ -362,7 +365,7 @@ fn the_blocking_variant_accepts_nothing_while_blocked() {
     // sent at 1500 (request 0's response) while request 1 holds the loop until 3000.
     let r = run(&cfg(Variant::Blocking, 4, 2, 40, 500.0, 1000.0, 200.0));
     assert_eq!(
-        (r.requests[2].sent_ms, r.requests[2].accepted_ms),
+        (r.requests.at(2).sent_ms, r.requests.at(2).accepted_ms),
         (1500.0, 3000.0)
     );
     assert_eq!(r.stats.makespan_ms, 6000.0);
@@ -373,8 +376,8 @@ fn predictions_are_feature_value_times_two() {
     for v in Variant::ALL {
         let r = run(&cfg(v, 8, 4, 3, 10.0, 20.0, 5.0));
         for q in &r.requests {
-            assert_eq!(q.answer.status, 200);
-            let response = q.answer.response.as_ref().expect("a 200 has its body");
+            assert_eq!(q.answer().status, 200);
+            let response = q.answer().response.expect("a 200 has its body");
             assert_eq!(response.prediction, q.request.feature_value * 2.0);
             assert_eq!(response.item_id, q.request.item_id);
         }
@@ -415,15 +418,17 @@ fn a_job_that_raises_is_answered_500_and_the_rest_complete() {
     let answers: Vec<(u16, f64)> = r
         .requests
         .iter()
-        .map(|q| (q.answer.status, q.responded_ms))
+        .map(|q| (q.answer().status, q.responded_ms))
         .collect();
     // Tokens 2: requests 0 and 1 get theirs at 40 ms; 1 raises at once and hands its
     // token to 2 (done at 120); 3 takes 0's at 120 (done at 200).
     assert_eq!(answers, [(200, 120.0), (500, 40.0), (200, 120.0), (200, 200.0)]);
     assert_eq!(r.stats.failed, 1);
-    assert!(r.requests[1].answer.response.is_none());
-    assert!(r.requests[1]
-        .answer
+    assert!(r.requests.at(1).answer().response.is_none());
+    assert!(r
+        .requests
+        .at(1)
+        .answer()
         .error
         .as_deref()
         .unwrap()
@@ -441,13 +446,13 @@ fn a_job_that_raises_is_answered_500_and_the_rest_complete() {
         },
     )
     .expect("valid");
-    assert_eq!(bg.requests[0].answer.status, 500);
-    assert_eq!(bg.requests[0].background_done_ms, None);
-    assert!(bg.requests[1..].iter().all(|q| q.background_done_ms.is_some()));
+    assert_eq!(bg.requests.at(0).answer().status, 500);
+    assert_eq!(bg.requests.at(0).background_done_ms, None);
+    assert!(bg.requests.iter().skip(1).all(|q| q.background_done_ms.is_some()));
     // A def endpoint that raised never asks for its second token.
     let def = loopscope::simulate_with(&c.with_variant(Variant::SyncDef), &faults).expect("valid");
-    assert_eq!(def.requests[1].answer.status, 500);
-    assert_eq!(def.requests[1].responded_ms, 0.0);
+    assert_eq!(def.requests.at(1).answer().status, 500);
+    assert_eq!(def.requests.at(1).responded_ms, 0.0);
     // Faults for an endpoint with no threadpool job, or a request the run lacks: refused.
     assert!(loopscope::simulate_with(&c.with_variant(Variant::AsyncIo), &faults).is_err());
     let too_far = Faults {
@@ -476,7 +481,7 @@ fn each_request_can_take_its_own_time() {
 
 // ---- Past the tutorial: the GIL, a process pool, a task queue, several workers ----
 
-fn spans(r: &loopscope::model::RequestRecord, kind: PhaseKind, on: Place) -> Vec<(f64, f64)> {
+fn spans(r: loopscope::model::RequestRef, kind: PhaseKind, on: Place) -> Vec<(f64, f64)> {
     r.phases
         .iter()
         .filter(|p| p.kind == kind && p.on == on)
@@ -508,7 +513,7 @@ fn pure_python_in_the_threadpool_takes_turns_on_the_gil() {
             .iter()
             .all(|(a, b)| b - a <= 5.0 + 1e-9));
     }
-    let r0 = &r.requests[0];
+    let r0 = r.requests.at(0);
     assert_eq!(
         &spans(r0, PhaseKind::Cpu, Place::Pool)[..2],
         [(30.0, 35.0), (50.0, 55.0)]
@@ -648,7 +653,7 @@ fn a_task_queue_frees_the_tokens_background_tasks_hold() {
     });
     assert_eq!(one.stats.background_done_ms, Some(4150.0));
     assert_eq!(one.stats.makespan_ms, 300.0);
-    let last = &one.requests[3];
+    let last = one.requests.at(3);
     assert_eq!(spans(last, PhaseKind::Queued, Place::Queue), [(300.0, 3150.0)]);
     assert_eq!(
         spans(last, PhaseKind::Background, Place::Queue),
@@ -737,7 +742,8 @@ fn overhead_is_charged_on_the_loop() {
         ..cfg(Variant::FullAsync, 10, 10, 40, 30.0, 50.0, 10.0)
     });
     assert_eq!(
-        ten.requests[9]
+        ten.requests
+            .at(9)
             .phases
             .iter()
             .find(|p| p.kind == PhaseKind::Io)
@@ -749,5 +755,27 @@ fn overhead_is_charged_on_the_loop() {
         ten.stats.makespan_ms > 85.0 && ten.stats.makespan_ms < 90.0,
         "{}",
         ten.stats.makespan_ms
+    );
+}
+
+#[test]
+fn a_long_run_keeps_the_first_console_lines_and_counts_the_rest() {
+    // background prints ten lines a request: 3 000 requests print 30 000.
+    let small = run(&cfg(Variant::Background, 10, 10, 40, 5.0, 10.0, 2.0));
+    assert_eq!((small.console.len(), small.console_dropped), (100, 0));
+    let long = run(&cfg(Variant::Background, 3_000, 100, 40, 5.0, 10.0, 2.0));
+    let kept = loopscope::model::limits::MAX_CONSOLE_LINES;
+    assert_eq!(long.console.len(), kept);
+    assert_eq!(
+        long.console.len() as u64 + long.console_dropped,
+        30_000,
+        "every line counted"
+    );
+    // What is kept is what a report without the limit would begin with: the same lines.
+    assert!(long.console.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
+    assert_eq!(
+        long.console.iter().filter(|l| l.request == 0).count(),
+        10,
+        "request 0 printed early"
     );
 }

@@ -66,9 +66,9 @@ proptest! {
             prop_assert!(q.latency_ms >= c.io_ms + c.cpu_ms - EPS, "request {} latency {}", q.id, q.latency_ms);
             prop_assert!(q.worker < c.workers);
             prop_assert!(q.accepted_ms >= q.sent_ms && q.responded_ms >= q.accepted_ms);
-            prop_assert_eq!(q.answer.status, 200);
-            prop_assert_eq!(q.answer.response.as_ref().map(|a| a.prediction), Some(q.request.feature_value * 2.0));
-            for p in &q.phases {
+            prop_assert_eq!(q.answer().status, 200);
+            prop_assert_eq!(q.answer().response.as_ref().map(|a| a.prediction), Some(q.request.feature_value * 2.0));
+            for p in q.phases {
                 prop_assert!(p.end_ms >= p.start_ms && p.start_ms >= q.sent_ms - EPS);
             }
         }

@@ -21,8 +21,8 @@
       run: (config, options) => wasm.run(config, options, glue),
       /** Ends the run going on; it rejects with what it measured so far as `partial`. */
       cancel: () => wasm.cancel(),
-      /** The virtual model's report for one variant, instantly. */
-      simulate: (config) => wasm.simulate(config),
+      /** The virtual model's report for one variant, at once; options {summary: true} or {columns: true}. */
+      simulate: (config, options) => wasm.simulate(config, options),
       /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */
       problems: (config) => wasm.problems(config),
       /** Shows the page at t_ms on the runs' clock, as the scrubber does. */

@@ -2,8 +2,9 @@
 //! browser tests, the benchmarks and the page all use this one definition, and a check
 //! that fails says so in words.
 
-use crate::model::{Durations, PhaseKind, Report, RequestRecord, Source, Work};
+use crate::model::{Durations, PhaseKind, Report, RequestRef, Source, Work};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// One comparison: `measured` agrees with `expected` when within `tolerance` of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,7 +62,7 @@ impl Allowance {
         let awaits = crate::flows::count::awaits(model.config.variant);
         let own = 1 + awaits.sleeps + 2 * awaits.pool_calls;
         // ab: the i-th answer (in time) sends request `concurrency + i`.
-        let mut by_answer: Vec<&RequestRecord> = model.requests.iter().collect();
+        let mut by_answer: Vec<RequestRef> = model.requests.iter().collect();
         by_answer.sort_by(|a, b| a.responded_ms.total_cmp(&b.responded_ms).then(a.id.cmp(&b.id)));
         let mut hops = vec![own; model.requests.len()];
         let first = model.config.concurrency as usize;
@@ -224,16 +225,16 @@ fn taken_in(model: &Report, measured: &Report) -> String {
 /// - with several server workers, which idle worker accepts a connection is a race (the
 ///   kernel wakes them all, the first to `accept()` wins): the model is given which
 ///   worker took each request.
-pub fn reference(predicted: &Report, measured: &Report) -> (Report, String) {
+pub fn reference<'a>(predicted: &'a Report, measured: &Report) -> (Cow<'a, Report>, String) {
     let config = &measured.config;
-    let unchanged = || (predicted.clone(), "the model".to_string());
+    let unchanged = || (Cow::Borrowed(predicted), "the model".to_string());
     if measured.requests.len() as u64 != config.requests {
         return unchanged();
     }
     let mut given = crate::Given::default();
     let mut said = Vec::new();
     if config.work != Work::Sleep {
-        let cpu_of = |r: &RequestRecord| -> Option<f64> {
+        let cpu_of = |r: RequestRef| -> Option<f64> {
             let cpu = r
                 .phases
                 .iter()
@@ -273,7 +274,10 @@ pub fn reference(predicted: &Report, measured: &Report) -> (Report, String) {
         return unchanged();
     }
     match crate::simulate_given(config, &measured.faults, &given) {
-        Ok(report) => (report, format!("the model given {}", said.join(", and "))),
+        Ok(report) => (
+            Cow::Owned(report),
+            format!("the model given {}", said.join(", and ")),
+        ),
         Err(_) => unchanged(),
     }
 }
@@ -452,9 +456,11 @@ mod tests {
         let mut m = p.clone();
         m.source = Source::Measured;
         // Answers 3 to 6 (1.75 to 3.25 s in) 162 ms early: more than 5 % of the first three.
-        for q in m.requests.iter_mut().skip(2).take(4) {
-            q.responded_ms -= 162.0;
-        }
+        m.requests.edit(|rows| {
+            for q in rows.iter_mut().skip(2).take(4) {
+                q.responded_ms -= 162.0;
+            }
+        });
         let f = fidelity(&p, &m);
         assert!(named(&f, "makespan_ms").ok);
         let answers = named(&f, "answers");
@@ -468,7 +474,7 @@ mod tests {
         assert!(!f.ok);
         assert_eq!(f.failures().count(), 1);
         // A request read far earlier than the model's loop would read it: said beside.
-        m.requests[60].accepted_ms = 2_763.0;
+        m.requests.edit(|rows| rows[60].accepted_ms = 2_763.0);
         let says = fidelity(&p, &m).checks[2].says.clone();
         assert!(
             says.ends_with(
@@ -530,9 +536,11 @@ mod tests {
         assert!(f.reference.contains("95–95 ms"), "{}", f.reference);
         assert_eq!(named(&f, "makespan_ms").expected, 230.0);
         // A run that does not follow the model's scheduling still fails: answers all at 230.
-        for q in m.requests.iter_mut() {
-            q.responded_ms = 230.0;
-        }
+        m.requests.edit(|rows| {
+            for q in rows.iter_mut() {
+                q.responded_ms = 230.0;
+            }
+        });
         assert!(!named(&fidelity(&p, &m), "answers").ok);
     }
 

@@ -97,11 +97,152 @@ fn refused(problems: &[ConfigError]) -> JsValue {
     e.into()
 }
 
-/// `simulate(config)`: the virtual model's report for one variant, instantly.
+/// `simulate(config, options)`: the virtual model's report for one variant, at once.
+/// Options: `{summary: true}` gives the numbers and a latency histogram only (up to 10
+/// million requests); `{columns: true}` gives the report with its requests and stalls
+/// as typed arrays, column by column (what a chart of 100 000 requests wants, without
+/// an object per request).
 #[wasm_bindgen]
-pub fn simulate(config: JsValue) -> Result<JsValue, JsValue> {
-    let config = read_js_config(&config, Target::Model).map_err(|p| refused(&p))?;
-    to_js(&loopscope::simulate(&config).map_err(|e| refused(&[e]))?)
+pub fn simulate(config: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let (summary, columns) = read_simulate_options(&options).map_err(|p| refused(&p))?;
+    let target = if summary { Target::Summary } else { Target::Model };
+    let config = read_js_config(&config, target).map_err(|p| refused(&p))?;
+    if summary {
+        return to_js(&loopscope::simulate_summary(&config).map_err(|e| refused(&[e]))?);
+    }
+    let mut report = loopscope::simulate(&config).map_err(|e| refused(&[e]))?;
+    if !columns {
+        return to_js(&report);
+    }
+    let requests = std::mem::take(&mut report.requests);
+    let stalls = std::mem::take(&mut report.loop_stalls);
+    let out = to_js(&report)?;
+    Reflect::set(&out, &"requests".into(), &request_columns(&requests))?;
+    Reflect::set(&out, &"loop_stalls".into(), &stall_columns(&stalls))?;
+    Ok(out)
+}
+
+/// `simulate`'s options: `(summary, columns)`.
+fn read_simulate_options(options: &JsValue) -> Result<(bool, bool), Vec<ConfigError>> {
+    if options.is_undefined() || options.is_null() {
+        return Ok((false, false));
+    }
+    let bad = |message: String| vec![ConfigError::new("options", message)];
+    if !options.is_object() || Array::is_array(options) {
+        return Err(bad(format!(
+            "simulate's options must be an object such as {{summary: true}}, got {}",
+            described(options)
+        )));
+    }
+    let mut flags = (false, false);
+    let object: &Object = options.unchecked_ref();
+    for key in Object::keys(object).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let value = Reflect::get(options, &key).unwrap_or(JsValue::UNDEFINED);
+        let slot = match name.as_str() {
+            "summary" => &mut flags.0,
+            "columns" => &mut flags.1,
+            _ => {
+                return Err(bad(format!(
+                    "unknown option '{name}': simulate takes summary and columns"
+                )))
+            }
+        };
+        *slot = value
+            .as_bool()
+            .ok_or_else(|| bad(format!("{name} must be true or false, got {}", described(&value))))?;
+    }
+    if flags.0 && flags.1 {
+        return Err(bad(
+            "summary and columns do not go together: a summary keeps no request".into(),
+        ));
+    }
+    Ok(flags)
+}
+
+fn set(o: &Object, key: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(o, &key.into(), &value.into());
+}
+
+/// A report's requests as typed arrays: `id`, `worker`, the times, `status`,
+/// `background_done_ms` (`NaN`: none) and the phases of request `i` at
+/// `phase_offsets[i]..phase_offsets[i + 1]`, their kind and thread as codes into
+/// `phase_kinds` and `places`.
+fn request_columns(r: &loopscope::model::Requests) -> JsValue {
+    use loopscope::model::{PhaseKind, Place};
+    let o = Object::new();
+    let f64s = |v: &[f64]| js_sys::Float64Array::from(v);
+    let ids: Vec<f64> = r.id_column().iter().map(|&i| i as f64).collect();
+    set(&o, "length", r.len() as f64);
+    set(&o, "id", f64s(&ids));
+    set(&o, "worker", js_sys::Uint32Array::from(r.worker_column()));
+    set(&o, "sent_ms", f64s(r.sent_column()));
+    set(&o, "accepted_ms", f64s(r.accepted_column()));
+    set(&o, "responded_ms", f64s(r.responded_column()));
+    let latency: Vec<f64> = r.iter().map(|q| q.latency_ms).collect();
+    set(&o, "latency_ms", f64s(&latency));
+    set(&o, "status", js_sys::Uint16Array::from(r.status_column()));
+    set(&o, "background_done_ms", f64s(r.background_done_column()));
+    set(&o, "phase_offsets", js_sys::Uint32Array::from(r.phase_offsets()));
+    let phases = r.phases();
+    let kinds: Vec<u8> = phases.iter().map(|p| p.kind.code()).collect();
+    let places: Vec<u8> = phases.iter().map(|p| p.on.code()).collect();
+    let blocking: Vec<u8> = phases.iter().map(|p| u8::from(p.blocking)).collect();
+    let starts: Vec<f64> = phases.iter().map(|p| p.start_ms).collect();
+    let ends: Vec<f64> = phases.iter().map(|p| p.end_ms).collect();
+    set(&o, "phase_kind", js_sys::Uint8Array::from(&kinds[..]));
+    set(&o, "phase_on", js_sys::Uint8Array::from(&places[..]));
+    set(&o, "phase_blocking", js_sys::Uint8Array::from(&blocking[..]));
+    set(&o, "phase_start_ms", f64s(&starts));
+    set(&o, "phase_end_ms", f64s(&ends));
+    let names = |ids: Vec<JsValue>| ids.into_iter().collect::<Array>();
+    set(
+        &o,
+        "phase_kinds",
+        names(
+            PhaseKind::ALL
+                .iter()
+                .map(|k| to_js(k).unwrap_or_default())
+                .collect(),
+        ),
+    );
+    set(
+        &o,
+        "places",
+        names(Place::ALL.iter().map(|p| to_js(p).unwrap_or_default()).collect()),
+    );
+    o.into()
+}
+
+/// The loop's stalls as typed arrays, their causes as codes into `causes`.
+fn stall_columns(stalls: &[loopscope::model::Stall]) -> JsValue {
+    let o = Object::new();
+    let mut causes: Vec<&str> = Vec::new();
+    let cause: Vec<u32> = stalls
+        .iter()
+        .map(|s| match causes.iter().position(|c| *c == s.cause) {
+            Some(i) => i as u32,
+            None => {
+                causes.push(&s.cause);
+                (causes.len() - 1) as u32
+            }
+        })
+        .collect();
+    let col = |f: fn(&loopscope::model::Stall) -> f64| -> js_sys::Float64Array {
+        js_sys::Float64Array::from(&stalls.iter().map(f).collect::<Vec<_>>()[..])
+    };
+    set(&o, "length", stalls.len() as f64);
+    set(&o, "start_ms", col(|s| s.start_ms));
+    set(&o, "end_ms", col(|s| s.end_ms));
+    set(&o, "request", col(|s| s.request as f64));
+    set(&o, "worker", col(|s| s.worker as f64));
+    set(&o, "cause", js_sys::Uint32Array::from(&cause[..]));
+    set(
+        &o,
+        "causes",
+        causes.iter().map(|c| JsValue::from_str(c)).collect::<Array>(),
+    );
+    o.into()
 }
 
 /// `problems(config)`: every reason `run(config)` would refuse it, as `[{field,

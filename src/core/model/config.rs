@@ -162,6 +162,11 @@ impl Work {
 pub mod limits {
     /// Most requests in one run with a full report (every request, every phase).
     pub const MAX_REQUESTS: u64 = 100_000;
+    /// Most console lines a report keeps (the first; the rest are counted): a run of
+    /// 100 000 requests prints a million, which no one reads and a page would hold.
+    pub const MAX_CONSOLE_LINES: usize = 20_000;
+    /// Most background log entries a report keeps (the first; all are counted).
+    pub const MAX_LOGGED: usize = 10_000;
     /// Most requests in one summarised run (stats and a histogram only).
     pub const MAX_SUMMARY_REQUESTS: u64 = 10_000_000;
     /// Most threadpool tokens (anyio's default is 40).

@@ -9,6 +9,7 @@ pub mod input;
 pub mod record;
 pub mod recorder;
 pub mod report;
+pub mod requests;
 pub mod stats;
 pub mod summary;
 
@@ -19,7 +20,8 @@ pub use record::{
     Answer, ConsoleLine, GilWait, LogEntry, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse,
     ProbeStall, Raised, RequestRecord, Stall,
 };
-pub use recorder::{Incomplete, Recorder, RequestView};
+pub use recorder::{console_lines, Incomplete, Recorder, RequestView};
 pub use report::{CutShort, Measurement, Report, Source};
+pub use requests::{RequestRef, Requests};
 pub use stats::{Latency, Stats};
 pub use summary::Summary;

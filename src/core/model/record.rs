@@ -21,6 +21,21 @@ pub enum PhaseKind {
     GilWait,
 }
 
+impl PhaseKind {
+    pub const ALL: [PhaseKind; 5] = [
+        PhaseKind::Queued,
+        PhaseKind::Io,
+        PhaseKind::Cpu,
+        PhaseKind::Background,
+        PhaseKind::GilWait,
+    ];
+
+    /// Its place in [`PhaseKind::ALL`] (a column of codes).
+    pub fn code(self) -> u8 {
+        PhaseKind::ALL.iter().position(|&k| k == self).unwrap_or(0) as u8
+    }
+}
+
 /// Which thread a phase belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +48,15 @@ pub enum Place {
     Process,
     /// A task-queue worker, outside the server (or, for `queued`, waiting in the queue).
     Queue,
+}
+
+impl Place {
+    pub const ALL: [Place; 4] = [Place::Loop, Place::Pool, Place::Process, Place::Queue];
+
+    /// Its place in [`Place::ALL`] (a column of codes).
+    pub fn code(self) -> u8 {
+        Place::ALL.iter().position(|&p| p == self).unwrap_or(0) as u8
+    }
 }
 
 /// One span of a request's life.

@@ -6,11 +6,12 @@
 //! other. Request ids come from the runtime (in the browser, from messages): they are
 //! checked, never trusted as indices.
 
-use super::config::Config;
+use super::config::{limits, Config};
 use super::record::{
     Answer, ConsoleLine, GilWait, LogEntry, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall,
 };
 use super::report::{CutShort, Report, Source};
+use super::requests::Requests;
 use super::stats::Stats;
 use crate::model::Event;
 
@@ -38,6 +39,34 @@ impl Partial {
             });
         }
     }
+}
+
+/// The console lines `text` prints (its non-blank lines, as a report keeps them),
+/// counted without writing it anywhere.
+pub fn console_lines(text: impl std::fmt::Display) -> u64 {
+    struct Count {
+        lines: u64,
+        inked: bool,
+    }
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for c in s.chars() {
+                if c == '\n' {
+                    self.lines += u64::from(self.inked);
+                    self.inked = false;
+                } else if !c.is_whitespace() {
+                    self.inked = true;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut count = Count {
+        lines: 0,
+        inked: false,
+    };
+    let _ = std::fmt::write(&mut count, format_args!("{text}"));
+    count.lines + u64::from(count.inked)
 }
 
 /// Why a recording could not become a report.
@@ -90,7 +119,9 @@ pub struct Recorder {
     requests: Vec<Partial>,
     stalls: Vec<Stall>,
     console: Vec<ConsoleLine>,
+    console_dropped: u64,
     logged: Vec<LogEntry>,
+    logged_dropped: u64,
     gil_waits: Vec<GilWait>,
 }
 
@@ -102,7 +133,9 @@ impl Recorder {
             requests: (0..n).map(|_| Partial::default()).collect(),
             stalls: Vec::new(),
             console: Vec::new(),
+            console_dropped: 0,
             logged: Vec::new(),
+            logged_dropped: 0,
             gil_waits: Vec::new(),
         }
     }
@@ -154,16 +187,26 @@ impl Recorder {
                     ..stall.clone()
                 });
             }
-            Event::Logged { entry } => self.logged.push(entry.clone()),
+            Event::Logged { entry } => {
+                if self.logged.len() < limits::MAX_LOGGED {
+                    self.logged.push(entry.clone());
+                } else {
+                    self.logged_dropped += 1;
+                }
+            }
             Event::LoopGilWait { .. } => {}
             Event::Print { request, t, text } => {
                 // What Python's `print(text)` shows: one console line per non-blank line.
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                    self.console.push(ConsoleLine {
-                        t_ms: *t,
-                        request: *request,
-                        line: line.to_string(),
-                    });
+                    if self.console.len() < limits::MAX_CONSOLE_LINES {
+                        self.console.push(ConsoleLine {
+                            t_ms: *t,
+                            request: *request,
+                            line: line.to_string(),
+                        });
+                    } else {
+                        self.console_dropped += 1;
+                    }
                 }
             }
         }
@@ -172,6 +215,17 @@ impl Recorder {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Whether the console keeps no more lines: a runtime may count a print's lines
+    /// ([`console_lines`]) and hand over the count ([`Recorder::dropped_lines`]) instead.
+    pub fn console_full(&self) -> bool {
+        self.console.len() >= limits::MAX_CONSOLE_LINES
+    }
+
+    /// Counts `lines` printed and not kept.
+    pub fn dropped_lines(&mut self, lines: u64) {
+        self.console_dropped += lines;
     }
 
     /// Request `id` as recorded so far.
@@ -230,7 +284,7 @@ impl Recorder {
 
     fn build(self, source: Source, cut_at: Option<f64>) -> Result<Report, Incomplete> {
         let total = self.requests.len() as u64;
-        let mut requests = Vec::with_capacity(self.requests.len());
+        let mut requests = Requests::default();
         for (id, p) in self.requests.into_iter().enumerate() {
             if cut_at.is_some() && p.responded.is_none() {
                 continue;
@@ -261,7 +315,7 @@ impl Recorder {
         console.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms)); // stable: ties keep print order
         let mut gil_waits = self.gil_waits;
         gil_waits.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
-        let mut stats = Stats::compute(&requests, &loop_stalls);
+        let mut stats = Stats::compute(requests.iter().map(|r| r.outcome()), &loop_stalls);
         stats.loop_gil_wait_total_ms = gil_waits
             .iter()
             .map(|g| g.end_ms - g.start_ms)
@@ -278,11 +332,13 @@ impl Recorder {
             requests,
             loop_stalls,
             console,
+            console_dropped: self.console_dropped,
             stats,
             probe_stalls: None,
             measurement: None,
             cut_short,
             logged: self.logged,
+            logged_dropped: self.logged_dropped,
             loop_gil_waits: gil_waits,
         })
     }
@@ -354,7 +410,7 @@ mod tests {
         );
         let report = rec.finish_cut_short(Source::Measured, 55.0);
         assert_eq!(report.requests.len(), 1);
-        assert_eq!(report.requests[0].id, 1);
+        assert_eq!(report.requests.at(0).id, 1);
         let cut = report.cut_short.expect("cut short");
         assert_eq!((cut.at_ms, cut.answered, cut.requests), (55.0, 1, 3));
         assert_eq!(report.stats.makespan_ms, 40.0);

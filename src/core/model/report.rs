@@ -4,7 +4,8 @@
 
 use super::config::Config;
 use super::faults::Faults;
-use super::record::{ConsoleLine, GilWait, LogEntry, ProbeStall, RequestRecord, Stall};
+use super::record::{ConsoleLine, GilWait, LogEntry, ProbeStall, Stall};
+use super::requests::Requests;
 use super::stats::Stats;
 use serde::{Deserialize, Serialize};
 
@@ -24,16 +25,21 @@ pub struct Report {
     /// Faults injected into the run (a test's), if any.
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
-    /// In request id order.
-    pub requests: Vec<RequestRecord>,
+    /// In request id order, column by column ([`Requests`]); JSON has them as rows.
+    pub requests: Requests,
     /// Ground truth: when the runtime itself held the loop, in time order.
     pub loop_stalls: Vec<Stall>,
     /// Measured: what the independent heartbeat on the server loop saw, in time order;
     /// absent from predictions (the model has no probe: its stalls are exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_stalls: Option<Vec<ProbeStall>>,
-    /// In time order (ties keep the order printed).
+    /// In time order (ties keep the order printed): the first
+    /// [`limits::MAX_CONSOLE_LINES`](super::limits::MAX_CONSOLE_LINES), as a terminal's
+    /// scrollback keeps some.
     pub console: Vec<ConsoleLine>,
+    /// Lines printed past those kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub console_dropped: u64,
     pub stats: Stats,
     /// How a measured run was measured; absent from predictions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +52,10 @@ pub struct Report {
     /// IndexedDB); empty for predictions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logged: Vec<LogEntry>,
+    /// Entries logged past the first [`limits::MAX_LOGGED`](super::limits::MAX_LOGGED)
+    /// (in IndexedDB all the same; the report keeps a sample).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub logged_dropped: u64,
     /// Every span a server worker's loop waited for its GIL (pure-Python CPU work in
     /// its threads); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

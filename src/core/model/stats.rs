@@ -1,6 +1,6 @@
 //! Summary numbers, the ones `ab` prints plus the event loop's.
 
-use super::record::{ProbeStall, RequestRecord, Stall};
+use super::record::{ProbeStall, Stall};
 use serde::{Deserialize, Serialize};
 
 /// Latency percentiles, nearest-rank (the smallest latency with at least p % of the
@@ -11,6 +11,16 @@ pub struct Latency {
     pub p95: f64,
     pub p99: f64,
     pub max: f64,
+}
+
+/// What one request got, as the numbers count it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub latency_ms: f64,
+    pub responded_ms: f64,
+    /// Answered 200.
+    pub ok: bool,
+    pub background_done_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,10 +59,19 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl Stats {
-    pub fn compute(requests: &[RequestRecord], stalls: &[Stall]) -> Stats {
-        let mut latencies: Vec<f64> = requests.iter().map(|r| r.latency_ms).collect();
+    /// The numbers of `requests` (what each got: [`Outcome`]) and the loop's `stalls`.
+    pub fn compute(requests: impl IntoIterator<Item = Outcome>, stalls: &[Stall]) -> Stats {
+        let mut latencies: Vec<f64> = Vec::new();
+        let (mut makespan_ms, mut failed, mut background_done_ms) = (0.0f64, 0u64, None::<f64>);
+        for r in requests {
+            latencies.push(r.latency_ms);
+            makespan_ms = makespan_ms.max(r.responded_ms);
+            failed += u64::from(!r.ok);
+            if let Some(done) = r.background_done_ms {
+                background_done_ms = Some(background_done_ms.map_or(done, |d| d.max(done)));
+            }
+        }
         latencies.sort_by(f64::total_cmp);
-        let makespan_ms = requests.iter().map(|r| r.responded_ms).fold(0.0, f64::max);
         let (p50, p95, p99, max) = if latencies.is_empty() {
             (0.0, 0.0, 0.0, 0.0)
         } else {
@@ -66,9 +85,9 @@ impl Stats {
         let stall_lengths = stalls.iter().map(|s| s.end_ms - s.start_ms);
         Stats {
             makespan_ms,
-            failed: requests.iter().filter(|r| !r.answer.is_ok()).count() as u64,
+            failed,
             throughput_rps: if makespan_ms > 0.0 {
-                requests.len() as f64 * 1000.0 / makespan_ms
+                latencies.len() as f64 * 1000.0 / makespan_ms
             } else {
                 0.0
             },
@@ -76,10 +95,7 @@ impl Stats {
             // fold from +0.0: an empty f64 `sum()` is -0.0
             loop_stall_total_ms: stall_lengths.clone().fold(0.0, |a, b| a + b),
             loop_stall_max_ms: stall_lengths.fold(0.0, f64::max),
-            background_done_ms: requests
-                .iter()
-                .filter_map(|r| r.background_done_ms)
-                .reduce(f64::max),
+            background_done_ms,
             probe_stall_total_ms: None,
             probe_stall_max_ms: None,
             loop_gil_wait_total_ms: 0.0,

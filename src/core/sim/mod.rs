@@ -55,7 +55,7 @@ use crate::model::{
 use crate::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signal, Signals, Wait};
 use crate::runtime::{EventLoop, Limiter, Step, SyncCall, SyncReturn, Thread};
 use gil::{Gil, Who};
-use script::{Op, Script};
+use script::{Op, Prints, Script};
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -333,7 +333,6 @@ struct World {
     last_ops: Option<Rc<[Op]>>,
     out: Out,
     /// Whether the events only a full report keeps (prints, phases) are wanted.
-    detail: bool,
     step: Option<Step>,
     next_request: u64,
     servers: Vec<Server>,
@@ -352,6 +351,22 @@ struct World {
 
 impl World {
     /// Records what happened; the virtual runtime's own ids are always valid.
+    /// What becomes of a print now: kept, counted (the console is full), or ignored (a
+    /// summary).
+    fn prints(&self) -> Prints {
+        match &self.out {
+            Out::Full(rec) if rec.console_full() => Prints::Count,
+            Out::Full(_) => Prints::Keep,
+            Out::Summary(_) => Prints::Ignore,
+        }
+    }
+
+    fn dropped_lines(&mut self, n: u64) {
+        if let Out::Full(rec) = &mut self.out {
+            rec.dropped_lines(n);
+        }
+    }
+
     fn emit(&mut self, event: Event) {
         match &mut self.out {
             Out::Full(rec) => rec
@@ -613,6 +628,7 @@ impl World {
                     t: now,
                     text,
                 }),
+                Some(Op::Lines(n)) => self.dropped_lines(n),
                 Some(Op::Block { kind, ms, gil: false }) => {
                     self.emit(Event::Phase {
                         request,
@@ -698,6 +714,7 @@ impl World {
                     t,
                     text: text.clone(),
                 }),
+                Op::Lines(n) => self.dropped_lines(*n),
                 Op::Block { kind, ms, .. } => {
                     self.emit(Event::Phase {
                         request,
@@ -782,11 +799,11 @@ impl LoopHandle {
             // It raises at its first line, having taken no time.
             Some(fault) => script::raising(fault.raised()),
             None => {
-                let (python_cpu, detail) = {
+                let (python_cpu, prints) = {
                     let w = self.world.borrow();
-                    (w.gil_on, w.detail)
+                    (w.gil_on, w.prints())
                 };
-                script::record(call, self.durations, python_cpu, detail)
+                script::record(call, self.durations, python_cpu, prints)
             }
         }
     }
@@ -802,15 +819,19 @@ impl Thread for LoopHandle {
     }
     fn print(&self, text: impl std::fmt::Display) {
         let mut w = self.world.borrow_mut();
-        if !w.detail {
-            return; // a summary keeps no console: nothing to format
+        match w.prints() {
+            // A summary keeps no console: nothing to format.
+            Prints::Ignore => {}
+            Prints::Count => w.dropped_lines(crate::model::console_lines(text)),
+            Prints::Keep => {
+                let t = w.servers[self.server].clock;
+                w.emit(Event::Print {
+                    request: self.request,
+                    t,
+                    text: text.to_string(),
+                });
+            }
         }
-        let t = w.servers[self.server].clock;
-        w.emit(Event::Print {
-            request: self.request,
-            t,
-            text: text.to_string(),
-        });
     }
     fn block(&self, kind: PhaseKind, function: &'static str, ms: f64) {
         let mut w = self.world.borrow_mut();
@@ -1045,7 +1066,6 @@ impl Sim {
             now_queue: VecDeque::new(),
             now_late: VecDeque::new(),
             last_ops: None,
-            detail: matches!(out, Out::Full(_)),
             out,
             step: None,
             next_request: 0,

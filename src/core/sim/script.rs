@@ -8,10 +8,23 @@ use crate::model::{Durations, PhaseKind, Raised};
 use crate::runtime::{SyncCall, SyncReturn, Thread};
 use std::cell::RefCell;
 
+/// What becomes of what a run prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prints {
+    /// Kept, line by line (a full report).
+    Keep,
+    /// Counted only: the report's console is full.
+    Count,
+    /// Ignored: a summary keeps no console.
+    Ignore,
+}
+
 /// One thing a sync call does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     Print(String),
+    /// A print of this many lines, not kept (the console is full).
+    Lines(u64),
     /// A blocking step of `ms`; `gil`: it holds the GIL the whole time (pure-Python CPU
     /// work) rather than releasing it (`time.sleep`, a NumPy-like kernel).
     Block {
@@ -30,8 +43,7 @@ pub struct Script {
 struct Notes {
     durations: Durations,
     python_cpu: bool,
-    /// Whether prints are kept (not for a summary).
-    detail: bool,
+    prints: Prints,
     ops: RefCell<Vec<Op>>,
 }
 
@@ -40,8 +52,13 @@ impl Thread for Notes {
         0.0 // the tutorial's functions never read the clock
     }
     fn print(&self, text: impl std::fmt::Display) {
-        if self.detail {
-            self.ops.borrow_mut().push(Op::Print(text.to_string()));
+        match self.prints {
+            Prints::Keep => self.ops.borrow_mut().push(Op::Print(text.to_string())),
+            Prints::Count => self
+                .ops
+                .borrow_mut()
+                .push(Op::Lines(crate::model::console_lines(text))),
+            Prints::Ignore => {}
         }
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
@@ -55,11 +72,11 @@ impl Thread for Notes {
 
 /// The script of `call` with these step durations; with `python_cpu`, the prediction
 /// holds the GIL.
-pub fn record(call: &SyncCall, durations: Durations, python_cpu: bool, detail: bool) -> Script {
+pub fn record(call: &SyncCall, durations: Durations, python_cpu: bool, prints: Prints) -> Script {
     let notes = Notes {
         durations,
         python_cpu,
-        detail,
+        prints,
         ops: RefCell::default(),
     };
     let result = call.call(&notes);
@@ -89,7 +106,7 @@ mod tests {
             bg_ms: 1.0,
         };
         let call = SyncCall::RunModelPrediction(2.0);
-        let s = record(&call, d, true, true);
+        let s = record(&call, d, true, Prints::Keep);
         assert_eq!(s.result, Ok(SyncReturn::Prediction(4.0)));
         assert_eq!(
             s.ops,
@@ -103,14 +120,14 @@ mod tests {
                 Op::Print("Finished model prediction (in thread pool).".into()),
             ]
         );
-        let sleep = record(&call, d, false, true);
+        let sleep = record(&call, d, false, Prints::Keep);
         assert!(matches!(sleep.ops[1], Op::Block { gil: false, .. }));
         // A def endpoint's fetch is time.sleep: it releases the GIL even with python_cpu.
         let def = record(
             &SyncCall::PredictSynchronously(crate::model::PredictionRequest::for_index(0)),
             d,
             true,
-            false,
+            Prints::Ignore,
         );
         assert!(
             !def.ops.iter().any(|o| matches!(o, Op::Print(_))),
@@ -121,7 +138,7 @@ mod tests {
             .iter()
             .filter_map(|o| match o {
                 Op::Block { kind, gil, .. } => Some((*kind, *gil)),
-                Op::Print(_) => None,
+                Op::Print(_) | Op::Lines(_) => None,
             })
             .collect();
         assert_eq!(blocks, [(PhaseKind::Io, false), (PhaseKind::Cpu, true)]);

@@ -71,6 +71,7 @@ pub fn requests_csv(reports: &[&Report]) -> String {
         let variant = report.config.variant.id();
         let source = serde_id(&report.source);
         for r in &report.requests {
+            let answer = r.answer();
             let row = [
                 variant.to_string(),
                 source.to_string(),
@@ -81,13 +82,13 @@ pub fn requests_csv(reports: &[&Report]) -> String {
                 time(r.accepted_ms),
                 time(r.responded_ms),
                 time(r.latency_ms),
-                r.answer.status.to_string(),
-                r.answer
+                answer.status.to_string(),
+                answer
                     .response
                     .as_ref()
                     .map(|a| number(a.prediction))
                     .unwrap_or_default(),
-                r.answer
+                answer
                     .response
                     .as_ref()
                     .map(|a| field(&a.metadata))
@@ -234,10 +235,12 @@ mod tests {
     fn awkward_fields_are_quoted_and_times_rounded() {
         let mut r = report(Variant::SyncDef, 2);
         r.source = Source::Measured;
-        r.requests[0].answer.response.as_mut().unwrap().metadata = "a, \"quoted\"\nvalue".to_string();
-        r.requests[1].answer = crate::model::Answer::server_error(&"ValueError: no model");
-        r.requests[1].sent_ms = 0.1 + 0.2;
-        r.requests[1].responded_ms = 1500.123456;
+        r.requests.edit(|rows| {
+            rows[0].answer.response.as_mut().unwrap().metadata = "a, \"quoted\"\nvalue".to_string();
+            rows[1].answer = crate::model::Answer::server_error(&"ValueError: no model");
+            rows[1].sent_ms = 0.1 + 0.2;
+            rows[1].responded_ms = 1500.123456;
+        });
         let csv = requests_csv(&[&r]);
         assert!(csv.contains(",\"a, \"\"quoted\"\"\nvalue\","), "{csv}");
         let rows = read(&csv);

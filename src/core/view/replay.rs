@@ -5,11 +5,12 @@
 //! them, for a measured run and for the model's prediction alike.
 
 use super::code::Position;
-use crate::model::{PhaseKind, Place, ProbeStall, Report, RequestRecord, Stall, Stats, Variant};
+use crate::model::stats::Outcome;
+use crate::model::{PhaseKind, Place, ProbeStall, Report, RequestRef, Stall, Stats, Variant};
 
 /// Where request `r` of a `variant` run is at `t`, with whether it had been answered;
 /// `None` before it was sent.
-pub fn position_at(variant: Variant, r: &RequestRecord, t: f64) -> Option<(Position, bool)> {
+pub fn position_at(variant: Variant, r: RequestRef, t: f64) -> Option<(Position, bool)> {
     if t < r.sent_ms {
         return None;
     }
@@ -74,15 +75,14 @@ fn clipped(start: f64, end: f64, t: f64) -> Option<(f64, f64)> {
 /// The numbers as they stood at `t`: over the requests answered by then, the stalls up
 /// to then (one still going counts so far), the background tasks done by then.
 pub fn stats_at(report: &Report, t: f64) -> Stats {
-    let answered: Vec<RequestRecord> = report
+    let answered = report
         .requests
         .iter()
         .filter(|r| r.responded_ms <= t)
-        .map(|r| RequestRecord {
+        .map(|r| Outcome {
             background_done_ms: r.background_done_ms.filter(|&done| done <= t),
-            ..r.clone()
-        })
-        .collect();
+            ..r.outcome()
+        });
     let stalls: Vec<Stall> = report
         .loop_stalls
         .iter()
@@ -94,7 +94,7 @@ pub fn stats_at(report: &Report, t: f64) -> Stats {
             })
         })
         .collect();
-    let mut stats = Stats::compute(&answered, &stalls);
+    let mut stats = Stats::compute(answered, &stalls);
     // Background tasks of requests answered by then, done by then.
     stats.background_done_ms = report
         .requests

@@ -107,7 +107,7 @@ impl Picture {
                 .map(|(lane, q)| Reply {
                     lane,
                     t_ms: q.responded_ms,
-                    error: !q.answer.is_ok(),
+                    error: !q.is_ok(),
                 })
                 .collect(),
             stalls: r

@@ -207,14 +207,23 @@ impl App {
         const LIVE: usize = 200;
         const AROUND: usize = 150;
         let more = by_id::<HtmlElement>(&self.doc, "console-more").ok();
-        let say_more = |before: usize, after: usize| {
+        let say_more = |before: usize, after: usize, dropped: u64| {
             if let Some(m) = &more {
-                let text = match (before, after) {
+                let mut text = match (before, after) {
                     (0, 0) => String::new(),
                     (b, 0) => format!("… {b} earlier lines not shown"),
                     (0, a) => format!("{a} later lines not shown …"),
                     (b, a) => format!("… {b} earlier and {a} later lines not shown"),
                 };
+                if dropped > 0 {
+                    if !text.is_empty() {
+                        text.push_str("; ");
+                    }
+                    text.push_str(&format!(
+                        "the run printed {dropped} more lines than the report keeps (the first {})",
+                        loopscope::model::limits::MAX_CONSOLE_LINES
+                    ));
+                }
                 m.set_hidden(text.is_empty());
                 m.set_text_content(Some(&text));
             }
@@ -249,7 +258,7 @@ impl App {
                     extra -= 1;
                 }
                 self.console_shown.set(lines.len());
-                say_more(lines.len().saturating_sub(LIVE), 0);
+                say_more(lines.len().saturating_sub(LIVE), 0, 0);
                 // Scrolled to the end next time, before anything is written: scrolling
                 // now, just after the lines went in, would make the browser lay the page
                 // out at once.
@@ -285,7 +294,7 @@ impl App {
                     list.set_inner_html(&html);
                     self.console_shown.set(total);
                     self.console_window.set((start, end));
-                    say_more(start, total - end);
+                    say_more(start, total - end, report.console_dropped);
                 }
                 // Mark the future and the latest line.
                 let items = list.children();

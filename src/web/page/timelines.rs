@@ -592,6 +592,11 @@ impl App {
                 }
             };
             let focused = focused_index.and_then(|hi| layout.hits.get(hi).cloned());
+            // The window drawn, on the run's clock, for whoever reads the page (a test).
+            let window = format!("{from_ms:.3} {to_ms:.3}");
+            if s.figure.get_attribute("data-window").as_deref() != Some(window.as_str()) {
+                let _ = s.figure.set_attribute("data-window", &window);
+            }
             s.painter.paint(&s.canvas, &layout, focused.as_ref());
             *s.layout.borrow_mut() = layout;
             *s.painted.borrow_mut() = if going.is_some() { None } else { Some(key) };
