@@ -30,7 +30,7 @@ dist: web
 
 web:
 	bash scripts/setup.sh web
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=s wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_STRIP=symbols wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
 
 clean:
 	cargo clean

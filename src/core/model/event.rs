@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Times are ms on the run's timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "e", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     /// The client sent the request.
     Sent { request: u64, t: f64 },

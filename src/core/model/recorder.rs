@@ -50,11 +50,15 @@ pub fn console_lines(text: impl std::fmt::Display) -> u64 {
     }
     impl std::fmt::Write for Count {
         fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            for c in s.chars() {
-                if c == '\n' {
+            // Byte by byte: a line ends at '\n'; any byte but ASCII blanks is ink (a
+            // multi-byte character's bytes never look like a blank or a '\n'; Unicode
+            // blanks beyond ASCII count as ink, where `str::trim` would not: none of
+            // the tutorial's prints has one).
+            for &b in s.as_bytes() {
+                if b == b'\n' {
                     self.lines += u64::from(self.inked);
                     self.inked = false;
-                } else if !c.is_whitespace() {
+                } else if !b.is_ascii_whitespace() {
                     self.inked = true;
                 }
             }
@@ -346,6 +350,23 @@ impl Recorder {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counted_lines_are_the_lines_a_console_keeps() {
+        for text in [
+            "one line",
+            "\n--- Background Task Started ---",
+            "--- Background Task Finished ---\n",
+            "two\nlines",
+            "  \n\t\n",
+            "",
+            "a\n\n  b  \n",
+            "Logging Request: {'item_id': 123, 'feature_value': 5.0}",
+        ] {
+            let kept = text.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+            assert_eq!(console_lines(text), kept, "{text:?}");
+        }
+    }
+
     use super::*;
     use crate::model::{Answer, Config, PredictionResponse};
 

@@ -420,7 +420,18 @@ pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
         requests: vec![0; n],
         tasks: vec![0; n],
     };
+    // A few distinct places, however many requests: each looked up once.
+    let mut distinct: Vec<((Position, bool), u32)> = Vec::new();
     for &(position, responded) in positions {
+        if position == Position::Done {
+            continue;
+        }
+        match distinct.iter_mut().find(|(p, _)| *p == (position, responded)) {
+            Some((_, k)) => *k += 1,
+            None => distinct.push(((position, responded), 1)),
+        }
+    }
+    for ((position, responded), k) in distinct {
         let column = if responded {
             // Answered: what is left is its background task, if it has one going.
             match position {
@@ -435,7 +446,7 @@ pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
             &mut counts.requests
         };
         if let Some(c) = line_of(variant, position, responded).and_then(|i| column.get_mut(i)) {
-            *c = c.saturating_add(1);
+            *c = c.saturating_add(k);
         }
     }
     counts

@@ -36,6 +36,9 @@ pub struct Trace {
     open: Vec<Option<Open>>,
     /// The requests with something open: a phase begun, or sent and not yet taken in.
     active: BTreeSet<usize>,
+    /// The requests sent and not yet done with (unanswered, or a background task still
+    /// to finish): the only ones the code panel shows somewhere.
+    unfinished: BTreeSet<usize>,
     /// Per request: when the coroutine step now going first blocked the loop (a step
     /// may block in several calls; its stall is one, reported when the step ends).
     blocking_since: Vec<Option<f64>>,
@@ -59,6 +62,7 @@ impl Trace {
             closed,
             open: vec![None; n],
             active: BTreeSet::new(),
+            unfinished: BTreeSet::new(),
             blocking_since: vec![None; n],
             answered: 0,
             finished: None,
@@ -91,6 +95,12 @@ impl Trace {
             open: false,
         };
         match *event {
+            Event::Sent { .. } => {
+                self.unfinished.insert(i);
+            }
+            Event::BackgroundDone { .. } => {
+                self.unfinished.remove(&i);
+            }
             Event::Accepted { t, .. } => {
                 // The recorder's rule: the time since it was sent is a wait for the loop.
                 let sent = self.rec.request(i as u64).and_then(|r| r.sent_ms).unwrap_or(t);
@@ -139,6 +149,18 @@ impl Trace {
             }
             Event::Responded { t, ref answer, .. } => {
                 self.answered += 1;
+                // Done with, unless its background task is still to come (an error has
+                // none: the endpoint never returned the response it belongs to).
+                let background = matches!(self.config().variant, Variant::Background | Variant::TaskQueue);
+                let pending = background
+                    && answer.is_ok()
+                    && self
+                        .rec
+                        .request(i as u64)
+                        .is_some_and(|r| r.background_done_ms.is_none());
+                if !pending {
+                    self.unfinished.remove(&i);
+                }
                 self.closed.responses.push(Reply {
                     lane: i,
                     t_ms: t,
@@ -263,57 +285,64 @@ impl Trace {
         picture
     }
 
+    /// Where each request not yet done with is, for the code panel (the others are
+    /// nowhere in the code): what [`Trace::positions`] says of those, in a frame's time
+    /// however long the run.
+    pub fn live_positions(&self, now_ms: f64) -> Vec<(Position, bool)> {
+        self.unfinished
+            .iter()
+            .map(|&id| self.position(id, now_ms))
+            .collect()
+    }
+
     /// Where each request is, for the code panel: `(position, responded)`.
     /// `now_ms` is on the run's clock: an awaited sleep past its due time is a wait for
     /// the loop.
     pub fn positions(&self, now_ms: f64) -> Vec<(Position, bool)> {
+        (0..self.open.len()).map(|id| self.position(id, now_ms)).collect()
+    }
+
+    /// Where request `id` is at `now_ms`, and whether it has been answered.
+    fn position(&self, id: usize, now_ms: f64) -> (Position, bool) {
         let background = matches!(self.config().variant, Variant::Background | Variant::TaskQueue);
-        self.open
-            .iter()
-            .enumerate()
-            .map(|(id, open)| {
-                let r = self.rec.request(id as u64).expect("a lane per request");
-                let responded = r.responded_ms.is_some();
-                let open = open.map(|o| match o.ready_at(now_ms) {
-                    Some(_) => Open {
-                        kind: PhaseKind::Queued,
-                        due: None,
-                        ..o
-                    },
-                    None => o,
-                });
-                let open = open.as_ref();
-                let position = match (open, r.accepted_ms, responded) {
-                    // A def endpoint's second wait for a token: its endpoint call is
-                    // done, its return value waits to be validated.
-                    (Some(o), _, false)
-                        if o.kind == PhaseKind::Queued
-                            && o.on == Place::Pool
-                            && r.phases
-                                .iter()
-                                .any(|p| p.on == Place::Pool && p.kind != PhaseKind::Queued)
-                            && self.config().variant == Variant::SyncDef =>
-                    {
-                        Position::Validating
-                    }
-                    (Some(o), _, _) => Position::In {
-                        kind: o.kind,
-                        on: o.on,
-                        blocking: o.blocking,
-                    },
-                    (None, _, true)
-                        if self.finished.is_none() && background && r.background_done_ms.is_none() =>
-                    {
-                        Position::Responded { background: true }
-                    }
-                    (None, _, true) => Position::Done,
-                    (None, Some(_), false) => Position::Started,
-                    (None, None, false) if r.sent_ms.is_some() => Position::Arriving,
-                    (None, None, false) => Position::Done, // not sent yet: nowhere in the code
-                };
-                (position, responded)
-            })
-            .collect()
+        let r = self.rec.request(id as u64).expect("a lane per request");
+        let responded = r.responded_ms.is_some();
+        let open = self.open[id].map(|o| match o.ready_at(now_ms) {
+            Some(_) => Open {
+                kind: PhaseKind::Queued,
+                due: None,
+                ..o
+            },
+            None => o,
+        });
+        let open = open.as_ref();
+        let position = match (open, r.accepted_ms, responded) {
+            // A def endpoint's second wait for a token: its endpoint call is done, its
+            // return value waits to be validated.
+            (Some(o), _, false)
+                if o.kind == PhaseKind::Queued
+                    && o.on == Place::Pool
+                    && r.phases
+                        .iter()
+                        .any(|p| p.on == Place::Pool && p.kind != PhaseKind::Queued)
+                    && self.config().variant == Variant::SyncDef =>
+            {
+                Position::Validating
+            }
+            (Some(o), _, _) => Position::In {
+                kind: o.kind,
+                on: o.on,
+                blocking: o.blocking,
+            },
+            (None, _, true) if self.finished.is_none() && background && r.background_done_ms.is_none() => {
+                Position::Responded { background: true }
+            }
+            (None, _, true) => Position::Done,
+            (None, Some(_), false) => Position::Started,
+            (None, None, false) if r.sent_ms.is_some() => Position::Arriving,
+            (None, None, false) => Position::Done, // not sent yet: nowhere in the code
+        };
+        (position, responded)
     }
 }
 
@@ -573,5 +602,49 @@ mod tests {
             stalls(&live, 2100.0),
             [(2000.0, 2100.0, true), (0.0, 1500.0, false)]
         );
+    }
+
+    #[test]
+    fn the_code_panel_counts_only_the_requests_not_done_with() {
+        use crate::view::code::counts;
+        let config = Config {
+            variant: Variant::Background,
+            requests: 3,
+            concurrency: 3,
+            ..Config::default()
+        };
+        let mut live = Trace::new(config);
+        let ok = crate::model::Answer::ok(crate::flows::step1::response(
+            &crate::flows::step1::ExternalData {
+                item_id: 123,
+                metadata: "some_fetched_value_async",
+            },
+            10.0,
+        ));
+        for r in 0..3 {
+            live.apply(&Event::Sent { request: r, t: 0.0 }).unwrap();
+            live.apply(&Event::Accepted {
+                request: r,
+                t: 0.0,
+                worker: 0,
+            })
+            .unwrap();
+        }
+        live.apply(&began(1, PhaseKind::Io, false, 0.0, Some(500.0)))
+            .unwrap();
+        // 0 answered with its log done; 2 answered, its log to come.
+        for r in [0, 2] {
+            live.apply(&Event::Responded {
+                request: r,
+                t: 5.0,
+                answer: ok.clone(),
+            })
+            .unwrap();
+        }
+        live.apply(&Event::BackgroundDone { request: 0, t: 6.0 }).unwrap();
+        let (all, mine) = (live.positions(7.0), live.live_positions(7.0));
+        assert_eq!(mine.len(), 2, "request 0 is done with");
+        let v = Variant::Background;
+        assert_eq!(counts(v, &all), counts(v, &mine));
     }
 }

@@ -114,7 +114,7 @@ impl App {
             Moment::Live { variant, now } if variant == v => {
                 let live = self.live.borrow();
                 live.as_ref()
-                    .map(|l| l.trace.borrow().positions(now))
+                    .map(|l| l.trace.borrow().live_positions(now))
                     .unwrap_or_default()
             }
             Moment::At(t) => self

@@ -43,7 +43,7 @@ impl Role {
 /// What a worker's bootstrap script posts once it has loaded, before its module is
 /// instantiated; its owner answers with the start object.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Hello {
     Booted,
 }
@@ -59,7 +59,7 @@ pub struct LogTo {
 
 /// The page to the server worker.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ToServer {
     /// Get ready for this run as server worker `worker` (calibrate compute work);
     /// answer `WantPool`.
@@ -95,7 +95,7 @@ pub enum ToServer {
 
 /// The server worker to the page.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum FromServer {
     /// Start this many pool threads and processes and send `Pool` with a port to each.
     WantPool {
@@ -140,7 +140,7 @@ pub struct ServerPart {
 
 /// The page to the task queue's broker.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ToBroker {
     /// The queue workers' ports come with this message, then one per server worker.
     /// Get the queue workers ready; answer `Ready`.
@@ -167,7 +167,7 @@ pub struct Enqueue {
 
 /// The broker to the page.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum FromBroker {
     Ready,
     Events { events: Vec<Event> },
@@ -176,7 +176,7 @@ pub enum FromBroker {
 
 /// The server to a pool worker.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ToPool {
     /// Get ready for jobs that hold their thread this way, and log there; answer `Ready`.
     /// `place`: what the worker is (a threadpool thread, a process, a queue worker);
@@ -204,7 +204,7 @@ pub enum ToPool {
 
 /// A pool worker to the server.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum FromPool {
     Ready,
     Progress { items: Vec<Progress> },
@@ -233,7 +233,7 @@ pub struct JobDone {
 /// and then its prediction while its job runs; the rest comes with the result (one
 /// message at the busy moment a job ends, not three).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "what", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Progress {
     Began {
         request: u64,
@@ -260,8 +260,8 @@ mod tests {
 
     wasm_bindgen_test_configure!(run_in_browser);
 
-    /// Every message a pool worker sends survives JSON (an internally tagged enum
-    /// cannot hold a bare sequence, and `to_json` panics on what cannot serialize).
+    /// Every message a pool worker sends survives JSON (`to_json` panics on what
+    /// cannot serialize).
     #[wasm_bindgen_test]
     fn every_message_to_and_from_a_pool_worker_round_trips() {
         let request = PredictionRequest::for_index(0);
