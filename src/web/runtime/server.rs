@@ -314,7 +314,6 @@ impl Server {
         if let Some(stall) = self.step.borrow_mut().take().and_then(Step::finish) {
             self.emit(Event::Stall { stall });
         }
-        self.flush();
     }
 
     /// The loop: poll, read, timers, run the snapshot; until the page says every
@@ -330,27 +329,11 @@ impl Server {
             // else until a request, a result or the first timer. Either way the browser
             // first delivers the messages already queued (requests, results): a poll
             // sees every socket that is readable, and requests are read before timers.
-            let due = self.aio.timers.borrow().peek().map(|t| t.when_abs - now_abs());
-            if ready || due.is_some_and(|ms| ms <= 0.0) {
+            let due = self.aio.timers.borrow().peek().map(|t| t.when_abs);
+            if ready || due.is_some_and(|d| d <= now_abs()) {
                 yield_to_browser().await;
             } else {
-                let promise = js_sys::Promise::new(&mut |resolve, _| {
-                    if let Some(ms) = due {
-                        resolve_after(ms, &resolve);
-                    }
-                    if let Some(accept) = &self.accept {
-                        // The listening socket: a new connection wakes every idle worker.
-                        let resolve = resolve.clone();
-                        let queued = accept.wait();
-                        wasm_bindgen_futures::spawn_local(async move {
-                            let _ = wasm_bindgen_futures::JsFuture::from(queued).await;
-                            let _ = resolve.call0(&JsValue::NULL);
-                        });
-                    }
-                    *self.aio.wake.borrow_mut() = Some(resolve);
-                });
-                let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-                self.aio.wake.borrow_mut().take();
+                self.poll(due).await;
             }
             self.iterate();
         }
@@ -358,6 +341,44 @@ impl Server {
         // overdue, so it fires before this new one.
         gloo_timers::future::TimeoutFuture::new(probe::PERIOD_MS).await;
         self.finish();
+    }
+
+    /// Waits until something is ready (a request, a result, a connection) or the first
+    /// timer is due at `due_abs`. A long timed wait ends up to a few ms late (Chromium's
+    /// `Atomics.waitAsync` and `setTimeout` alike, measured: BENCHMARKS.md), a short one
+    /// within a millisecond: so a long wait stops 2 ms short and waits again for the
+    /// rest, without an iteration in between (the loop has nothing to do yet).
+    async fn poll(&self, due_abs: Option<f64>) {
+        loop {
+            let remaining = due_abs.map(|d| d - now_abs());
+            if remaining.is_some_and(|ms| ms <= 0.0) {
+                return;
+            }
+            let promise = js_sys::Promise::new(&mut |resolve, _| {
+                if let Some(ms) = remaining {
+                    resolve_after(if ms > 3.0 { ms - 2.0 } else { ms }, &resolve);
+                }
+                if let Some(accept) = &self.accept {
+                    // The listening socket: a new connection wakes every idle worker.
+                    let resolve = resolve.clone();
+                    let queued = accept.wait();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = wasm_bindgen_futures::JsFuture::from(queued).await;
+                        let _ = resolve.call0(&JsValue::NULL);
+                    });
+                }
+                *self.aio.wake.borrow_mut() = Some(resolve);
+            });
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+            // Woken (`wake` took the resolver), or a connection came: the poll is over.
+            let woken = self.aio.wake.borrow_mut().take().is_none()
+                || self.accept.as_ref().is_some_and(AcceptQueue::pending)
+                || aio::len(&self.aio.ready) > 0
+                || !self.aio.inbox.borrow().is_empty();
+            if woken || due_abs.is_none() {
+                return;
+            }
+        }
     }
 
     /// One iteration: the reads of the requests that arrived, then (holding the GIL, for
