@@ -11,12 +11,15 @@ run: web
 test:
 	bash scripts/test.sh
 
-## make bench: the browser runtime's benchmarks (results recorded in BENCHMARKS.md)
+## make bench: measures issue 11's five (the page at scale, the model, the probe, the
+## overhead, size and start) and rewrites their sections of BENCHMARKS.md
 bench: web
 	bash scripts/setup.sh test
 	cargo build --quiet
+	cargo build --release --quiet -p loopscope-cli
 	cargo run --quiet -- dist
-	cd tests/e2e && node bench.mjs
+	cargo bench --quiet --bench model -- --noplot
+	cd tests/e2e && node bench.mjs --write
 
 ## make calibrate: real FastAPI on uvicorn against the model (a Python 3.11+ venv from
 ## PyPI; about two minutes on a quiet machine); rewrites BENCHMARKS.md's calibration

@@ -5,16 +5,17 @@
 (async () => {
   const status = document.getElementById('status');
   try {
-    // The workers run the glue's own source, from a blob: read it from the page.
+    // The workers run the glue's own source, from a blob: read it from the page (while
+    // the module compiles).
     const glueScript = document.getElementById('loopscope-glue');
-    const glue = glueScript.textContent.trim()
-      ? glueScript.textContent
-      : await (await fetch(glueScript.src)).text();
+    const glueText = glueScript.textContent.trim()
+      ? Promise.resolve(glueScript.textContent)
+      : fetch(glueScript.src).then((r) => r.text());
     const inlined = document.getElementById('loopscope-wasm');
     const module = inlined
       ? Uint8Array.from(atob(inlined.textContent.trim()), (c) => c.charCodeAt(0))
       : new URL('www/pkg/loopscope_bg.wasm', document.baseURI);
-    await wasm_bindgen({ module_or_path: module });
+    const [glue] = await Promise.all([glueText, wasm_bindgen({ module_or_path: module })]);
     const wasm = wasm_bindgen;
     window.loopscope = {
       /** Runs a config for real; resolves to { predicted, measured, fidelity }. */

@@ -62,12 +62,13 @@ impl Allowance {
         let awaits = crate::flows::count::awaits(model.config.variant);
         let own = 1 + awaits.sleeps + 2 * awaits.pool_calls;
         // ab: the i-th answer (in time) sends request `concurrency + i`.
-        let mut by_answer: Vec<RequestRef> = model.requests.iter().collect();
-        by_answer.sort_by(|a, b| a.responded_ms.total_cmp(&b.responded_ms).then(a.id.cmp(&b.id)));
+        let (ids, answered) = (model.requests.id_column(), model.requests.responded_column());
+        let mut by_answer: Vec<usize> = (0..ids.len()).collect();
+        by_answer.sort_by(|&a, &b| answered[a].total_cmp(&answered[b]).then(ids[a].cmp(&ids[b])));
         let mut hops = vec![own; model.requests.len()];
         let first = model.config.concurrency as usize;
-        for (i, previous) in by_answer.iter().enumerate() {
-            let before = hops.get(previous.id as usize).copied();
+        for (i, &previous) in by_answer.iter().enumerate() {
+            let before = hops.get(ids[previous] as usize).copied();
             if let (Some(before), Some(h)) = (before, hops.get_mut(first + i)) {
                 *h = own + 1 + before;
             }
@@ -141,11 +142,13 @@ fn answers(model: &Report, measured: &Report, allowance: &Allowance, note: &str)
     let name = "answers";
     let mut expected: Vec<(f64, u32)> = model
         .requests
+        .responded_column()
         .iter()
-        .map(|q| (q.responded_ms, allowance.hops(q.id)))
+        .zip(model.requests.id_column())
+        .map(|(&t, &id)| (t, allowance.hops(id)))
         .collect();
     expected.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut got: Vec<f64> = measured.requests.iter().map(|q| q.responded_ms).collect();
+    let mut got: Vec<f64> = measured.requests.responded_column().to_vec();
     got.sort_by(f64::total_cmp);
     let n = expected.len().min(got.len());
     let tolerance = |i: usize| bound(expected[i].0) + allowance.ms_for(expected[i].1);
@@ -195,22 +198,19 @@ fn answers(model: &Report, measured: &Report, allowance: &Allowance, note: &str)
 /// (beyond [`bound`]), the one furthest apart, said as a note: which of the two real
 /// uvicorn agrees with is for the calibration against real FastAPI.
 fn taken_in(model: &Report, measured: &Report) -> String {
-    let furthest = model
-        .requests
-        .iter()
-        .zip(&measured.requests)
-        .filter(|(p, m)| (m.accepted_ms - p.accepted_ms).abs() > bound(p.accepted_ms))
-        .max_by(|(pa, ma), (pb, mb)| {
-            (ma.accepted_ms - pa.accepted_ms)
-                .abs()
-                .total_cmp(&(mb.accepted_ms - pb.accepted_ms).abs())
-        });
+    let (p, m) = (
+        model.requests.accepted_column(),
+        measured.requests.accepted_column(),
+    );
+    let furthest = (0..p.len().min(m.len()))
+        .filter(|&i| (m[i] - p[i]).abs() > bound(p[i]))
+        .max_by(|&a, &b| (m[a] - p[a]).abs().total_cmp(&(m[b] - p[b]).abs()));
     match furthest {
-        Some((p, m)) => format!(
+        Some(i) => format!(
             ". Request {} was taken in at {} ms here, while the model's event loop takes it in at {} ms: which of the two real uvicorn agrees with is for the calibration against real FastAPI",
-            m.id,
-            ms(m.accepted_ms),
-            ms(p.accepted_ms)
+            measured.requests.id_column()[i],
+            ms(m[i]),
+            ms(p[i])
         ),
         None => String::new(),
     }
@@ -318,8 +318,9 @@ pub fn fidelity(predicted: &Report, measured: &Report) -> Fidelity {
     let (p, m) = (&model.stats, &measured.stats);
     let last = model
         .requests
+        .id_column()
         .iter()
-        .map(|q| allowance.hops(q.id))
+        .map(|&id| allowance.hops(id))
         .max()
         .unwrap_or(0);
     let stalls = u32::try_from(model.loop_stalls.len()).unwrap_or(u32::MAX);

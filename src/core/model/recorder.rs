@@ -23,20 +23,34 @@ struct Partial {
     worker: u64,
     responded: Option<(f64, Answer)>,
     background_done_ms: Option<f64>,
-    phases: Vec<Phase>,
+    /// Whether it has done something in the threadpool yet.
+    pooled: bool,
 }
 
-impl Partial {
+/// Every request's phases so far, in the order recorded: `(request, phase)`. One vector
+/// for the run rather than one per request: a run of 100 000 requests is freed at once,
+/// not in 100 000 pieces.
+#[derive(Clone, Default)]
+struct Phases(Vec<(u32, Phase)>);
+
+impl Phases {
+    fn push(&mut self, request: usize, phase: Phase) {
+        self.0.push((request as u32, phase));
+    }
+
     /// A wait for the loop or for a token, recorded only when it lasted.
-    fn wait(&mut self, on: Place, from: f64, to: f64) {
+    fn wait(&mut self, request: usize, on: Place, from: f64, to: f64) {
         if to > from {
-            self.phases.push(Phase {
-                kind: PhaseKind::Queued,
-                start_ms: from,
-                end_ms: to,
-                on,
-                blocking: false,
-            });
+            self.push(
+                request,
+                Phase {
+                    kind: PhaseKind::Queued,
+                    start_ms: from,
+                    end_ms: to,
+                    on,
+                    blocking: false,
+                },
+            );
         }
     }
 }
@@ -108,19 +122,20 @@ impl std::error::Error for UnknownRequest {}
 
 /// A request as recorded so far (for live views).
 #[derive(Clone, Copy, Debug)]
-pub struct RequestView<'a> {
+pub struct RequestView {
     pub sent_ms: Option<f64>,
     pub accepted_ms: Option<f64>,
     pub responded_ms: Option<f64>,
     pub background_done_ms: Option<f64>,
-    /// In the order recorded.
-    pub phases: &'a [Phase],
+    /// It has done something (not waited) in the threadpool.
+    pub pooled: bool,
 }
 
 #[derive(Clone)]
 pub struct Recorder {
     config: Config,
     requests: Vec<Partial>,
+    phases: Phases,
     stalls: Vec<Stall>,
     console: Vec<ConsoleLine>,
     console_dropped: u64,
@@ -135,6 +150,7 @@ impl Recorder {
         Recorder {
             config,
             requests: (0..n).map(|_| Partial::default()).collect(),
+            phases: Phases::default(),
             stalls: Vec::new(),
             console: Vec::new(),
             console_dropped: 0,
@@ -166,6 +182,7 @@ impl Recorder {
             }
             return Ok(());
         };
+        let i = request as usize;
         let slot = self.slot(request)?;
         match event {
             Event::Sent { request, t } => {
@@ -177,11 +194,16 @@ impl Recorder {
                 let sent = slot.sent_ms.unwrap_or(*t);
                 slot.accepted_ms = Some(*t);
                 slot.worker = *worker;
-                slot.wait(Place::Loop, sent, *t);
+                self.phases.wait(i, Place::Loop, sent, *t);
             }
             Event::Began { .. } => {}
-            Event::Phase { phase, .. } => slot.phases.push(phase.clone()),
-            Event::Waited { on, from, to, .. } => slot.wait(*on, *from, *to),
+            Event::Phase { phase, .. } => {
+                if phase.on == Place::Pool && phase.kind != PhaseKind::Queued {
+                    slot.pooled = true;
+                }
+                self.phases.push(i, phase.clone());
+            }
+            Event::Waited { on, from, to, .. } => self.phases.wait(i, *on, *from, *to),
             Event::Responded { t, answer, .. } => slot.responded = Some((*t, answer.clone())),
             Event::BackgroundDone { t, .. } => slot.background_done_ms = Some(*t),
             Event::Stall { stall } => {
@@ -233,14 +255,14 @@ impl Recorder {
     }
 
     /// Request `id` as recorded so far.
-    pub fn request(&self, id: u64) -> Option<RequestView<'_>> {
+    pub fn request(&self, id: u64) -> Option<RequestView> {
         let p = self.requests.get(usize::try_from(id).ok()?)?;
         Some(RequestView {
             sent_ms: p.sent_ms,
             accepted_ms: p.accepted_ms,
             responded_ms: p.responded.as_ref().map(|(t, _)| *t),
             background_done_ms: p.background_done_ms,
-            phases: &p.phases,
+            pooled: p.pooled,
         })
     }
 
@@ -288,9 +310,40 @@ impl Recorder {
 
     fn build(self, source: Source, cut_at: Option<f64>) -> Result<Report, Incomplete> {
         let total = self.requests.len() as u64;
+        // Each request's phases together (a counting sort by request: the run's phases
+        // are many, a request's few), then each request's in time order (ties as
+        // recorded).
+        let n = self.requests.len();
+        let mut at = vec![0usize; n + 1];
+        for (r, _) in &self.phases.0 {
+            at[*r as usize + 1] += 1;
+        }
+        for i in 0..n {
+            at[i + 1] += at[i];
+        }
+        let mut next = at.clone();
+        let mut slots: Vec<Option<Phase>> = vec![None; self.phases.0.len()];
+        for (r, phase) in self.phases.0 {
+            slots[next[r as usize]] = Some(phase);
+            next[r as usize] += 1;
+        }
+        let mut grouped: Vec<(u32, Phase)> = Vec::with_capacity(slots.len());
+        for r in 0..n {
+            let start = grouped.len();
+            grouped.extend(
+                slots[at[r]..at[r + 1]]
+                    .iter_mut()
+                    .map(|p| (r as u32, p.take().expect("placed once"))),
+            );
+            grouped[start..].sort_by(|a, b| a.1.start_ms.total_cmp(&b.1.start_ms));
+        }
+        let mut phases = grouped.into_iter().peekable();
         let mut requests = Requests::default();
         for (id, p) in self.requests.into_iter().enumerate() {
+            let mine =
+                std::iter::from_fn(|| phases.next_if(|(r, _)| *r as usize == id).map(|(_, phase)| phase));
             if cut_at.is_some() && p.responded.is_none() {
+                mine.for_each(drop);
                 continue;
             }
             let missing = |what: &str| Incomplete(format!("request {id} has no {what}"));
@@ -298,9 +351,7 @@ impl Recorder {
             let sent_ms = p.sent_ms.ok_or_else(|| missing("send time"))?;
             let accepted_ms = p.accepted_ms.ok_or_else(|| missing("accept time"))?;
             let (responded_ms, answer) = p.responded.ok_or_else(|| missing("response"))?;
-            let mut phases = p.phases;
-            phases.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
-            requests.push(RequestRecord {
+            let record = RequestRecord {
                 id: id as u64,
                 worker: p.worker,
                 request,
@@ -310,8 +361,9 @@ impl Recorder {
                 latency_ms: responded_ms - sent_ms,
                 answer,
                 background_done_ms: p.background_done_ms,
-                phases,
-            });
+                phases: Vec::new(),
+            };
+            requests.push_with(record, mine);
         }
         let mut loop_stalls = self.stalls;
         loop_stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));

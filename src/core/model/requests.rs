@@ -244,7 +244,14 @@ impl Requests {
     }
 
     /// Adds a request after the others.
-    pub fn push(&mut self, r: RequestRecord) {
+    pub fn push(&mut self, mut r: RequestRecord) {
+        let phases = std::mem::take(&mut r.phases);
+        self.push_with(r, phases);
+    }
+
+    /// Adds a request after the others, its phases given apart (`r.phases` is ignored):
+    /// no vector of its own on the way.
+    pub fn push_with(&mut self, r: RequestRecord, phases: impl IntoIterator<Item = Phase>) {
         if self.phase_at.is_empty() {
             self.phase_at.push(0);
         }
@@ -268,7 +275,7 @@ impl Requests {
             None => NONE,
         };
         self.error.push(error);
-        self.phases.extend(r.phases);
+        self.phases.extend(phases);
         self.phase_at.push(self.phases.len() as u32);
     }
 

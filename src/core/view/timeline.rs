@@ -79,18 +79,9 @@ pub struct Picture {
 }
 
 impl Picture {
-    pub fn from_report(r: &Report) -> Picture {
-        let bars = r
-            .requests
-            .iter()
-            .enumerate()
-            .flat_map(|(lane, q)| q.phases.iter().map(move |p| Bar::from_phase(lane, p)))
-            .collect();
-        let end_ms = r
-            .requests
-            .iter()
-            .flat_map(|q| q.phases.iter().map(|p| p.end_ms).chain([q.responded_ms]))
-            .fold(0.0, f64::max);
+    /// What a report shows besides its requests: the loops' stalls and GIL waits, the
+    /// probe (no bars, no answers).
+    pub fn from_report_without_requests(r: &Report) -> Picture {
         Picture {
             lanes: r.requests.len(),
             workers: r.config.workers as usize,
@@ -98,17 +89,6 @@ impl Picture {
                 .loop_gil_waits
                 .iter()
                 .map(|g| (g.worker as usize, g.start_ms, g.end_ms))
-                .collect(),
-            bars,
-            responses: r
-                .requests
-                .iter()
-                .enumerate()
-                .map(|(lane, q)| Reply {
-                    lane,
-                    t_ms: q.responded_ms,
-                    error: !q.is_ok(),
-                })
                 .collect(),
             stalls: r
                 .loop_stalls
@@ -134,7 +114,37 @@ impl Picture {
                 .filter(|s| s.worker == 0)
                 .map(|s| (s.start_ms, s.end_ms))
                 .collect(),
+            ..Picture::default()
+        }
+    }
+
+    pub fn from_report(r: &Report) -> Picture {
+        let bars = r
+            .requests
+            .iter()
+            .enumerate()
+            .flat_map(|(lane, q)| q.phases.iter().map(move |p| Bar::from_phase(lane, p)))
+            .collect();
+        let end_ms = r
+            .requests
+            .iter()
+            .flat_map(|q| q.phases.iter().map(|p| p.end_ms).chain([q.responded_ms]))
+            .fold(0.0, f64::max);
+        let responses = r
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(lane, q)| Reply {
+                lane,
+                t_ms: q.responded_ms,
+                error: !q.is_ok(),
+            })
+            .collect();
+        Picture {
+            bars,
+            responses,
             end_ms,
+            ..Picture::from_report_without_requests(r)
         }
     }
 }
@@ -615,6 +625,20 @@ fn pixel_groups(spans: &[(f64, f64)], x: impl Fn(f64) -> f64) -> Vec<(usize, usi
 /// (`real`: its parts, e.g. a live run's closed phases and its open ones); `cursor` is
 /// now for a run going on, or a replay's moment (`veil`: grey out what comes after it).
 pub fn layout(ghost: &Picture, real: &[&Picture], geo: Geometry, cursor: Option<f64>, veil: bool) -> Layout {
+    layout_cached(ghost, real, geo, cursor, veil, &mut CellCache::default())
+}
+
+/// [`layout`], keeping merged lanes' cells in `cache` between calls. The first of
+/// `real`'s parts may only grow between calls (a live run's closed phases); the
+/// pictures must stay alive, unchanged otherwise, while the cache knows them.
+pub fn layout_cached(
+    ghost: &Picture,
+    real: &[&Picture],
+    geo: Geometry,
+    cursor: Option<f64>,
+    veil: bool,
+    cache: &mut CellCache,
+) -> Layout {
     let text = geo.text_px;
     let gutter = geo.gutter();
     let axis_h = text * 1.9;
@@ -885,12 +909,12 @@ pub fn layout(ghost: &Picture, real: &[&Picture], geo: Geometry, cursor: Option<
         Some(l) if l.merged() => {
             let grid = Grid::new(l, gutter, plot_w, from, span);
             if measured {
-                let (cells, _) = grid.cells(&[ghost]);
+                let cells = grid.cells(&[ghost], cache);
                 shapes.extend(grid.shapes(&cells, lanes_y, true));
             }
-            let (cells, answered) = grid.cells(top);
+            let cells = grid.cells(top, cache);
             shapes.extend(grid.shapes(&cells, lanes_y, false));
-            for (row, &counts) in answered.iter().enumerate() {
+            for (row, &counts) in cells.answered.iter().enumerate() {
                 hits.push(Hit {
                     x: gutter,
                     y: row_y(row),
@@ -910,7 +934,7 @@ pub fn layout(ghost: &Picture, real: &[&Picture], geo: Geometry, cursor: Option<
                 col_ms: grid.col_ms,
                 scale: geo.scale,
                 measured,
-                share: cells,
+                share: cells.into_owned().share,
             });
         }
         Some(l) => {
@@ -1168,6 +1192,41 @@ pub fn layout(ghost: &Picture, real: &[&Picture], geo: Geometry, cursor: Option<
     }
 }
 
+/// Merged rows' contents: `[row][style][col]` shares, and each row's answers (ok,
+/// failed).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cells {
+    share: Vec<f32>,
+    answered: Vec<(u32, u32)>,
+}
+
+/// What identifies a grid: the rows, the columns and the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct GridKey {
+    lanes: (usize, usize, usize, usize),
+    cols: usize,
+    from: u64,
+    col_ms: u64,
+}
+
+/// A picture's cells, as far as they were made.
+#[derive(Clone, Debug, Default)]
+struct Kept {
+    /// The picture's address (the caller keeps it alive while it is drawn).
+    picture: usize,
+    bars: usize,
+    responses: usize,
+    cells: Cells,
+}
+
+/// A timeline's merged cells kept between frames ([`layout_cached`]): a frame costs
+/// what changed, not the whole run.
+#[derive(Clone, Debug, Default)]
+pub struct CellCache {
+    key: Option<GridKey>,
+    kept: Vec<Kept>,
+}
+
 /// Merged rows on a pixel grid: each row's requests' time in each style, per column.
 struct Grid {
     lanes: Lanes,
@@ -1191,16 +1250,33 @@ impl Grid {
         }
     }
 
-    /// `[row][style][col]` shares (0–1 of the row's requests, on average over the
-    /// column), and each row's answers.
-    fn cells(&self, pictures: &[&Picture]) -> (Vec<f32>, Vec<(u32, u32)>) {
-        let (rows, styles, cols) = (self.lanes.rows, CELL_STYLES.len(), self.cols);
-        // Whole columns through a difference array, partial ones added directly.
-        let mut whole = vec![0f32; rows * styles * (cols + 1)];
-        let mut part = vec![0f32; rows * styles * cols];
-        let mut answered = vec![(0u32, 0u32); rows];
+    fn key(&self) -> GridKey {
+        GridKey {
+            lanes: (
+                self.lanes.first,
+                self.lanes.last,
+                self.lanes.per_row,
+                self.lanes.rows,
+            ),
+            cols: self.cols,
+            from: self.from.to_bits(),
+            col_ms: self.col_ms.to_bits(),
+        }
+    }
+
+    fn empty(&self) -> Cells {
+        Cells {
+            share: vec![0f32; self.lanes.rows * CELL_STYLES.len() * self.cols],
+            answered: vec![(0, 0); self.lanes.rows],
+        }
+    }
+
+    /// Adds `bars` and `responses` to `cells`: each bar's share of its row, column by
+    /// column it spans (0–1 of the row's requests, on average over the column).
+    fn add<'a>(&self, cells: &mut Cells, bars: impl IntoIterator<Item = &'a Bar>, responses: &[Reply]) {
+        let (styles, cols) = (CELL_STYLES.len(), self.cols);
         let per = self.lanes.per_row as f32;
-        for b in pictures.iter().flat_map(|p| p.bars.iter()) {
+        for b in bars {
             let Some(row) = self.lanes.row_of(b.lane) else {
                 continue;
             };
@@ -1210,44 +1286,90 @@ impl Grid {
                 continue;
             }
             let (c0, c1) = (c0.max(0.0), c1.min(cols as f64));
-            let base = row * styles + cell_index(Style::of(b));
+            let base = (row * styles + cell_index(Style::of(b))) * cols;
             let (i0, i1) = (c0.floor() as usize, (c1.ceil() as usize).min(cols));
-            if i1 - i0 <= 1 {
-                part[base * cols + i0] += ((c1 - c0) as f32) / per;
-                continue;
+            for c in i0..i1 {
+                let covered = (c1.min((c + 1) as f64) - c0.max(c as f64)) as f32;
+                cells.share[base + c] += covered / per;
             }
-            part[base * cols + i0] += ((i0 + 1) as f64 - c0) as f32 / per;
-            part[base * cols + i1 - 1] += (c1 - (i1 - 1) as f64) as f32 / per;
-            whole[base * (cols + 1) + i0 + 1] += 1.0 / per;
-            whole[base * (cols + 1) + i1 - 1] -= 1.0 / per;
         }
-        for r in pictures.iter().flat_map(|p| p.responses.iter()) {
+        for r in responses {
             if let Some(row) = self.lanes.row_of(r.lane) {
                 if r.error {
-                    answered[row].1 += 1;
+                    cells.answered[row].1 += 1;
                 } else {
-                    answered[row].0 += 1;
+                    cells.answered[row].0 += 1;
                 }
                 let c = (r.t_ms - self.from) / self.col_ms;
                 if r.error && c >= 0.0 && c < cols as f64 {
-                    let base = row * styles + cell_index(Style::ErrorResponse);
-                    part[base * cols + c as usize] = 1.0;
+                    let base = (row * styles + cell_index(Style::ErrorResponse)) * cols;
+                    cells.share[base + c as usize] = 1.0;
                 }
             }
         }
-        for rs in 0..rows * styles {
-            let mut run = 0f32;
-            for c in 0..cols {
-                run += whole[rs * (cols + 1) + c];
-                part[rs * cols + c] += run;
-            }
+    }
+
+    /// The cells of `pictures`, made once and kept in `cache` while the grid is the
+    /// same: a finished picture is looked up; a live one's closed part (which only
+    /// grows) has only what is new added; its open part is added afresh each time.
+    fn cells<'c>(&self, pictures: &[&Picture], cache: &'c mut CellCache) -> std::borrow::Cow<'c, Cells> {
+        let key = self.key();
+        if cache.key != Some(key) {
+            *cache = CellCache {
+                key: Some(key),
+                ..CellCache::default()
+            };
         }
-        (part, answered)
+        let Some((first, rest)) = pictures.split_first() else {
+            return std::borrow::Cow::Owned(self.empty());
+        };
+        let id = *first as *const Picture as usize;
+        let slot = match cache.kept.iter().position(|k| k.picture == id) {
+            Some(i) => i,
+            None => {
+                // Two kept at most: a prediction and a measurement.
+                if cache.kept.len() >= 2 {
+                    cache.kept.remove(0);
+                }
+                cache.kept.push(Kept {
+                    picture: id,
+                    bars: 0,
+                    responses: 0,
+                    cells: self.empty(),
+                });
+                cache.kept.len() - 1
+            }
+        };
+        let kept = &mut cache.kept[slot];
+        if kept.bars > first.bars.len() || kept.responses > first.responses.len() {
+            // Not the picture it was (freed, and another made at its address).
+            kept.bars = 0;
+            kept.responses = 0;
+            kept.cells = self.empty();
+        }
+        let mut fresh = std::mem::take(&mut kept.cells);
+        self.add(
+            &mut fresh,
+            &first.bars[kept.bars..],
+            &first.responses[kept.responses..],
+        );
+        kept.bars = first.bars.len();
+        kept.responses = first.responses.len();
+        kept.cells = fresh;
+        if rest.is_empty() {
+            return std::borrow::Cow::Borrowed(&kept.cells);
+        }
+        let mut cells = kept.cells.clone();
+        for p in rest {
+            self.add(&mut cells, &p.bars, &p.responses);
+        }
+        std::borrow::Cow::Owned(cells)
     }
 
     /// The cells as shapes: each shows its commonest style, as opaque as its row is
     /// busy (four steps), runs of alike cells one rect, one batch per style and step.
-    fn shapes(&self, cells: &[f32], top: f64, ghost: bool) -> Vec<Shape> {
+    fn shapes(&self, cells: &Cells, top: f64, ghost: bool) -> Vec<Shape> {
+        let cells = &cells.share[..];
         let styles = CELL_STYLES.len();
         const STEPS: [f64; 4] = [0.3, 0.5, 0.75, 1.0];
         let mut batches: Vec<Vec<[f64; 4]>> = vec![Vec::new(); styles * STEPS.len()];
@@ -1310,7 +1432,7 @@ impl Grid {
     /// What a row's requests did over the window, for the keyboard and a screen reader.
     fn row_summary(
         &self,
-        cells: &[f32],
+        cells: &Cells,
         row: usize,
         (ok, failed): (u32, u32),
         shown: impl Fn(f64) -> f64,
@@ -1320,7 +1442,8 @@ impl Grid {
         let (a, b) = self.lanes.requests_of(row);
         let mut time: Vec<(f64, usize)> = (0..styles - 2)
             .map(|s| {
-                let sum: f32 = cells[(row * styles + s) * self.cols..(row * styles + s + 1) * self.cols]
+                let sum: f32 = cells.share
+                    [(row * styles + s) * self.cols..(row * styles + s + 1) * self.cols]
                     .iter()
                     .sum();
                 (sum as f64 * self.col_ms * self.lanes.per_row as f64, s)
@@ -1897,5 +2020,41 @@ mod tests {
         assert!(l.hits.iter().any(|h| h
             .text
             .starts_with("event loop blocked 2000 times, by requests 0–1999")));
+    }
+
+    #[test]
+    fn kept_cells_grow_with_a_live_picture_and_match_a_fresh_layout() {
+        let r = burst(1000);
+        let whole = Picture::from_report(&r);
+        let g = geo(r.stats.makespan_ms * 1.03);
+        // A live run: the closed part grows between frames, the open part is new each.
+        let mut closed = Picture {
+            bars: Vec::new(),
+            responses: Vec::new(),
+            ..whole.clone()
+        };
+        let mut cache = CellCache::default();
+        let (half, rest) = whole.bars.split_at(whole.bars.len() / 2);
+        closed.bars.extend_from_slice(half);
+        let open = Picture {
+            bars: rest[..10].to_vec(),
+            ..Picture::default()
+        };
+        let early = layout_cached(&whole, &[&closed, &open], g, None, false, &mut cache);
+        let fresh = layout(&whole, &[&closed, &open], g, None, false);
+        assert_eq!(early.shapes, fresh.shapes);
+        closed.bars.extend_from_slice(rest);
+        closed.responses = whole.responses.clone();
+        let later = layout_cached(&whole, &[&closed], g, None, false, &mut cache);
+        assert_eq!(later.shapes, layout(&whole, &[&closed], g, None, false).shapes);
+        assert_eq!(later.merged, layout(&whole, &[&whole], g, None, false).merged);
+        // Another window: made afresh.
+        let zoomed = Geometry {
+            from_ms: 100.0,
+            to_ms: 900.0,
+            ..g
+        };
+        let z = layout_cached(&whole, &[&closed], zoomed, None, false, &mut cache);
+        assert_eq!(z.shapes, layout(&whole, &[&closed], zoomed, None, false).shapes);
     }
 }

@@ -32,7 +32,7 @@ pub struct Trace {
     /// What has happened and will not change: the phases ended, the answers, the
     /// stalls. A live view draws it as it is and adds what is open, so a frame costs
     /// what is going on, not the whole run.
-    closed: Picture,
+    closed: std::rc::Rc<Picture>,
     open: Vec<Option<Open>>,
     /// The requests with something open: a phase begun, or sent and not yet taken in.
     active: BTreeSet<usize>,
@@ -44,7 +44,7 @@ pub struct Trace {
     blocking_since: Vec<Option<f64>>,
     answered: u64,
     /// The server's report, once the run is over.
-    pub finished: Option<Report>,
+    pub finished: Option<std::rc::Rc<Report>>,
     /// When the run's clock started (absolute ms), once it has.
     pub t0_abs: Option<f64>,
 }
@@ -59,7 +59,7 @@ impl Trace {
         };
         Trace {
             rec: Recorder::new(config),
-            closed,
+            closed: std::rc::Rc::new(closed),
             open: vec![None; n],
             active: BTreeSet::new(),
             unfinished: BTreeSet::new(),
@@ -80,7 +80,9 @@ impl Trace {
         let Some(i) = event.request().map(|r| r as usize) else {
             if let Event::LoopGilWait { worker, from, to } = *event {
                 if to > from {
-                    self.closed.gil_waits.push((worker as usize, from, to));
+                    std::rc::Rc::make_mut(&mut self.closed)
+                        .gil_waits
+                        .push((worker as usize, from, to));
                 }
             }
             return Ok(());
@@ -105,7 +107,9 @@ impl Trace {
                 // The recorder's rule: the time since it was sent is a wait for the loop.
                 let sent = self.rec.request(i as u64).and_then(|r| r.sent_ms).unwrap_or(t);
                 if t > sent {
-                    self.closed.bars.push(queued(Place::Loop, sent, t));
+                    std::rc::Rc::make_mut(&mut self.closed)
+                        .bars
+                        .push(queued(Place::Loop, sent, t));
                 }
             }
             Event::Began {
@@ -129,7 +133,7 @@ impl Trace {
             }
             Event::Stall { ref stall } => {
                 self.blocking_since[i] = None;
-                self.closed.stalls.push(StallBar {
+                std::rc::Rc::make_mut(&mut self.closed).stalls.push(StallBar {
                     start_ms: stall.start_ms,
                     end_ms: stall.end_ms,
                     request: stall.request,
@@ -139,12 +143,16 @@ impl Trace {
             }
             Event::Phase { ref phase, .. } => {
                 self.open[i] = None;
-                self.closed.bars.push(Bar::from_phase(i, phase));
+                std::rc::Rc::make_mut(&mut self.closed)
+                    .bars
+                    .push(Bar::from_phase(i, phase));
             }
             Event::Waited { on, from, to, .. } => {
                 self.open[i] = None;
                 if to > from {
-                    self.closed.bars.push(queued(on, from, to));
+                    std::rc::Rc::make_mut(&mut self.closed)
+                        .bars
+                        .push(queued(on, from, to));
                 }
             }
             Event::Responded { t, ref answer, .. } => {
@@ -161,7 +169,7 @@ impl Trace {
                 if !pending {
                     self.unfinished.remove(&i);
                 }
-                self.closed.responses.push(Reply {
+                std::rc::Rc::make_mut(&mut self.closed).responses.push(Reply {
                     lane: i,
                     t_ms: t,
                     error: !answer.is_ok(),
@@ -185,7 +193,7 @@ impl Trace {
     /// lane shows worker 0's).
     pub fn lag(&mut self, worker: u64, samples: impl IntoIterator<Item = [f64; 2]>) {
         if worker == 0 {
-            self.closed.lag.extend(samples);
+            std::rc::Rc::make_mut(&mut self.closed).lag.extend(samples);
         }
     }
 
@@ -207,6 +215,29 @@ impl Trace {
     /// [`Trace::open_picture`]).
     pub fn closed(&self) -> &Picture {
         &self.closed
+    }
+
+    /// The run's finished picture, made from what was drawn live rather than anew from
+    /// `report` (the same phases, answers and stalls; the probe's from the report):
+    /// a run of 100 000 requests is not laid out twice. A cut-short report (only the
+    /// requests answered) gets its own.
+    pub fn finished_picture(&mut self, report: &Report) -> std::rc::Rc<Picture> {
+        if report.cut_short.is_some() {
+            return std::rc::Rc::new(Picture::from_report(report));
+        }
+        let whole = Picture::from_report_without_requests(report);
+        let p = std::rc::Rc::make_mut(&mut self.closed);
+        p.lag = whole.lag;
+        p.probe = whole.probe;
+        p.stalls = whole.stalls;
+        p.gil_waits = whole.gil_waits;
+        p.end_ms = p
+            .bars
+            .iter()
+            .map(|b| b.end_ms)
+            .chain(p.responses.iter().map(|r| r.t_ms))
+            .fold(0.0, f64::max);
+        self.closed.clone()
     }
 
     /// What is going on at `now_ms`: the phases begun and not ended, drawn growing up to
@@ -278,7 +309,7 @@ impl Trace {
             return Picture::from_report(report);
         }
         let open = self.open_picture(now_ms);
-        let mut picture = self.closed.clone();
+        let mut picture = (*self.closed).clone();
         picture.end_ms = now_ms;
         picture.bars.extend(open.bars);
         picture.stalls.splice(0..0, open.stalls);
@@ -322,9 +353,7 @@ impl Trace {
             (Some(o), _, false)
                 if o.kind == PhaseKind::Queued
                     && o.on == Place::Pool
-                    && r.phases
-                        .iter()
-                        .any(|p| p.on == Place::Pool && p.kind != PhaseKind::Queued)
+                    && r.pooled
                     && self.config().variant == Variant::SyncDef =>
             {
                 Position::Validating
@@ -442,7 +471,7 @@ mod tests {
     fn a_finished_run_draws_the_servers_report() {
         let report = crate::simulate(&config()).unwrap();
         let mut live = Trace::new(config());
-        live.finished = Some(report.clone());
+        live.finished = Some(report.clone().into());
         assert_eq!(live.picture(5.0), Picture::from_report(&report));
     }
 
@@ -646,5 +675,69 @@ mod tests {
         assert_eq!(mine.len(), 2, "request 0 is done with");
         let v = Variant::Background;
         assert_eq!(counts(v, &all), counts(v, &mine));
+    }
+
+    #[test]
+    fn the_finished_picture_is_the_live_one_with_the_probe_added() {
+        // Feed a trace the events of a modelled run, as a browser run would.
+        let config = Config {
+            variant: Variant::FullAsync,
+            requests: 6,
+            concurrency: 3,
+            tokens: 2,
+            ..Config::default()
+        };
+        let mut report = crate::simulate(&config).unwrap();
+        let mut live = Trace::new(config);
+        for q in &report.requests {
+            live.apply(&Event::Sent {
+                request: q.id,
+                t: q.sent_ms,
+            })
+            .unwrap();
+            live.apply(&Event::Accepted {
+                request: q.id,
+                t: q.accepted_ms,
+                worker: 0,
+            })
+            .unwrap();
+            for p in q
+                .phases
+                .iter()
+                .filter(|p| p.kind != PhaseKind::Queued || p.on != Place::Loop || p.start_ms != q.sent_ms)
+            {
+                live.apply(&Event::Phase {
+                    request: q.id,
+                    phase: p.clone(),
+                })
+                .unwrap();
+            }
+            live.apply(&Event::Responded {
+                request: q.id,
+                t: q.responded_ms,
+                answer: q.answer(),
+            })
+            .unwrap();
+        }
+        report.probe_stalls = Some(vec![crate::model::ProbeStall {
+            start_ms: 1.0,
+            end_ms: 2.0,
+            lag_ms: 1.0,
+            worker: 0,
+        }]);
+        let adopted = live.finished_picture(&report);
+        let fresh = Picture::from_report(&report);
+        let sorted = |p: &Picture| {
+            let mut bars: Vec<String> = p.bars.iter().map(|b| format!("{b:?}")).collect();
+            bars.sort();
+            let mut answers: Vec<String> = p.responses.iter().map(|r| format!("{r:?}")).collect();
+            answers.sort();
+            (bars, answers, p.probe.clone(), p.end_ms, p.lanes)
+        };
+        assert_eq!(sorted(&adopted), sorted(&fresh));
+        assert!(
+            std::ptr::eq(&*adopted, live.closed()),
+            "the same picture, not a copy"
+        );
     }
 }

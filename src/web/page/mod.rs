@@ -43,6 +43,11 @@ struct Live {
     trace: Rc<RefCell<Trace>>,
 }
 
+/// Lets the browser run what is waiting (a frame, input) before going on.
+async fn next_task() {
+    gloo_timers::future::TimeoutFuture::new(0).await;
+}
+
 /// The load generator tells the live trace what happens.
 struct Tracing(Rc<RefCell<Trace>>);
 
@@ -105,6 +110,10 @@ struct App {
     present: Cell<bool>,
     /// The prediction log, as the table shows it.
     log: RefCell<prediction_log::LogView>,
+    /// The page is being built: nothing is painted until it is (then once).
+    starting: Cell<bool>,
+    /// The next paint draws the first timeline shown only (the page's first paint).
+    first_paint_only: Cell<bool>,
 }
 
 thread_local! {
@@ -202,6 +211,8 @@ pub fn start(glue_source: String) -> Res {
         replay_model: Cell::new(false),
         present: Cell::new(present),
         log: RefCell::default(),
+        starting: Cell::new(true),
+        first_paint_only: Cell::new(false),
     });
     PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
     app.code_variant.set(app.settings.borrow().config.variant);
@@ -235,6 +246,14 @@ pub fn start(glue_source: String) -> Res {
     // Opened from a file (or served without COOP/COEP), the page says what that means
     // for its runs (set_buttons keeps it up to date).
     app.set_buttons();
+    // The first timeline now, the others a frame later: the page shows something as
+    // soon as it can.
+    app.starting.set(false);
+    app.first_paint_only.set(true);
+    app.paint_all();
+    let later = app.clone();
+    let rest = Closure::once_into_js(move || later.paint_all());
+    let _ = window.request_animation_frame(rest.unchecked_ref());
     // A run refused because the page was hidden: once it is visible, say it can run.
     let watcher = app.clone();
     on(&app.doc, "visibilitychange", move |_: web_sys::Event| {
@@ -415,6 +434,9 @@ impl App {
             };
             let measured = Rc::new(measured);
             *section.measured.borrow_mut() = Some(measured.clone());
+            section.adopt_real(&measured, trace.borrow_mut().finished_picture(&measured));
+            // A long run's end is several tasks, not one: the page keeps drawing between.
+            next_task().await;
             let check = section.check().expect("just measured");
             section.caption.set_inner_html(&caption(
                 v,
@@ -422,7 +444,8 @@ impl App {
                 Some((&measured, &check)),
                 settings.scale,
             ));
-            trace.borrow_mut().finished = Some((*measured).clone());
+            trace.borrow_mut().finished = Some(measured.clone());
+            next_task().await;
             if let Some(at_ms) = cancelled {
                 *self.live.borrow_mut() = None;
                 self.reset_clock();
@@ -456,6 +479,10 @@ impl App {
         }
         let app = self.clone();
         let mut last = now_abs();
+        // Frames to let pass before the next timeline paint: a paint that took long (a
+        // run of 100 000 requests merged into cells) is drawn every second or third frame,
+        // so each frame's work stays short and the page keeps the display's rate.
+        let mut skip = 0u32;
         let closure = Closure::<dyn FnMut()>::new(move || {
             let running = app.live.borrow().is_some() || app.clock.borrow().playing;
             let now = now_abs();
@@ -465,8 +492,12 @@ impl App {
             // and costs more the more requests there are, ten times a second (four
             // when the reader prefers reduced motion, the timelines too).
             let panels_every = if app.reduced_motion { 250.0 } else { 100.0 };
-            if !app.reduced_motion || now - app.last_paint.get() >= 250.0 {
+            if skip > 0 {
+                skip -= 1;
+            } else if !app.reduced_motion || now - app.last_paint.get() >= 250.0 {
                 app.paint_all();
+                const BUDGET_MS: f64 = 8.0;
+                skip = ((now_abs() - now) / BUDGET_MS).floor().min(3.0) as u32;
             }
             if now - app.last_paint.get() >= panels_every {
                 app.last_paint.set(now);

@@ -7,7 +7,7 @@ use loopscope::fidelity::{fidelity, Fidelity};
 use loopscope::format;
 use loopscope::model::{Report, Variant};
 use loopscope::view::settings::scaled;
-use loopscope::view::timeline::{self, Geometry, Layout, Picture};
+use loopscope::view::timeline::{self, CellCache, Geometry, Layout, Picture};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -39,6 +39,10 @@ pub(super) struct Section {
     check_cache: RefCell<Option<Checked>>,
     /// What the canvas shows now: an unchanged timeline is not drawn again.
     painted: RefCell<Option<Painted>>,
+    /// Merged lanes' cells, kept between frames, and the pictures they were made of
+    /// (another picture, even at a freed one's address, starts them afresh).
+    cells: RefCell<CellCache>,
+    cells_of: Cell<(usize, usize)>,
 }
 
 /// A zoom step from the keyboard or a button.
@@ -94,6 +98,12 @@ impl Section {
     pub fn real(&self) -> Option<Rc<Picture>> {
         let measured = self.measured.borrow().clone()?;
         Some(derived(&self.real_cache, &measured, Picture::from_report))
+    }
+
+    /// Takes `picture` as the measurement's (the live run's own, finished: not made
+    /// again from the report).
+    pub fn adopt_real(&self, measured: &Rc<Report>, picture: Rc<Picture>) {
+        *self.real_cache.borrow_mut() = Some((measured.clone(), picture));
     }
 
     /// The measurement held against the prediction, once per pair.
@@ -205,6 +215,8 @@ impl App {
                 real_cache: RefCell::default(),
                 check_cache: RefCell::default(),
                 painted: RefCell::default(),
+                cells: RefCell::default(),
+                cells_of: Cell::new((0, 0)),
             });
             self.wire_canvas(i, &canvas)?;
             let app = self.clone();
@@ -485,14 +497,14 @@ impl App {
     /// The span every timeline shares, so they line up; `now` for a run going on.
     pub(super) fn span_ms(&self, now: Option<f64>) -> f64 {
         let sections = self.shown_sections();
-        let mut span = sections.iter().map(|s| s.end_ms()).fold(1.0, f64::max);
-        if let Some(now) = now {
-            span = span.max(now);
-        }
-        span
+        let span = sections.iter().map(|s| s.end_ms()).fold(1.0, f64::max);
+        now.map_or(span, |now| room_for(span, now))
     }
 
     pub(super) fn paint_all(&self) {
+        if self.starting.get() {
+            return; // the page paints once, when it has started
+        }
         let moment = self.moment();
         let now = match moment {
             Moment::Live { now, .. } => Some(now),
@@ -541,7 +553,7 @@ impl App {
             };
             let span = if fitted {
                 match (going, now) {
-                    (Some(_), Some(now)) => s.end_ms().max(now),
+                    (Some(_), Some(now)) => room_for(s.end_ms(), now),
                     _ => s.end_ms(),
                 }
                 .max(1.0)
@@ -580,17 +592,32 @@ impl App {
             if going.is_none() && s.painted.borrow().as_ref() == Some(&key) {
                 continue;
             }
+            let mut cells = s.cells.borrow_mut();
+            // The pictures drawn (a live run's closed part and its finished picture
+            // are one and the same: its cells are kept across the run's end).
+            let drawn = (
+                Rc::as_ptr(&ghost) as usize,
+                match (going, &measured) {
+                    (Some(l), _) => l.trace.borrow().closed() as *const Picture as usize,
+                    (None, Some(m)) => Rc::as_ptr(m) as usize,
+                    (None, None) => 0,
+                },
+            );
+            if s.cells_of.replace(drawn) != drawn {
+                *cells = CellCache::default();
+            }
             let layout = match going {
                 Some(l) => {
                     let trace = l.trace.borrow();
                     let open = trace.open_picture(now.unwrap_or(0.0));
-                    timeline::layout(&ghost, &[trace.closed(), &open], geo, cursor, veil)
+                    timeline::layout_cached(&ghost, &[trace.closed(), &open], geo, cursor, veil, &mut cells)
                 }
                 None => {
                     let real: Vec<&Picture> = measured.iter().map(|m| &**m).collect();
-                    timeline::layout(&ghost, &real, geo, cursor, veil)
+                    timeline::layout_cached(&ghost, &real, geo, cursor, veil, &mut cells)
                 }
             };
+            drop(cells);
             let focused = focused_index.and_then(|hi| layout.hits.get(hi).cloned());
             // The window drawn, on the run's clock, for whoever reads the page (a test).
             let window = format!("{from_ms:.3} {to_ms:.3}");
@@ -600,13 +627,28 @@ impl App {
             s.painter.paint(&s.canvas, &layout, focused.as_ref());
             *s.layout.borrow_mut() = layout;
             *s.painted.borrow_mut() = if going.is_some() { None } else { Some(key) };
+            if self.first_paint_only.replace(false) {
+                break;
+            }
         }
+        self.first_paint_only.set(false);
         if !self.first_timeline.replace(true) {
             if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
                 let _ = p.mark("loopscope-first-timeline");
             }
         }
     }
+}
+
+/// The span to draw a run going past `span` (its prediction's end) at `now`: a quarter
+/// more at a time, so the axis moves now and then rather than every frame (and the
+/// merged cells kept for a window stay valid meanwhile).
+fn room_for(span: f64, now: f64) -> f64 {
+    let mut s = span.max(1.0);
+    while s < now {
+        s *= 1.25;
+    }
+    s
 }
 
 /// How many ground-truth stalls the probe saw as one: back-to-back steps leave its

@@ -671,6 +671,8 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
         flush(&mut sends);
     }
     let parts: Vec<ServerPart> = parts.into_iter().flatten().collect();
+    // The run is over: the page draws a frame before the report is built.
+    gloo_timers::future::TimeoutFuture::new(0).await;
     assemble(rec, parts, config, faults).map_err(RunError::Failed)
 }
 
@@ -723,13 +725,18 @@ fn assemble(
         ));
     }
     let cores = hardware_concurrency();
-    let computing = most_at_once(report.requests.iter().flat_map(|r| {
-        r.phases
-            .iter()
-            .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
-            .map(|p| (p.start_ms, p.end_ms))
-    }));
-    if config.work != Work::Sleep && computing > cores as usize {
+    // Threads computing at once, for compute work only (sleeping threads share nothing).
+    let computing = if config.work == Work::Sleep {
+        0
+    } else {
+        most_at_once(report.requests.iter().flat_map(|r| {
+            r.phases
+                .iter()
+                .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
+                .map(|p| (p.start_ms, p.end_ms))
+        }))
+    };
+    if computing > cores as usize {
         warnings.push(format!(
             "compute work: up to {computing} threads computed at once on {cores} cores, so they shared \
              cores; the model assumes a core each (work that releases the GIL, like NumPy, or processes)"
