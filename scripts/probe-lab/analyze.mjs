@@ -5,7 +5,7 @@
 //   node analyze.mjs [rawdir] [suite]            (prints markdown)
 import { readFileSync, readdirSync } from 'node:fs';
 
-const dir = process.argv[2] || '/work/notes/probe-lab-raw';
+const dir = process.argv[2] || new URL('../../target/probe-lab', import.meta.url).pathname;
 const only = process.argv[3];
 const LENGTHS = [1, 2, 5, 10, 20, 100];
 const q = (xs, p) => { if (!xs.length) return NaN; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p / 100 * s.length) - 1))]; };
@@ -102,7 +102,9 @@ function phases(raw) {
 function gaps(ticks) { const g = []; for (let i = 1; i < ticks.length; i++) g.push(ticks[i] - ticks[i - 1]); return g; }
 
 const files = readdirSync(dir).filter((f) => f.endsWith('.json') && (!only || f.startsWith(only + '-')));
-const runs = files.map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+const all = files.map((f) => JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')));
+const runs = all.filter((r) => r.kind !== 'native');
+const natives = all.filter((r) => r.kind === 'native');
 const key = (r) => `${r.suite}|${r.page}|${r.name}`;
 const groups = {};
 for (const r of runs) (groups[key(r)] ||= []).push(r);
@@ -152,5 +154,14 @@ for (const k of Object.keys(groups).sort()) {
       }
     }
   }
+}
+// The machine itself: python's time.sleep(1 ms) oversleeps, no browser involved.
+for (const suite of [...new Set(natives.map((r) => r.suite))]) {
+  const rs = natives.filter((r) => r.suite === suite);
+  const secs = sum(rs.map((r) => r.secs));
+  const late = rs.flatMap((r) => r.late.map(([, o]) => o));
+  const per = (x) => f1(late.filter((o) => o > x).length / secs, 2);
+  lines.push(`\n#### native (python time.sleep(1 ms), no browser) — ${suite === 'busy' ? 'one core busy' : 'quiet machine'}`);
+  lines.push(`${f1(secs, 0)} s${rs.some((r) => r.disturbed) ? ' (some DISTURBED)' : ''}, foreign CPU ${f1(sum(rs.map((r) => r.cpu.foreign)) / rs.length)} %: oversleeps per second > 0.5 ms ${per(0.5)}, > 1 ms ${per(1)}, > 1.5 ms ${per(1.5)}, > 2 ms ${per(2)}, > 4 ms ${per(4)}; longest ${f1(Math.max(0, ...late), 2)} ms`);
 }
 console.log(lines.join('\n'));

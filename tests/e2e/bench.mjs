@@ -238,8 +238,10 @@ if (!only || only === 'probe') {
   const m = (await run({ variant: 'full_async', requests: 2, concurrency: 2, io_ms: 5, cpu_ms: 5, bg_ms: 1, tokens: 40 })).measured.measurement;
   section('probe', `## Probe accuracy
 
-${stamp('make bench, or: cd tests/e2e && node bench.mjs probe')} The probe as shipped: a
-heartbeat every ${m.probe_period_ms} ms, a stall reported when it comes ${m.probe_threshold_ms} ms late or more.
+${stamp('make bench, or: cd tests/e2e && node bench.mjs probe')} The probe as shipped
+(src/web/runtime/probe.rs): a heartbeat every ${m.probe_period_ms} ms (\`Atomics.waitAsync\`,
+cross-origin isolated), a stall reported when the gap between two turns, less half an
+idle one, is ${m.probe_threshold_ms} ms or more.
 \`async_io\`, one client (ab -c 1), io 5 ms, so each prediction is a separate stall of
 \`cpu_ms\`; 50 stalls a run, ${reps} runs each. Error = what the probe saw of a stall (its
 stalls overlapping it) − the ground truth's length. Targets: every stall of 2 ms or

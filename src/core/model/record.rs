@@ -202,9 +202,9 @@ pub struct ConsoleLine {
     pub line: String,
 }
 
-/// A span the stall probe saw the loop unavailable: its heartbeat timer fired `lag_ms`
-/// late. The block began somewhere in the heartbeat period before; the span starts in
-/// the middle of that period, so its length is `lag_ms + period / 2`.
+/// A span the stall probe saw the loop unavailable: its heartbeat came `lag_ms` late.
+/// The block began somewhere in the wait before; the span starts half an idle turn
+/// after the previous heartbeat and ends at the late one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeStall {
     pub start_ms: f64,

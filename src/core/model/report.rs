@@ -85,9 +85,11 @@ pub struct Measurement {
     /// The same for server workers 1, 2, … (`uvicorn --workers`); empty with one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probe_lag_by_worker: Vec<Vec<[f64; 2]>>,
-    /// The heartbeat's timer period.
+    /// The heartbeat's period: 1 ms (`Atomics.waitAsync`, cross-origin isolated) or
+    /// 4 ms (`setTimeout`, clamped).
     pub probe_period_ms: f64,
-    /// A late heartbeat counts as a stall from this lag on.
+    /// A gap between heartbeats counts as a stall when the block it reveals (the gap
+    /// less half an idle gap) is estimated at this length or more.
     pub probe_threshold_ms: f64,
     /// How late the heartbeat fired while nothing held the loop (the 90th percentile):
     /// the machine's own lateness, which every wake-up of the run is exposed to.

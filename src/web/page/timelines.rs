@@ -712,13 +712,19 @@ pub(super) fn caption(
                 })
                 .collect();
             let merged = merged_by_probe(m);
-            let probe_note = if merged > 1 {
+            let mut probe_note = if merged > 1 {
                 format!(
                     "<span class=\"note\">The probe saw {merged} stalls in a row as one: its heartbeat cannot run between steps that follow each other on the loop.</span>"
                 )
             } else {
                 String::new()
             };
+            if let Some(x) = m.measurement.as_ref().filter(|x| x.probe_period_ms > 1.0) {
+                probe_note.push_str(&format!(
+                    "<span class=\"note\">The probe's heartbeat here is a {} ms <code>setTimeout</code> (this page is not cross-origin isolated, so it has no precise timed wait): it misses stalls under about {} ms.</span>",
+                    x.probe_period_ms, x.probe_threshold_ms
+                ));
+            }
             let gil = if m.stats.loop_gil_wait_total_ms > 0.0 {
                 format!(" · loop waited {} for the GIL", d(m.stats.loop_gil_wait_total_ms))
             } else {

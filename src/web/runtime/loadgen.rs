@@ -742,7 +742,8 @@ fn assemble(
              cores; the model assumes a core each (work that releases the GIL, like NumPy, or processes)"
         ));
     }
-    let period = f64::from(probe::PERIOD_MS);
+    let heartbeat = probe::Heartbeat::here();
+    let period = heartbeat.period_ms;
     let timer_lateness_ms = parts
         .iter()
         .map(|p| {
@@ -752,7 +753,9 @@ fn assemble(
                 .filter(|s| s.worker == p.worker)
                 .cloned()
                 .collect();
-            idle_lateness(&p.probe_lag, period, &mine)
+            // A sample is the latest of a window's turns: its turn began up to a window
+            // and a period before it.
+            idle_lateness(&p.probe_lag, period + probe::SAMPLE_WINDOW_MS, &mine)
         })
         .fold(0.0, f64::max);
     let first = parts.first().ok_or("no server worker reported")?;
@@ -760,7 +763,7 @@ fn assemble(
         probe_lag: first.probe_lag.clone(),
         probe_lag_by_worker: parts.iter().skip(1).map(|p| p.probe_lag.clone()).collect(),
         probe_period_ms: period,
-        probe_threshold_ms: probe::THRESHOLD_MS,
+        probe_threshold_ms: heartbeat.threshold_ms,
         timer_lateness_ms,
         cross_origin_isolated: cross_origin_isolated(),
         loop_block_method: first.loop_block_method.clone(),

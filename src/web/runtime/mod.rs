@@ -30,6 +30,7 @@ pub mod pool;
 pub mod probe;
 pub mod protocol;
 pub mod server;
+pub mod timer;
 pub mod worker;
 
 use js_sys::Reflect;

@@ -1,31 +1,104 @@
 //! The stall probe: a heartbeat on the server's event loop, independent of the
 //! runtime's own record of when it blocked.
 //!
-//! Every `PERIOD_MS` it sets a timer and notes how late it fires. A timer can only fire
-//! when the loop is free, so lateness is time the loop was held. The period is 4 ms:
-//! Chromium clamps nested timers to at least 4 ms anyway, so a shorter one would not
-//! tick faster, and a tick costs microseconds. Like any lag monitor living on the loop
-//! (asyncio's or Node's), it gets its turn only after every callback that was already
-//! due: steps that run back to back read as one long stall.
+//! It waits a period, again and again, and notes the gap between two of its turns. It
+//! can only take a turn when the loop is free, so a gap longer than an idle one is time
+//! the loop was held. Like any lag monitor living on the loop (asyncio's or Node's), it
+//! gets its turn only after every callback that was already due: steps that run back to
+//! back read as one long stall.
+//!
+//! The heartbeat, measured in a lab of candidates (BENCHMARKS.md, "Probe accuracy"):
+//! - cross-origin isolated: `Atomics.waitAsync` with a 1 ms timeout (idle turns every
+//!   1.1 ms), which sees a block of 2 ms every time, to a few tenths of a ms;
+//! - otherwise (a page from `file://`): `setTimeout`, clamped by the browser to 4 ms,
+//!   which misses blocks shorter than about 4 ms. The page says which one ran.
+//!
+//! A block begins at an unknown moment within the period before the turn that reveals
+//! it, so its length is estimated as the gap minus half an idle turn's gap.
 
-use super::now_abs;
-use gloo_timers::future::TimeoutFuture;
+use super::{now_abs, timer};
 use loopscope::model::ProbeStall;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-pub const PERIOD_MS: u32 = 4;
-/// Lateness from which a tick counts as a stall. Timer jitter in an idle worker is
-/// well under this.
-pub const THRESHOLD_MS: f64 = 4.0;
-/// Samples per live batch (~ every 100 ms when the loop is free).
-const BATCH: usize = 25;
+/// The heartbeat's settings on this worker.
+#[derive(Clone, Copy, Debug)]
+pub struct Heartbeat {
+    /// The wait asked for between turns.
+    pub period_ms: f64,
+    /// A block counts as a stall from this estimated length on. Just under what a 2 ms
+    /// block is estimated at in the worst phase (2 + 0.1 − 1.1 / 2 ms) with the precise
+    /// heartbeat; with the clamped one, its 4 ms lag, as before the precise one existed.
+    pub threshold_ms: f64,
+}
+
+impl Heartbeat {
+    pub fn here() -> Heartbeat {
+        if timer::precise() {
+            Heartbeat {
+                period_ms: 1.0,
+                threshold_ms: 1.5,
+            }
+        } else {
+            Heartbeat {
+                period_ms: 4.0,
+                threshold_ms: 6.0,
+            }
+        }
+    }
+}
+
+/// Lag samples are kept one per window (the largest lag in it): a 1 ms heartbeat would
+/// otherwise keep 1 000 samples a second for a sparkline a few hundred pixels wide.
+pub const SAMPLE_WINDOW_MS: f64 = 4.0;
+/// Time between live batches of samples.
+const BATCH_MS: f64 = 100.0;
+/// Idle gaps remembered to estimate a typical turn.
+const RECENT: usize = 64;
 
 #[derive(Default)]
 struct Data {
-    /// (absolute time, lag)
+    /// (absolute time, lag): per window, the largest lag of a turn in it.
     samples: Vec<(f64, f64)>,
     stalls: Vec<ProbeStall>,
+}
+
+/// The typical gap between idle turns: the median of the last idle ones.
+struct Typical {
+    nominal: f64,
+    recent: Vec<f64>,
+    next: usize,
+}
+
+impl Typical {
+    fn new(nominal: f64) -> Typical {
+        Typical {
+            nominal,
+            recent: Vec::with_capacity(RECENT),
+            next: 0,
+        }
+    }
+
+    fn gap(&self) -> f64 {
+        if self.recent.is_empty() {
+            return self.nominal;
+        }
+        let mut sorted = self.recent.clone();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    }
+
+    /// Remembers `gap` if it looks idle (within 1 ms of the period).
+    fn note(&mut self, gap: f64) {
+        if gap < self.nominal + 1.0 {
+            if self.recent.len() < RECENT {
+                self.recent.push(gap);
+            } else {
+                self.recent[self.next] = gap;
+                self.next = (self.next + 1) % RECENT;
+            }
+        }
+    }
 }
 
 pub struct Probe {
@@ -34,36 +107,49 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Starts the heartbeat; every `BATCH` ticks, `on_batch` gets the latest samples
+    /// Starts the heartbeat; about every 100 ms, `on_batch` gets the latest samples
     /// (`[absolute time, lag]`) for a live view.
     pub fn start(on_batch: impl Fn(Vec<[f64; 2]>) + 'static) -> Probe {
         let data = Rc::new(RefCell::new(Data::default()));
         let stop = Rc::new(Cell::new(false));
+        let heartbeat = Heartbeat::here();
         let (d, s) = (data.clone(), stop.clone());
         wasm_bindgen_futures::spawn_local(async move {
-            let period = f64::from(PERIOD_MS);
+            let Heartbeat {
+                period_ms: period,
+                threshold_ms,
+            } = heartbeat;
+            let mut typical = Typical::new(period + 0.1);
             let mut last = now_abs();
+            let (mut window_start, mut window_lag) = (last, 0.0_f64);
+            let (mut batch_start, mut batched) = (last, 0);
             while !s.get() {
-                TimeoutFuture::new(PERIOD_MS).await;
+                timer::sleep(period).await;
                 let t = now_abs();
-                let lag = (t - (last + period)).max(0.0);
+                let gap = t - last;
+                let lag = (gap - period).max(0.0);
+                let typical_gap = typical.gap();
+                let length = gap - typical_gap / 2.0;
+                typical.note(gap);
                 let mut d = d.borrow_mut();
-                d.samples.push((t, lag));
-                if d.samples.len() % BATCH == 0 {
-                    let batch = d.samples[d.samples.len() - BATCH..]
-                        .iter()
-                        .map(|&(t, l)| [t, l])
-                        .collect();
-                    on_batch(batch);
-                }
-                if lag >= THRESHOLD_MS {
-                    // The block began somewhere in (last, last + period]: take the middle.
+                if length >= threshold_ms {
+                    // The block began somewhere in the turn's wait: take the middle.
                     d.stalls.push(ProbeStall {
-                        start_ms: last + period / 2.0,
+                        start_ms: last + typical_gap / 2.0,
                         end_ms: t,
                         lag_ms: lag,
                         worker: 0,
                     });
+                }
+                window_lag = window_lag.max(lag);
+                if t - window_start >= SAMPLE_WINDOW_MS || length >= threshold_ms {
+                    d.samples.push((t, window_lag));
+                    (window_start, window_lag) = (t, 0.0);
+                }
+                if t - batch_start >= BATCH_MS {
+                    let fresh = &d.samples[batched..];
+                    on_batch(fresh.iter().map(|&(t, l)| [t, l]).collect());
+                    (batch_start, batched) = (t, d.samples.len());
                 }
                 last = t;
             }

@@ -14,12 +14,12 @@
 use super::accept::AcceptQueue;
 use super::gil::Gil;
 use super::hold::{hold, Hold};
+use super::now_abs;
 use super::pool::{self, Pool};
-use super::probe::{self, Probe};
+use super::probe::Probe;
 use super::protocol::{from_json, to_json, Enqueue, FromServer, LogTo, Progress, ServerPart, ToServer};
+use super::timer::resolve_after;
 use super::worker::{post_to_parent, shared_field, take_received_ports, Peer};
-use super::{cross_origin_isolated, now_abs};
-use js_sys::{Atomics, Int32Array, SharedArrayBuffer};
 use loopscope::flows::handle_request;
 use loopscope::model::Event;
 use loopscope::model::Raised;
@@ -102,35 +102,6 @@ impl Loop {
     fn call_soon_threadsafe(&self, callback: Callback) {
         push(&self.ready, callback);
         self.wake();
-    }
-}
-
-thread_local! {
-    /// A private cell for `Atomics.waitAsync`, in a cross-origin isolated worker: timed
-    /// waits that browsers do not clamp (nested `setTimeout`s wait at least 4 ms).
-    static POLL_CELL: Option<Int32Array> = cross_origin_isolated()
-        .then(|| Int32Array::new(&SharedArrayBuffer::new(4)));
-}
-
-/// Resolves `resolve` after `ms` (at least; fractions count), without blocking.
-fn resolve_after(ms: f64, resolve: &js_sys::Function) {
-    let waited = POLL_CELL.with(|cell| {
-        let cell = cell.as_ref()?;
-        let result = Atomics::wait_async_with_timeout(cell, 0, 0, ms).ok()?;
-        let value = js_sys::Reflect::get(&result, &"value".into()).ok()?;
-        let promise = value.dyn_into::<js_sys::Promise>().ok()?;
-        let resolve = resolve.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-        Some(())
-    });
-    if waited.is_none() {
-        if let Some(scope) = js_sys::global().dyn_ref::<web_sys::WorkerGlobalScope>() {
-            let _ = scope
-                .set_timeout_with_callback_and_timeout_and_arguments_0(resolve, ms.max(0.0).ceil() as i32);
-        }
     }
 }
 
@@ -337,9 +308,9 @@ impl Server {
             }
             self.iterate();
         }
-        // Let the probe see the end of a stall the last step caused: its timer is
-        // overdue, so it fires before this new one.
-        gloo_timers::future::TimeoutFuture::new(probe::PERIOD_MS).await;
+        // Let the probe see the end of a stall the last step caused: its wait is
+        // overdue, so its turn comes before this one (a period of either heartbeat).
+        gloo_timers::future::TimeoutFuture::new(4).await;
         self.finish();
     }
 
