@@ -90,7 +90,7 @@ mod cli {
         /// task_queue: queue workers running the log jobs [default: 2].
         #[arg(long, allow_hyphen_values = true)]
         queue_workers: Option<String>,
-        /// uvicorn --workers: server processes, new connections to each in turn [default: 1].
+        /// uvicorn --workers: server processes sharing one accept queue; an idle one takes every waiting connection [default: 1].
         #[arg(long, allow_hyphen_values = true)]
         workers: Option<String>,
         /// What real FastAPI spends on the loop per request, ms [default: 0, the ideal model].

@@ -233,7 +233,8 @@ pub struct Config {
     #[serde(skip_serializing_if = "is_default_queue_workers")]
     pub queue_workers: u64,
     /// `uvicorn --workers N`: server processes, each with its own event loop, limiter
-    /// and GIL; new connections go to them in turn.
+    /// and GIL. They share one listening socket: a worker that polls while idle takes
+    /// every connection waiting (docs/calibration/gil-processes-workers.md, W1).
     #[serde(skip_serializing_if = "is_default_workers")]
     pub workers: u64,
     /// What real FastAPI spends on the loop per request beyond the endpoint's own code
@@ -622,26 +623,18 @@ impl Config {
         }
     }
 
-    /// The requests server worker `worker` takes: new connections go to the workers in
-    /// turn, so request `i` goes to worker `i mod workers`.
-    pub fn requests_of_worker(&self, worker: u64) -> u64 {
-        let n = self.workers.max(1);
-        if worker >= n {
-            return 0;
-        }
-        self.requests / n + u64::from(worker < self.requests % n)
-    }
-
     /// The most threadpool threads one server worker can use: its limiter allows
-    /// `tokens` jobs at once, and each request has at most one job at a time.
+    /// `tokens` jobs at once, and each request has at most one job at a time. Any one
+    /// worker may take every request (the workers share one accept queue, and the first
+    /// idle one takes every connection waiting), so each is sized for all of them.
     pub fn pool_threads(&self) -> u64 {
-        self.tokens.min(self.requests_of_worker(0))
+        self.tokens.min(self.requests)
     }
 
     /// The processes one server worker's process pool starts (`process_pool` only).
     pub fn pool_processes(&self) -> u64 {
         if self.variant == Variant::ProcessPool {
-            self.processes.min(self.requests_of_worker(0))
+            self.processes.min(self.requests)
         } else {
             0
         }
@@ -843,6 +836,27 @@ mod tests {
         assert_eq!(p[0].field, "tokens");
         // 100 tokens for 10 requests start only 10 workers.
         assert!(with(|c| c.tokens = 100).problems(Target::Browser).is_empty());
+    }
+
+    #[test]
+    fn each_server_worker_has_threads_for_every_request_it_may_take() {
+        // The workers share one accept queue: a burst of 8 may all go to one worker,
+        // whose limiter lets all 8 run their jobs at once.
+        let burst = with(|c| {
+            (c.variant, c.requests, c.concurrency, c.workers) = (Variant::FullAsync, 8, 8, 2);
+        });
+        assert_eq!(burst.pool_threads(), 8);
+        assert_eq!(burst.browser_workers(), 2 * (1 + 8));
+        assert!(burst.problems(Target::Browser).is_empty());
+        // 4 workers of 40 threads each would be 164 Web Workers: the browser refuses.
+        let big = with(|c| {
+            (c.variant, c.requests, c.concurrency, c.workers) = (Variant::FullAsync, 100, 100, 4);
+        });
+        let p = big.problems(Target::Browser);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "workers");
+        assert!(p[0].message.contains("would start 164"), "{}", p[0].message);
+        assert!(big.problems(Target::Model).is_empty());
     }
 
     #[test]
