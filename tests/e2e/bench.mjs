@@ -37,7 +37,8 @@ const spread = (xs, f = f1) => (xs.length === 1 ? f(xs[0]) : `${f(median(xs))} (
 const today = new Date().toISOString().slice(0, 10);
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const machine = `${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; Debian Chromium ${browser.version()} headless, \`navigator.hardwareConcurrency\` ${await page.evaluate(() => navigator.hardwareConcurrency)}; release wasm (\`make web\`)`;
-const stamp = (command) => `Measured ${today} on ${machine}. Reproduce: \`${command}\`.`;
+// `make bench` writes every section; `only` is the command that measures this one alone.
+const stamp = (only, extra = '') => `Measured ${today} on ${machine}. Reproduce: \`make bench\`${extra}, or this section alone: \`cd tests/e2e && node bench.mjs ${only}\`.`;
 
 const written = [];
 /** Prints a section, and with --write puts it in BENCHMARKS.md between its markers. */
@@ -91,7 +92,7 @@ if (!only || only === 'page') {
   }
   section('page', `## The page at scale
 
-${stamp('make bench, or: cd tests/e2e && node bench.mjs page')} The page's own Run button
+${stamp('page')} The page's own Run button
 (the live timeline, the code panel, the console and the numbers all updating), its
 frame intervals from \`requestAnimationFrame\` and its long tasks (over 50 ms) from a
 \`PerformanceObserver\`. Targets: frame interval p95 ≤ 16.7 ms, no long task over 50 ms.
@@ -102,17 +103,20 @@ ${rows.join('\n')}
 `);
 }
 
-/** Peak resident memory (VmHWM) of the command, polled from /proc until it exits. */
+/** Peak resident memory (VmHWM) of the command, polled from /proc every millisecond
+ * until it exits (the kernel's maxrss for a child would count the memory of the process
+ * that forked it), and its wall time. */
 function peakRss(cmd, cmdArgs) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
     let peak = 0;
-    const poll = setInterval(() => {
+    const read = () => {
       try {
         const m = readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/);
         if (m) peak = Math.max(peak, Number(m[1]));
       } catch { /* ended */ }
-    }, 5);
+    };
+    const poll = setInterval(read, 1);
     const started = process.hrtime.bigint();
     child.on('exit', (code) => {
       clearInterval(poll);
@@ -162,7 +166,7 @@ if (!only || only === 'model') {
   }
   section('model', `## The model at scale
 
-${stamp('make bench (criterion: cargo bench --bench model), or: cd tests/e2e && node bench.mjs model')}
+${stamp('model', ' (criterion: `cargo bench --bench model`)')}
 Every run has 1 000 clients (ab -c 1000) and the tutorial's durations. Targets: a
 million requests in under 1 s for every variant, in memory that does not grow with the
 requests (summary mode); the JS \`simulate\` at 100 000 requests in under 300 ms.
@@ -238,7 +242,7 @@ if (!only || only === 'probe') {
   const m = (await run({ variant: 'full_async', requests: 2, concurrency: 2, io_ms: 5, cpu_ms: 5, bg_ms: 1, tokens: 40 })).measured.measurement;
   section('probe', `## Probe accuracy
 
-${stamp('make bench, or: cd tests/e2e && node bench.mjs probe')} The probe as shipped
+${stamp('probe')} The probe as shipped
 (src/web/runtime/probe.rs): a heartbeat every ${m.probe_period_ms} ms (\`Atomics.waitAsync\`,
 cross-origin isolated), a stall reported when the gap between two turns, less half an
 idle one, is ${m.probe_threshold_ms} ms or more.
@@ -276,7 +280,7 @@ if (!only || only === 'overhead') {
   }
   section('overhead', `## Overhead
 
-${stamp('make bench, or: cd tests/e2e && node bench.mjs overhead')} \`full_async\`, tokens
+${stamp('overhead')} \`full_async\`, tokens
 40, io 50 ms, cpu 100 ms, all requests at once, ${reps} runs each, against the ideal model
 (\`overhead_ms\` 0). Targets: ≤ 1.03 at 40 requests, ≤ 1.01 at 400.
 
@@ -310,7 +314,7 @@ if (!only || only === 'size') {
   }
   section('size', `## Size and start
 
-${stamp('make bench, or: cd tests/e2e && node bench.mjs size')} Targets: the wasm at 200 KB
+${stamp('size')} Targets: the wasm at 200 KB
 gzipped or less, the first timeline under 250 ms after navigation on the served page.
 
 | file | bytes | gzipped (\`gzip -9\`) |
