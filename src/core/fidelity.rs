@@ -168,7 +168,7 @@ fn answers(model: &Report, measured: &Report, allowance: &Allowance, note: &str)
     let how = allowance.stated(hops);
     let says = if outside == 0 {
         format!(
-            "{name}: all {n} within the bound; the furthest, answer {} of {n}, {} ms from the model's {} ms{how}",
+            "{name}: all {n} within the bound; the furthest, answer {} of {n}, {} ms from the model's {} ms{how}{note}",
             w + 1,
             ms((m - e).abs()),
             ms(e)
@@ -474,6 +474,23 @@ mod tests {
         );
         assert!(!f.ok);
         assert_eq!(f.failures().count(), 1);
+        // The answers on time, but a request taken in far from the model's moment: the
+        // check passes and still says where the two differ.
+        let mut on_time = p.clone();
+        on_time.source = Source::Measured;
+        on_time.requests.edit(|rows| rows[60].accepted_ms = 2_763.0);
+        let answers = named(&fidelity(&p, &on_time), "answers").clone();
+        assert!(answers.ok);
+        assert!(
+            answers.says.starts_with("answers: all 120 within the bound"),
+            "{}",
+            answers.says
+        );
+        assert!(
+            answers.says.contains("Request 60 was taken in at 2763 ms here"),
+            "{}",
+            answers.says
+        );
         // A request read far earlier than the model's loop would read it: said beside.
         m.requests.edit(|rows| rows[60].accepted_ms = 2_763.0);
         let says = fidelity(&p, &m).checks[2].says.clone();

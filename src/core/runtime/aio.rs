@@ -6,10 +6,12 @@
 //! - futures a callback completes ([`Signal`], [`Wait`]): a task awaiting one resumes in
 //!   the iteration after the callback ran, as a future's done-callback does;
 //! - `asyncio.sleep(0)` ([`Checkpoint`]) and anyio's way into the threadpool
-//!   ([`anyio_acquire`]).
+//!   ([`anyio_acquire`]);
+//! - the loop's scheduled timers ([`Timer`], asyncio's `_scheduled` heap).
 
 use super::limiter::{Limiter, Token};
 use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -228,5 +230,33 @@ mod tests {
         batch.clear();
         take_iteration(&ready, &mut batch);
         assert_eq!(batch, [Callback::Step(3)]);
+    }
+}
+
+/// A timer on a loop (`call_later`): due at `when` (on the loop's clock), it completes
+/// signal `signal`. Timers due at the same moment fire in the order they were
+/// scheduled (`seq`), as asyncio's heap of `(when, handle)` does.
+#[derive(Debug)]
+pub struct Timer {
+    pub when: f64,
+    pub seq: u64,
+    pub signal: usize,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    /// Reversed, so a max-heap (`BinaryHeap`) pops the earliest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.when.total_cmp(&self.when).then(other.seq.cmp(&self.seq))
     }
 }

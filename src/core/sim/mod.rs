@@ -52,7 +52,7 @@ use crate::model::{
     Answer, Config, ConfigError, Durations, Event, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
     Raised, Recorder, Report, Source, Work,
 };
-use crate::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signal, Signals, Wait};
+use crate::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signal, Signals, Timer, Wait};
 use crate::runtime::{EventLoop, Limiter, Step, SyncCall, SyncReturn, Thread};
 use gil::{Gil, Who};
 use script::{Op, Prints, Script};
@@ -226,30 +226,6 @@ impl Ord for Due {
     /// event.
     fn cmp(&self, other: &Self) -> Ordering {
         other.t.total_cmp(&self.t).then(other.order.cmp(&self.order))
-    }
-}
-
-/// A timer on a loop (`call_later`).
-struct Timer {
-    when: f64,
-    seq: u64,
-    signal: usize,
-}
-
-impl PartialEq for Timer {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Timer {}
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timer {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.when.total_cmp(&self.when).then(other.seq.cmp(&self.seq))
     }
 }
 

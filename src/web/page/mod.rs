@@ -522,3 +522,15 @@ impl App {
         *self.raf.borrow_mut() = Some(closure);
     }
 }
+
+/// Said after a fidelity check's sentence, whose milliseconds are the run's (the bounds
+/// are about what was measured), where the page shows the tutorial's time.
+pub fn run_ms_note(scale: f64) -> String {
+    if scale == 1.0 {
+        String::new()
+    } else {
+        format!(
+            " (ms of the run, played at time scale {scale}; the numbers beside are in the tutorial's time)"
+        )
+    }
+}

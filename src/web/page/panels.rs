@@ -438,7 +438,12 @@ pub(super) fn stats_row(
         });
         let bad = verdict.is_some_and(|x| !x.ok);
         let ok_attr = verdict.map_or(String::new(), |x| {
-            format!(" data-ok=\"{}\" title=\"{}\"", x.ok, escape(&x.says))
+            format!(
+                " data-ok=\"{}\" title=\"{}{}\"",
+                x.ok,
+                escape(&x.says),
+                super::run_ms_note(scale)
+            )
         });
         let attr = |x: Option<f64>| x.map_or(String::new(), |x| format!("{x}"));
         let cell = match (m, p) {

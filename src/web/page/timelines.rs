@@ -703,11 +703,7 @@ pub(super) fn caption(
                     format!(
                         "<span class=\"failed-check\" data-failed-check>✗ {}{}</span>",
                         escape(say),
-                        if scale == 1.0 {
-                            String::new()
-                        } else {
-                            format!(" (ms of the run, at time scale {scale})")
-                        }
+                        super::run_ms_note(scale)
                     )
                 })
                 .collect();
@@ -766,4 +762,54 @@ pub(super) fn caption(
         escape(v.summary()),
         result
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caption;
+    use loopscope::fidelity::fidelity;
+    use loopscope::model::{Measurement, Source, Variant};
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// A measured run outside the model's bounds says so over its timeline, in words
+    /// beside the numbers, and says the words' milliseconds are the run's.
+    #[wasm_bindgen_test]
+    fn a_failed_check_is_said_in_words_over_the_timeline() {
+        let config = loopscope::Config::default().with_variant(Variant::FullAsync);
+        let predicted = loopscope::simulate(&config).unwrap();
+        let mut measured = predicted.clone();
+        measured.source = Source::Measured;
+        measured.measurement = Some(Measurement {
+            probe_period_ms: 1.0,
+            probe_threshold_ms: 1.5,
+            ..Measurement::default()
+        });
+        measured.probe_stalls = Some(Vec::new());
+        // Every answer 300 ms late: the makespan and the answers checks fail.
+        measured.requests.edit(|rows| {
+            for q in rows.iter_mut() {
+                q.responded_ms += 300.0;
+                q.latency_ms += 300.0;
+            }
+        });
+        measured.stats.makespan_ms += 300.0;
+        let check = fidelity(&predicted, &measured);
+        assert!(!check.ok);
+        let html = caption(Variant::FullAsync, &predicted, Some((&measured, &check)), 0.2);
+        assert!(html.contains("<b>outside the model's bounds</b>"), "{html}");
+        assert!(
+            html.contains("data-failed-check>✗ makespan_ms: measured 1800 ms, the model says 1500 ms"),
+            "{html}"
+        );
+        assert!(
+            html.contains("(ms of the run, played at time scale 0.2;"),
+            "{html}"
+        );
+        // Within the bounds, nothing is marked failed.
+        let check = fidelity(&predicted, &predicted);
+        let html = caption(Variant::FullAsync, &predicted, Some((&predicted, &check)), 1.0);
+        assert!(!html.contains("data-failed-check"), "{html}");
+    }
 }

@@ -35,34 +35,7 @@ impl Broker {
 
     fn convert(&self, progress: Vec<Progress>) -> Vec<Event> {
         let t0 = self.t0_abs.get();
-        progress
-            .into_iter()
-            .map(|p| match p {
-                Progress::Began {
-                    request,
-                    phase,
-                    on,
-                    start_abs,
-                } => Event::Began {
-                    request,
-                    kind: phase,
-                    on,
-                    blocking: true,
-                    t: start_abs - t0,
-                    due: None,
-                },
-                Progress::Ended { request, mut phase } => {
-                    phase.start_ms -= t0;
-                    phase.end_ms -= t0;
-                    Event::Phase { request, phase }
-                }
-                Progress::Print { request, t_abs, text } => Event::Print {
-                    request,
-                    t: t_abs - t0,
-                    text,
-                },
-            })
-            .collect()
+        progress.into_iter().map(|p| p.into_event(t0)).collect()
     }
 
     fn enqueue(&self, text: &str) {

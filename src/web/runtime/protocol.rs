@@ -252,6 +252,37 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// The event it is on the run's timeline, whose time 0 is `t0_abs`.
+    pub fn into_event(self, t0_abs: f64) -> Event {
+        match self {
+            Progress::Began {
+                request,
+                phase,
+                on,
+                start_abs,
+            } => Event::Began {
+                request,
+                kind: phase,
+                on,
+                blocking: true,
+                t: start_abs - t0_abs,
+                due: None,
+            },
+            Progress::Ended { request, mut phase } => {
+                phase.start_ms -= t0_abs;
+                phase.end_ms -= t0_abs;
+                Event::Phase { request, phase }
+            }
+            Progress::Print { request, t_abs, text } => Event::Print {
+                request,
+                t: t_abs - t0_abs,
+                text,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,11 +26,10 @@ use loopscope::model::Raised;
 use loopscope::model::{
     Answer, Config, Durations, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest, Work,
 };
-use loopscope::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signals, Wait};
+use loopscope::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signals, Timer, Wait};
 use loopscope::runtime::{EventLoop, Limiter, Step, Thread};
 use loopscope::runtime::{SyncCall, SyncReturn};
 use std::cell::{Cell, RefCell};
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
@@ -43,34 +42,6 @@ fn fail(message: String) {
     post_to_parent(&to_json(&FromServer::Failed { message }));
 }
 
-/// A timer on the loop (`call_later`), due at an absolute time.
-struct Timer {
-    when_abs: f64,
-    seq: u64,
-    signal: usize,
-}
-
-impl PartialEq for Timer {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Timer {}
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timer {
-    /// Reversed, so the max-heap pops the earliest.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .when_abs
-            .total_cmp(&self.when_abs)
-            .then(other.seq.cmp(&self.seq))
-    }
-}
-
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
 /// The event loop's own state: its ready queue, timers, tasks and the requests that
@@ -78,6 +49,7 @@ type Task = Pin<Box<dyn Future<Output = ()>>>;
 #[derive(Default)]
 struct Loop {
     ready: Ready,
+    /// Due at absolute times (`now_abs`).
     timers: RefCell<BinaryHeap<Timer>>,
     seq: Cell<u64>,
     signals: RefCell<Signals>,
@@ -187,31 +159,7 @@ impl Server {
     fn job_progress(&self, progress: Vec<Progress>) {
         let t0 = self.t0_abs.get();
         for p in progress {
-            self.emit(match p {
-                Progress::Began {
-                    request,
-                    phase,
-                    on,
-                    start_abs,
-                } => Event::Began {
-                    request,
-                    kind: phase,
-                    on,
-                    blocking: true,
-                    t: start_abs - t0,
-                    due: None,
-                },
-                Progress::Ended { request, mut phase } => {
-                    phase.start_ms -= t0;
-                    phase.end_ms -= t0;
-                    Event::Phase { request, phase }
-                }
-                Progress::Print { request, t_abs, text } => Event::Print {
-                    request,
-                    t: t_abs - t0,
-                    text,
-                },
-            });
+            self.emit(p.into_event(t0));
         }
     }
 
@@ -300,7 +248,7 @@ impl Server {
             // else until a request, a result or the first timer. Either way the browser
             // first delivers the messages already queued (requests, results): a poll
             // sees every socket that is readable, and requests are read before timers.
-            let due = self.aio.timers.borrow().peek().map(|t| t.when_abs);
+            let due = self.aio.timers.borrow().peek().map(|t| t.when);
             if ready || due.is_some_and(|d| d <= now_abs()) {
                 yield_to_browser().await;
             } else {
@@ -381,7 +329,7 @@ impl Server {
         }
         let now = now_abs();
         loop {
-            let due = self.aio.timers.borrow().peek().is_some_and(|t| t.when_abs <= now);
+            let due = self.aio.timers.borrow().peek().is_some_and(|t| t.when <= now);
             if !due {
                 break;
             }
@@ -414,7 +362,7 @@ impl Server {
         let seq = self.aio.seq.get() + 1;
         self.aio.seq.set(seq);
         self.aio.timers.borrow_mut().push(Timer {
-            when_abs: now_abs() + ms,
+            when: now_abs() + ms,
             seq,
             signal: id,
         });
