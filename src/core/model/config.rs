@@ -623,18 +623,30 @@ impl Config {
         }
     }
 
-    /// The most threadpool threads one server worker can use: its limiter allows
-    /// `tokens` jobs at once, and each request has at most one job at a time. Any one
-    /// worker may take every request (the workers share one accept queue, and the first
-    /// idle one takes every connection waiting), so each is sized for all of them.
+    /// The most threadpool threads one server worker can use (0 for an endpoint that
+    /// runs no threadpool jobs). Its limiter allows `tokens` jobs at once, and a request
+    /// has at most one job at a time: at most `concurrency` requests are open at once
+    /// (ab's clients), but a background task runs after its response, beside its
+    /// client's next request, so there it is `requests`. Any one worker may take every
+    /// request (the workers share one accept queue, and the first idle one takes every
+    /// connection waiting), so each is sized for all of them.
     pub fn pool_threads(&self) -> u64 {
-        self.tokens.min(self.requests)
+        if !self.variant.runs_threadpool_jobs() {
+            return 0;
+        }
+        let open = if self.variant == Variant::Background {
+            self.requests
+        } else {
+            self.concurrency.min(self.requests)
+        };
+        self.tokens.min(open)
     }
 
-    /// The processes one server worker's process pool starts (`process_pool` only).
+    /// The processes one server worker's process pool starts (`process_pool` only): a
+    /// request has at most one call in it at a time.
     pub fn pool_processes(&self) -> u64 {
         if self.variant == Variant::ProcessPool {
-            self.processes.min(self.requests)
+            self.processes.min(self.concurrency.min(self.requests))
         } else {
             0
         }
@@ -685,10 +697,11 @@ impl Config {
             joint.push(ConfigError::new(
                 "tokens",
                 format!(
-                    "a browser run starts one Web Worker per usable token, at most {}; got {} tokens for {} requests",
+                    "a browser run starts one Web Worker per usable token, at most {}; {} tokens with {} requests open at once would start {}",
                     limits::BROWSER_MAX_WORKERS,
                     self.tokens,
-                    self.requests
+                    if self.variant == Variant::Background { self.requests } else { self.concurrency },
+                    self.pool_threads()
                 ),
             ));
         } else if target == Target::Browser
@@ -822,20 +835,51 @@ mod tests {
         let fields: Vec<_> = c.problems(Target::Model).iter().map(|e| e.field).collect();
         assert_eq!(fields, ["requests", "io_ms", "tokens"]);
         // Browser limits are reported beside core problems, not instead of them.
-        let c = with(|c| (c.requests, c.concurrency, c.tokens, c.io_ms) = (100, 100, 100, 0.5));
+        let c = with(|c| {
+            (c.variant, c.requests, c.concurrency, c.tokens, c.io_ms) =
+                (Variant::FullAsync, 100, 100, 100, 0.5);
+        });
         let fields: Vec<_> = c.problems(Target::Browser).iter().map(|e| e.field).collect();
         assert_eq!(fields, ["io_ms", "tokens"]);
     }
 
     #[test]
     fn browser_runs_start_at_most_64_pool_workers() {
-        let workers = with(|c| (c.requests, c.concurrency, c.tokens) = (100, 100, 100));
+        let full = |f: fn(&mut Config)| {
+            with(|c| {
+                c.variant = Variant::FullAsync;
+                f(c);
+            })
+        };
+        let workers = full(|c| (c.requests, c.concurrency, c.tokens) = (100, 100, 100));
         assert!(workers.problems(Target::Model).is_empty());
         let p = workers.problems(Target::Browser);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].field, "tokens");
-        // 100 tokens for 10 requests start only 10 workers.
-        assert!(with(|c| c.tokens = 100).problems(Target::Browser).is_empty());
+        assert!(
+            p[0].message
+                .ends_with("100 tokens with 100 requests open at once would start 100"),
+            "{}",
+            p[0].message
+        );
+        // 100 tokens for 10 requests start only 10 workers; for 100 requests from 20
+        // clients, 20 (at most 20 requests are open at once)...
+        assert!(full(|c| c.tokens = 100).problems(Target::Browser).is_empty());
+        let clients = full(|c| (c.requests, c.concurrency, c.tokens) = (100, 20, 100));
+        assert_eq!(clients.pool_threads(), 20);
+        assert!(clients.problems(Target::Browser).is_empty());
+        // ...but background tasks outlive their response: there, every request may hold one.
+        let mut background = clients.clone();
+        background.variant = Variant::Background;
+        assert_eq!(background.pool_threads(), 100);
+        assert_eq!(background.problems(Target::Browser)[0].field, "tokens");
+        // An endpoint that never uses the threadpool starts no thread, whatever its tokens.
+        let blocking = Config {
+            variant: Variant::Blocking,
+            ..workers
+        };
+        assert_eq!(blocking.pool_threads(), 0);
+        assert!(blocking.problems(Target::Browser).is_empty());
     }
 
     #[test]

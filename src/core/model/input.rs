@@ -316,7 +316,7 @@ mod tests {
         assert!(r.config.problems(Target::Browser).is_empty());
         let r = read_config(
             &Config::default(),
-            &typed(&[("requests", "100"), ("tokens", "100")]),
+            &typed(&[("variant", "full_async"), ("requests", "100"), ("tokens", "100")]),
             Target::Browser,
         );
         assert_eq!(r.errors[0].field, "tokens");

@@ -302,7 +302,12 @@ mod tests {
         refused("variant", "fast");
         let errors = read(
             &Settings::default(),
-            &typed(&[("requests", "100"), ("concurrency", "100"), ("tokens", "100")]),
+            &typed(&[
+                ("variant", "full_async"),
+                ("requests", "100"),
+                ("concurrency", "100"),
+                ("tokens", "100"),
+            ]),
         )
         .ok()
         .expect_err("workers");

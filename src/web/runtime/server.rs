@@ -671,11 +671,7 @@ pub fn start() -> Box<dyn FnMut(String)> {
         }) => {
             // Calibrated here, alone: the page starts the pool workers only after this.
             let hold = Hold::for_work(config.work);
-            let threads = if config.variant.runs_threadpool_jobs() {
-                config.pool_threads()
-            } else {
-                0
-            };
+            let threads = config.pool_threads();
             let processes = config.pool_processes();
             *pending.borrow_mut() = Some(Pending {
                 config,
@@ -700,11 +696,7 @@ pub fn start() -> Box<dyn FnMut(String)> {
                 return fail("pool before setup".into());
             };
             let mut ports = take_received_ports();
-            let threads = if config.variant.runs_threadpool_jobs() {
-                config.pool_threads() as usize
-            } else {
-                0
-            };
+            let threads = config.pool_threads() as usize;
             let processes = config.pool_processes() as usize;
             let broker = usize::from(config.variant == loopscope::model::Variant::TaskQueue);
             if ports.len() != threads + processes + broker {
