@@ -125,7 +125,9 @@ fn the_options_past_the_tutorial_are_read_like_the_others() {
             "--cpu-ms",
             "10"
         ]),
-        31.5
+        // Two first steps of 0.15 ms, the first fetch from 0.15, its prediction
+        // 10.15–20.15 and answer (0.85 ms) to 21; the second prediction 21–31, answer 31.85.
+        31.85
     );
 }
 

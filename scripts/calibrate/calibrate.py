@@ -508,10 +508,10 @@ def explain(s, best):
     early = [x for x in bad if x < c]
     if v in ("async_io", "full_async", "background") and early and errs[early[0]] > 0 and c >= 10:
         why.append(
-            "its first answers are late because the model charges half the overhead (%.2f ms) at each of "
+            "its first answers are late because the model charges %.2f ms (15 %% of the overhead) at each of "
             "the %d first steps, %.0f ms back to back before the first fetch timer is handled, where real "
             "uvicorn spends ≈ 0.13 ms on each (read and first step, §8: ≈ %.0f ms)"
-            % (best / 2, c, c * best / 2, 0.13 * c))
+            % (best * 0.15, c, c * best * 0.15, 0.13 * c))
     br = branch(s)
     if br and any(x >= c for x in bad):
         why.append("from #%d on it is the branch of scenario e: %s; %s" % (c + 1, br, BRANCH_WHY))
@@ -519,15 +519,14 @@ def explain(s, best):
         rounds = -(-n // s["tokens"])
         if v == "full_async" and rounds > 2:
             t = s["tokens"]
-            rp = (real[-1] - real[t - 1]) / (rounds - 1)
-            mp = (cal["answers_ms"][-1] - cal["answers_ms"][t - 1]) / (rounds - 1)
+            spread = lambda xs: sorted(xs[i + t - 1] - xs[i] for i in range(0, len(xs) - t + 1, t))[(len(xs) // t) // 2]
+            rs, ms = spread(real), spread(cal["answers_ms"])
             why.append(
-                "the pool's rounds (%d tokens, %g ms predictions) take %.1f ms in real anyio and %.1f in the "
-                "model: each round is ≈ %.1f ms longer than the overhead makes it (the worker's "
-                "wake-up ≈ 0.2 ms, time.sleep's overshoot ≈ 0.16 ms, the self-pipe wake-up of the loop "
-                "≈ 0.22 ms, the result's and the task's extra iterations, and the answers' loop work, ~3× "
-                "slower right after the loop slept; R10, R11, R13), and it adds up round after round"
-                % (t, cpu, rp, mp, rp - mp))
+                "each round's %d answers (%d tokens, %g ms predictions) come within %.1f ms of each other in the "
+                "real runs and %.1f ms in the model: the model charges every answer the same %.2f ms on the loop, "
+                "and each delays what waits behind it on the loop, where real uvicorn spends ≈ 0.9 ms on an "
+                "answer right after its loop slept and ≈ 0.3 ms on one that follows another (R13): the model's "
+                "first answer of a round comes early, its last late" % (t, t, cpu, rs, ms, best * 0.85))
         else:
             why.append(
                 "the threadpool's hops cost real anyio more than the overhead gives them (the worker's "
@@ -625,7 +624,8 @@ def markdown(res):
                 res["repeats"], "" if res["repeats"] == 1 else "s", CLEAN_OTHER_CORES, GOAL_PCT, GOAL_MS))
     L.append("")
     L.append("**Fitted overhead: %.2f ms per request** (`--overhead-ms`, FastAPI's loop cost per request, "
-             "charged half at its first step and half at its answer): of 0–3 ms in steps of 0.05, the value "
+             "charged 15 %% at its first step and 85 %% at its answer, the shares real uvicorn spends there, "
+             "docs/calibration/asyncio-uvicorn.md §8, R13): of 0–3 ms in steps of 0.05, the value "
              "whose worst answer, over every scenario, is the smallest measured in goals "
              "(|model − real| / max(3 %%, 6 ms)). Within the goal: the ideal model (`--overhead-ms 0`) "
              "**%d of %d scenarios, %d of %d answers**; calibrated **%d of %d scenarios, %d of %d answers**."
@@ -663,10 +663,10 @@ def markdown(res):
     if misses:
         L.append("**What is left** (R1–R13 and § are the rules and sections of docs/calibration/asyncio-uvicorn.md). "
                  "With `--overhead-ms %.2f`, %d of %d scenarios miss the goal. %s One "
-                 "overhead cannot close these gaps: the model charges it half at a request's first step and "
-                 "half at its answer, while real FastAPI's first step is cheap (≈ 0.13 ms), its answer "
-                 "costly right after the loop slept or blocked (≈ 0.9 ms, R13), and every thread job and "
-                 "every awaited timer carries a cost of its own (R1, R10).%s"
+                 "overhead per request, split between a request's first step and its answer as real "
+                 "uvicorn splits it (≈ 0.13 and ≈ 0.9 ms, §8, R13), cannot close these gaps: every thread "
+                 "job and every awaited timer carries a cost of its own in real FastAPI (R1, R10), "
+                 "which the model does not charge.%s"
                  % (best, len(misses), len(sc), " ".join(misses), also))
     else:
         L.append("**What is left.** With `--overhead-ms %.2f` every answer of every scenario is within the goal.%s"

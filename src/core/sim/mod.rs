@@ -19,8 +19,8 @@
 //!   meanwhile waits for the next poll: the lateness is the stall.
 //!
 //! Polling a task takes no time: the ideal model. `overhead_ms` charges what real
-//! FastAPI spends on the loop per request (half when its first step runs, half when it
-//! answers).
+//! FastAPI spends on the loop per request (15 % when its first step runs, the rest when
+//! it answers: `Config::overhead_at_first_step`).
 //!
 //! Threadpool jobs run on virtual threads. With `python_cpu` work they share the
 //! process's GIL with the event loop ([`gil`]): a prediction computes only while its
@@ -950,8 +950,8 @@ impl EventLoop for LoopHandle {
     fn respond(&self, answer: &Answer) {
         let mut w = self.world.borrow_mut();
         // Validating, serializing and logging the response.
-        let half = w.config.overhead_ms / 2.0;
-        w.servers[self.server].clock += half;
+        let cost = w.config.overhead_at_answer();
+        w.servers[self.server].clock += cost;
         let now = w.servers[self.server].clock;
         w.emit(Event::Responded {
             request: self.request,
@@ -1217,8 +1217,8 @@ impl Sim {
                     from: accepted,
                     to,
                 });
-                let half = w.config.overhead_ms / 2.0;
-                w.servers[server].clock += half;
+                let cost = w.config.overhead_at_first_step();
+                w.servers[server].clock += cost;
             }
             w.step = Some(Step::new(request));
         }

@@ -219,8 +219,8 @@ impl Server {
             return; // finished, woken again
         };
         if !stepped {
-            // FastAPI parses, routes and validates the request: half its cost.
-            self.overhead();
+            // FastAPI reads, routes and validates the request.
+            self.overhead(self.config.overhead_at_first_step());
         }
         *self.step.borrow_mut() = Some(Step::new(request));
         let waker = aio::waker(index, &self.aio.ready);
@@ -371,10 +371,10 @@ impl Server {
 
     /// What real FastAPI spends on the loop per request (`overhead_ms`), half of it
     /// now: the loop is held, as by Python code, but no blocking call is made.
-    fn overhead(&self) {
-        let half = self.config.overhead_ms / 2.0;
-        if half > 0.0 {
-            hold(half, Hold::Sleep);
+    /// FastAPI's own loop work (`overhead_ms`): `ms` of it, held on the loop.
+    fn overhead(&self, ms: f64) {
+        if ms > 0.0 {
+            hold(ms, Hold::Sleep);
         }
     }
 
@@ -594,7 +594,7 @@ impl EventLoop for Handle {
     }
 
     fn respond(&self, answer: &Answer) {
-        self.server.overhead();
+        self.server.overhead(self.server.config.overhead_at_answer());
         self.emit(Event::Responded {
             request: self.request,
             t: self.now(),
