@@ -20,7 +20,8 @@
 //!
 //! Polling a task takes no time: the ideal model. `overhead_ms` charges what real
 //! FastAPI spends on the loop per request (15 % when its first step runs, the rest when
-//! it answers: `Config::overhead_at_first_step`).
+//! it answers: `Config::overhead_at_first_step`; a third of that on a loop that did such
+//! work last rather than wait or block: `Config::overhead_cost`).
 //!
 //! Threadpool jobs run on virtual threads. With `python_cpu` work they share the
 //! process's GIL with the event loop ([`gil`]): a prediction computes only while its
@@ -290,6 +291,20 @@ struct Server {
     gil_gen: u64,
     threads: Vec<Option<VThread>>,
     processes: Workers,
+    /// Whether the loop has just done FastAPI's work ([`Server::charge`]) without
+    /// waiting in its poll or blocking since.
+    warm: bool,
+    /// When its latest iteration ended: a later start means it waited in its poll.
+    last_end: f64,
+}
+
+impl Server {
+    /// Charges `cost` of FastAPI's own loop work (`overhead_ms`'s shares): in full on a
+    /// cold loop, a third of it right after other such work ([`Config::overhead_cost`]).
+    fn charge(&mut self, cost: f64) {
+        self.clock += Config::overhead_cost(cost, self.warm);
+        self.warm = true;
+    }
 }
 
 /// Everything the handlers share, behind one `RefCell`; never borrowed across a poll.
@@ -813,6 +828,7 @@ impl Thread for LoopHandle {
         let mut w = self.world.borrow_mut();
         let start = w.servers[self.server].clock;
         w.servers[self.server].clock += ms;
+        w.servers[self.server].warm = false;
         let step = w.step.as_mut().expect("block() runs inside a task step");
         debug_assert_eq!(step.request(), self.request);
         step.blocked(function, start, start + ms);
@@ -951,7 +967,7 @@ impl EventLoop for LoopHandle {
         let mut w = self.world.borrow_mut();
         // Validating, serializing and logging the response.
         let cost = w.config.overhead_at_answer();
-        w.servers[self.server].clock += cost;
+        w.servers[self.server].charge(cost);
         let now = w.servers[self.server].clock;
         w.emit(Event::Responded {
             request: self.request,
@@ -1021,6 +1037,8 @@ impl Sim {
             .iter()
             .map(|_| Server {
                 state: LoopState::Idle,
+                warm: false,
+                last_end: 0.0,
                 inbox: VecDeque::new(),
                 clock: 0.0,
                 timers: BinaryHeap::new(),
@@ -1166,6 +1184,9 @@ impl Sim {
                 });
             }
             let s = &mut w.servers[server];
+            if now > s.last_end + 1e-9 {
+                s.warm = false;
+            }
             s.clock = now;
             while s.timers.peek().is_some_and(|t| t.when <= now) {
                 let timer = s.timers.pop().expect("peeked");
@@ -1195,6 +1216,7 @@ impl Sim {
         self.batch = batch;
         let mut w = self.world.borrow_mut();
         let end = w.servers[server].clock;
+        w.servers[server].last_end = end;
         w.schedule(end, Action::LoopIdle { server });
     }
 
@@ -1218,7 +1240,7 @@ impl Sim {
                     to,
                 });
                 let cost = w.config.overhead_at_first_step();
-                w.servers[server].clock += cost;
+                w.servers[server].charge(cost);
             }
             w.step = Some(Step::new(request));
         }

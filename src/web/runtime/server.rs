@@ -115,6 +115,9 @@ struct Server {
     finish_asked: Cell<bool>,
     pool_start_ms: f64,
     probe: RefCell<Option<Probe>>,
+    /// Whether the loop did FastAPI's own work last, rather than wait in its poll or
+    /// block (`Config::overhead_cost`).
+    warm: Cell<bool>,
     step: RefCell<Option<Step>>,
     /// Events not yet posted to the page.
     outbox: RefCell<Vec<Event>>,
@@ -253,6 +256,7 @@ impl Server {
                 yield_to_browser().await;
             } else {
                 self.poll(due).await;
+                self.warm.set(false); // it waited in its poll
             }
             self.iterate();
         }
@@ -371,10 +375,13 @@ impl Server {
 
     /// What real FastAPI spends on the loop per request (`overhead_ms`), half of it
     /// now: the loop is held, as by Python code, but no blocking call is made.
-    /// FastAPI's own loop work (`overhead_ms`): `ms` of it, held on the loop.
+    /// FastAPI's own loop work (`overhead_ms`): a share `ms` of it, held on the loop, in
+    /// full on a cold loop and less on a warm one (`Config::overhead_cost`).
     fn overhead(&self, ms: f64) {
+        let ms = Config::overhead_cost(ms, self.warm.get());
         if ms > 0.0 {
             hold(ms, Hold::Sleep);
+            self.warm.set(true);
         }
     }
 
@@ -510,6 +517,7 @@ impl Thread for Handle {
         self.began(kind, Place::Loop, true, start_ms);
         self.server.flush(); // the page sees the stall begin, then nothing until it ends
         hold(ms, self.server.hold.for_kind(kind));
+        self.server.warm.set(false); // it blocked
         let end_ms = self.now();
         if let Some(step) = self.server.step.borrow_mut().as_mut() {
             step.blocked(function, start_ms, end_ms);
@@ -786,6 +794,7 @@ pub fn start() -> Box<dyn FnMut(String)> {
                     finish_asked: Cell::new(false),
                     pool_start_ms,
                     probe: RefCell::new(Some(probe)),
+                    warm: Cell::new(false),
                     step: RefCell::default(),
                     outbox: RefCell::default(),
                     hold,
