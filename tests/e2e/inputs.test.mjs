@@ -71,6 +71,12 @@ test('the JS API answers bad configs with the same sentences, and refuses what i
       assert.equal(await refusal({ requests }), `invalid config: requests ${RANGE} ${shown}`);
     }
     assert.match(await refusal({ request: 5 }), /unknown field 'request' \(did you mean 'requests'\?\)/);
+    // The fields past the tutorial answer by the same rules (the browser's own limits).
+    assert.equal(await refusal({ processes: 0 }), 'invalid config: processes must be a whole number from 1 to 16 in a browser run (the model alone takes up to 1024), got 0');
+    assert.equal(await refusal({ workers: 99 }), 'invalid config: workers must be a whole number from 1 to 8 in a browser run (the model alone takes up to 64), got 99');
+    assert.equal(await refusal({ overhead_ms: 'x' }), "invalid config: overhead_ms must be a number of milliseconds from 0 to 1000, got 'x' (a string)");
+    assert.equal(await refusal({ pickle_ms: -1 }), 'invalid config: pickle_ms must be a number of milliseconds from 0 to 1000, got -1');
+    assert.equal(await refusal({ work: 'gpu' }), "invalid config: work must be one of 'sleep', 'compute', 'python_cpu', got 'gpu'");
     for (const bad of [null, 'async_io', 5]) {
       assert.match(await refusal(bad), /a config must be an object such as \{variant: "async_io", requests: 10\}, got/);
     }

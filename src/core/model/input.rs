@@ -65,8 +65,12 @@ pub fn typed(pairs: &[(&str, &str)]) -> Vec<(String, Raw)> {
 /// Reads one field: its typed value, or the field's one sentence for this input.
 pub fn read_field(name: &str, raw: &Raw, target: Target) -> Result<Value, ConfigError> {
     let f = field(name).ok_or_else(|| unknown_field(name))?;
-    let shown = raw.shown();
     let numeric = matches!(f.rule, Rule::Count { .. } | Rule::Duration | Rule::Cost);
+    // A string where a name is expected needs no "(a string)".
+    let shown = match raw {
+        Raw::Str(s) if !numeric => quoted(s),
+        _ => raw.shown(),
+    };
     match (raw, numeric) {
         (Raw::Typed(t), true) => match typed_number(t) {
             Some(x) => f.number(target, x, &shown),
@@ -254,7 +258,7 @@ mod tests {
         );
         assert_eq!(
             one("work", Raw::Str("fast".into()), t).message,
-            "work must be one of 'sleep', 'compute', 'python_cpu', got 'fast' (a string)"
+            "work must be one of 'sleep', 'compute', 'python_cpu', got 'fast'"
         );
         assert_eq!(
             read_field("work", &Raw::Typed("compute".into()), t),
