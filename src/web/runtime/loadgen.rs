@@ -725,8 +725,10 @@ fn assemble(
         ));
     }
     let cores = hardware_concurrency();
-    // Threads computing at once, for compute work only (sleeping threads share nothing).
-    let computing = if config.work == Work::Sleep {
+    // Threads computing at once: compute work, or a `time.sleep` that spins (a page that
+    // is not cross-origin isolated has no Atomics.wait). Sleeping threads share nothing.
+    let spins = config.work == Work::Sleep && !cross_origin_isolated();
+    let computing = if config.work == Work::Sleep && !spins {
         0
     } else {
         most_at_once(report.requests.iter().flat_map(|r| {
@@ -736,7 +738,13 @@ fn assemble(
                 .map(|p| (p.start_ms, p.end_ms))
         }))
     };
-    if computing > cores as usize {
+    if computing > cores as usize && spins {
+        warnings.push(format!(
+            "time.sleep spins on this page (not cross-origin isolated): up to {computing} threads spun at \
+             once on {cores} cores, so they shared cores and woke late; real time.sleep takes no core (`make run` \
+             serves the page isolated)"
+        ));
+    } else if computing > cores as usize {
         warnings.push(format!(
             "compute work: up to {computing} threads computed at once on {cores} cores, so they shared \
              cores; the model assumes a core each (work that releases the GIL, like NumPy, or processes)"
