@@ -290,7 +290,8 @@ pub fn reference<'a>(predicted: &'a Report, measured: &Report) -> (Cow<'a, Repor
 ///   would, the check says so;
 /// - what the probe saw of the stalls within 10 % or 20 ms of their ground truth;
 /// - with `sleep` work, no probe stall over 15 ms in the variants that never block the
-///   loop.
+///   loop, in the ideal model (with `overhead_ms`, FastAPI's own work holds the loop,
+///   and many answers at once hold it longer: the probe rightly sees that).
 ///
 /// A run cut short is compared with nothing: it fails, and says why.
 pub fn fidelity(predicted: &Report, measured: &Report) -> Fidelity {
@@ -370,7 +371,7 @@ pub fn fidelity(predicted: &Report, measured: &Report) -> Fidelity {
         ));
     }
     let never_blocks = !measured.config.variant.blocks_the_loop();
-    if never_blocks && measured.config.work == Work::Sleep {
+    if never_blocks && measured.config.work == Work::Sleep && measured.config.overhead_ms == 0.0 {
         if let Some(longest) = m.probe_stall_max_ms {
             let mut c = check("longest probe stall", 0.0, longest, 15.0, &allowance, 1);
             if !c.ok {
@@ -514,6 +515,18 @@ mod tests {
         assert_eq!(f.failures().count(), 1);
         // The probe total (20 ms over a 0 ms truth) is within its 20 ms floor; the longest is not.
         assert!(!named(&f, "longest probe stall").ok);
+    }
+
+    #[test]
+    fn with_fastapis_overhead_the_loop_is_held_by_fastapi_and_the_probe_may_say_so() {
+        let config = Config {
+            overhead_ms: 2.1,
+            ..Config::default().with_variant(Variant::FullAsync)
+        };
+        let p = crate::simulate(&config).unwrap();
+        let held = measured_like(&p, p.stats.makespan_ms, 0.0, &[(10.0, 40.0)]);
+        let f = fidelity(&p, &held);
+        assert!(f.checks.iter().all(|c| c.name != "longest probe stall"), "{f:?}");
     }
 
     #[test]

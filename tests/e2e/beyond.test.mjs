@@ -120,10 +120,13 @@ test('several server workers share one accept queue: a burst lands on one of the
 test("FastAPI's per-request overhead is spent on the loop, as the model charges it", async () => {
   const result = await run({ variant: 'async_io', requests: 6, concurrency: 3, io_ms: 25, cpu_ms: 50, overhead_ms: 2 });
   withinBounds(result);
-  // Request 3, sent as request 0 is answered, reaches the server just after its next
-  // poll: it is read after the predictions of 1 and 2, as real uvicorn does.
+  // Request 3, sent as request 0 is answered, arrives while the loop runs request 1's
+  // prediction, and is read only after it: a blocked loop reads nothing. (After request
+  // 2's too, in the model; here when their fetch timers, started 0.1 ms apart by the
+  // overhead on a warm loop, come due in one poll, which a wake-up 0.1 ms late decides:
+  // real uvicorn has the same two outcomes, R1 of docs/calibration/asyncio-uvicorn.md.)
   const r3 = result.measured.requests[3];
-  assert.ok(r3.accepted_ms > result.measured.requests[2].responded_ms - 5, `${r3.accepted_ms}`);
+  assert.ok(r3.accepted_ms > result.measured.requests[1].responded_ms - 5, `${r3.accepted_ms}`);
 });
 
 test('the page: presets past the tutorial show what they compare, and the link keeps it', async () => {
@@ -157,8 +160,13 @@ test('the page: presets past the tutorial show what they compare, and the link k
     assert.equal(models.length, 2);
     assert.match(models[0], /^ideal/);
     assert.match(models[1], /^as measured on FastAPI \d/);
+    // The legend names only what the timelines can show: no GIL or process colours
+    // for the tutorial's sleeps, both once the work is pure Python with a process pool.
+    const legend = () => page.$$eval('#legend [data-legend-for]', (lis) => lis.filter((l) => !l.hidden).length);
+    assert.equal(await legend(), 0);
     // CPU-bound Python: run the process pool from its button, and its numbers come.
     await page.click('[data-preset="cpu-python"]');
+    assert.equal(await legend(), 3);
     assert.equal(await page.inputValue('#f-work'), 'python_cpu');
     await page.click('[data-run="process_pool"]');
     await page.waitForFunction(() => document.body.dataset.running === 'true', null, { timeout: 10000 });

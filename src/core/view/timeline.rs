@@ -284,6 +284,11 @@ pub struct Geometry {
     pub scale: f64,
     /// Label text size: 12 on a screen, 20 for a projector.
     pub text_px: f64,
+    /// The largest probe lag (run ms) of the timelines lined up with this one, so their
+    /// lag lanes share a scale as they share the time axis: a few ms of jitter beside a
+    /// 1.5 s stall then looks as small as it is. 0 for a timeline fitted to its own run,
+    /// whose lane is scaled to its own lag.
+    pub shared_lag_ms: f64,
 }
 
 impl Geometry {
@@ -1119,7 +1124,7 @@ pub fn layout_cached(
         }
         // The lag on a round scale in the tutorial's time (a 15 s stall: "0–20 s").
         let lag: Vec<[f64; 2]> = real.iter().flat_map(|p| p.lag.iter().copied()).collect();
-        let most = lag.iter().map(|s| s[1]).fold(0.0, f64::max);
+        let most = lag.iter().map(|s| s[1]).fold(geo.shared_lag_ms, f64::max);
         let top_lag = scale_top(shown(most)) * geo.scale;
         // A sawtooth: a tick late by L found the loop held for the L before it, so the
         // lag a heartbeat would have seen climbs from 0 to L over that span. A single
@@ -1538,6 +1543,7 @@ mod tests {
             lanes_px: 220.0,
             scale: 1.0,
             text_px: 12.0,
+            shared_lag_ms: 0.0,
         }
     }
 
@@ -1658,6 +1664,34 @@ mod tests {
             .any(|h| h.text.starts_with("the probe saw the loop held 2.0–1504.0 ms")));
         assert_eq!(scale_top(0.4), 20.0);
         assert_eq!(scale_top(130.0), 200.0);
+        // Lined up with a timeline that lagged 15 s, the lane shares its scale: the
+        // endpoint that never blocks shows its few ms of jitter as the flat line it is.
+        let calm = {
+            let mut c = report(Variant::FullAsync);
+            c.measurement = Some(crate::model::Measurement {
+                probe_lag: vec![[4.0, 0.3], [300.0, 6.0], [304.0, 0.2]],
+                ..Default::default()
+            });
+            c
+        };
+        let lined_up = |shared_lag_ms| {
+            let l = layout(
+                &Picture::from_report(&calm),
+                &[&Picture::from_report(&calm)],
+                Geometry {
+                    shared_lag_ms,
+                    ..geo(15_000.0)
+                },
+                None,
+                false,
+            );
+            texts(&l, Style::Note)
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<String>>()
+        };
+        assert_eq!(lined_up(15_000.0), ["lag scale 0–20 s"]);
+        assert_eq!(lined_up(0.0), ["lag scale 0–20 ms"]);
 
         // One tick, after one long stall (a blocking run): its ramp is drawn, from no lag
         // where the stall began to the whole lag where the tick came.

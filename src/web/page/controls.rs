@@ -382,6 +382,25 @@ impl App {
         for s in self.sections.borrow().iter() {
             s.figure.set_hidden(!shown.contains(&s.variant));
         }
+        // The legend names what the timelines can show: the GIL's colours with
+        // pure-Python work, the process pool's when its timeline is shown.
+        let python = self.settings.borrow().config.work == Work::PythonCpu;
+        if let Ok(items) = self.doc.query_selector_all("#legend [data-legend-for]") {
+            for i in 0..items.length() {
+                let Some(item) = items
+                    .get(i)
+                    .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+                else {
+                    continue;
+                };
+                let needed = match item.get_attribute("data-legend-for").as_deref() {
+                    Some("python_cpu") => python,
+                    Some("process_pool") => shown.contains(&Variant::ProcessPool),
+                    _ => true,
+                };
+                item.set_hidden(!needed);
+            }
+        }
         for v in Variant::ALL {
             let on = shown.contains(&v);
             if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {

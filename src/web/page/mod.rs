@@ -290,6 +290,7 @@ impl App {
         if update_link {
             self.update_link();
         }
+        self.apply_shown(); // the legend follows the work
         self.reset_clock();
         self.set_buttons();
         self.render_moment(true);

@@ -529,6 +529,18 @@ impl App {
                 }
             })
             .collect();
+        // The lag lanes of the timelines on the shared axis share a scale too: the
+        // largest lag any of them measured (a finished run's).
+        let shared_lag_ms = if self.replay_model.get() {
+            0.0
+        } else {
+            sections
+                .iter()
+                .filter(|s| shown.contains(&s.variant) && !self.view.borrow().fit.contains(&s.variant))
+                .filter_map(|s| s.real())
+                .map(|p| p.lag.iter().fold(0.0, |most: f64, l| most.max(l[1])))
+                .fold(0.0, f64::max)
+        };
         let badge = format::played_at(scale);
         for (i, s) in sections.iter().enumerate() {
             if !shown.contains(&s.variant) {
@@ -578,6 +590,7 @@ impl App {
                 },
                 scale,
                 text_px: if present { 21.0 } else { 12.0 }, // axis and notes 1 px less
+                shared_lag_ms: if fitted { 0.0 } else { shared_lag_ms },
             };
             let focused_index = self.focus.get().filter(|(si, _)| *si == i).map(|(_, hi)| hi);
             let key = Painted {
@@ -715,6 +728,22 @@ pub(super) fn caption(
             } else {
                 String::new()
             };
+            let gaps = m.probe_stalls.as_ref().map_or(0, Vec::len);
+            if m.loop_stalls.is_empty() && gaps > 0 {
+                let what = if gaps == 1 {
+                    "The mark in the probe's lane is a gap".to_string()
+                } else {
+                    format!("The {gaps} marks in the probe's lane are gaps")
+                };
+                let busy = if m.config.overhead_ms > 0.0 {
+                    "with FastAPI's own work (the overhead the model charges) or the browser's"
+                } else {
+                    "with the browser's own work for a moment, as a real server's loop is with its framework's"
+                };
+                probe_note.push_str(&format!(
+                    "<span class=\"note\">{what}: nothing in the endpoint blocked the loop; the worker's thread was busy {busy}.</span>"
+                ));
+            }
             if let Some(x) = m.measurement.as_ref().filter(|x| x.probe_period_ms > 1.0) {
                 probe_note.push_str(&format!(
                     "<span class=\"note\">The probe's heartbeat here is a {} ms <code>setTimeout</code> (this page is not cross-origin isolated, so it has no precise timed wait): it misses stalls under about {} ms.</span>",
@@ -811,5 +840,23 @@ mod tests {
         let check = fidelity(&predicted, &predicted);
         let html = caption(Variant::FullAsync, &predicted, Some((&predicted, &check)), 1.0);
         assert!(!html.contains("data-failed-check"), "{html}");
+        // Short probe gaps where nothing blocked are named for what they are.
+        let mut gaps = measured.clone();
+        gaps.probe_stalls = Some(
+            [(10.0, 12.5), (400.0, 403.0)]
+                .iter()
+                .map(|&(start_ms, end_ms)| loopscope::model::ProbeStall {
+                    start_ms,
+                    end_ms,
+                    lag_ms: end_ms - start_ms - 0.5,
+                    worker: 0,
+                })
+                .collect(),
+        );
+        let html = caption(Variant::FullAsync, &predicted, Some((&gaps, &check)), 1.0);
+        assert!(
+            html.contains("The 2 marks in the probe's lane are gaps: nothing in the endpoint blocked the loop; the worker's thread was busy with the browser's own work"),
+            "{html}"
+        );
     }
 }
