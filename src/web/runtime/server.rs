@@ -630,13 +630,16 @@ struct Pending {
 }
 
 /// Starts a pool of `ports` for `server` (once it exists, through `slot`): its progress
-/// and results go to the server's loop.
+/// and results go to the server's loop. No ports, no pool.
 async fn start_pool(
     ports: Vec<web_sys::MessagePort>,
     setup: pool::Setup,
     which: Which,
     slot: Rc<RefCell<Weak<Server>>>,
-) -> Result<Rc<Pool>, String> {
+) -> Result<Option<Rc<Pool>>, String> {
+    if ports.is_empty() {
+        return Ok(None);
+    }
     let progress_to = slot.clone();
     let progress = Box::new(move |p: Vec<Progress>| {
         if let Some(server) = progress_to.borrow().upgrade() {
@@ -662,7 +665,7 @@ async fn start_pool(
         }
         Err(message) => fail(message),
     });
-    Pool::start(ports, setup, progress, on_done).await
+    Pool::start(ports, setup, progress, on_done).await.map(Some)
 }
 
 /// The server worker's message handler.
@@ -749,36 +752,17 @@ pub fn start() -> Box<dyn FnMut(String)> {
                     gil,
                     pickle_ms,
                 };
-                let thread_pool = if threads > 0 {
-                    match start_pool(
-                        ports,
-                        setup(Place::Pool, gil.is_some(), 0.0),
-                        Which::Threads,
-                        slot.clone(),
-                    )
-                    .await
-                    {
-                        Ok(p) => Some(p),
-                        Err(e) => return fail(e),
-                    }
-                } else {
-                    None
+                let threads_setup = setup(Place::Pool, gil.is_some(), 0.0);
+                let thread_pool = match start_pool(ports, threads_setup, Which::Threads, slot.clone()).await {
+                    Ok(pool) => pool,
+                    Err(e) => return fail(e),
                 };
-                let process_pool = if processes > 0 {
-                    match start_pool(
-                        process_ports,
-                        setup(Place::Process, false, config.pickle_ms),
-                        Which::Processes,
-                        slot.clone(),
-                    )
-                    .await
-                    {
-                        Ok(p) => Some(p),
+                let processes_setup = setup(Place::Process, false, config.pickle_ms);
+                let process_pool =
+                    match start_pool(process_ports, processes_setup, Which::Processes, slot.clone()).await {
+                        Ok(pool) => pool,
                         Err(e) => return fail(e),
-                    }
-                } else {
-                    None
-                };
+                    };
                 let pool_start_ms = now_abs() - asked_at;
                 let probe = Probe::start(|samples| post_to_parent(&to_json(&FromServer::Lag { samples })));
                 let s = Rc::new(Server {
