@@ -123,8 +123,12 @@ impl Probe {
             let mut last = now_abs();
             let (mut window_start, mut window_lag) = (last, 0.0_f64);
             let (mut batch_start, mut batched) = (last, 0);
-            while !s.get() {
+            loop {
                 timer::sleep(period).await;
+                // Finished while it waited: the data is the report's now, not its own.
+                if s.get() {
+                    break;
+                }
                 let t = now_abs();
                 let gap = t - last;
                 let lag = (gap - period).max(0.0);
