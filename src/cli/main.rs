@@ -106,7 +106,8 @@ mod cli {
         #[arg(long)]
         json: bool,
         /// Sum the run up as it goes: the stats and a latency histogram, in memory that
-        /// does not grow with the requests (up to 10 000 000 of them).
+        /// grows with the requests in flight at once (-c, up to 1 000 000), not with
+        /// all of them (-n, up to 10 000 000).
         #[arg(long)]
         summary: bool,
     }

@@ -169,6 +169,11 @@ pub mod limits {
     pub const MAX_LOGGED: usize = 10_000;
     /// Most requests in one summarised run (stats and a histogram only).
     pub const MAX_SUMMARY_REQUESTS: u64 = 10_000_000;
+    /// Most requests in flight at once in a summarised run (its concurrency): a summary
+    /// forgets each request once answered, but one in flight is a coroutine with its
+    /// state, about 0.8 KB natively, so ten million at once would need gigabytes
+    /// (BENCHMARKS.md, "The model at scale").
+    pub const MAX_SUMMARY_IN_FLIGHT: u64 = 1_000_000;
     /// Most threadpool tokens (anyio's default is 40).
     pub const MAX_TOKENS: u64 = 10_000;
     /// Longest single step, in ms (10 minutes).
@@ -390,7 +395,7 @@ pub const FIELDS: [Field; 14] = [
         rule: Rule::Count {
             max: limits::MAX_REQUESTS,
             browser_max: Some(limits::BROWSER_MAX_REQUESTS),
-            summary_max: Some(limits::MAX_SUMMARY_REQUESTS),
+            summary_max: Some(limits::MAX_SUMMARY_IN_FLIGHT),
         },
     },
     Field {
@@ -491,6 +496,9 @@ impl Field {
             } => match (target, browser_max, summary_max) {
                 (Target::Browser, Some(b), _) if b < max => format!(
                     "{name} must be a whole number from 1 to {b} in a browser run (the model alone takes up to {max}), got {shown}"
+                ),
+                (Target::Summary, _, Some(m)) if name == "concurrency" => format!(
+                    "concurrency must be a whole number from 1 to {m} for a summary (each request in flight holds its coroutine in memory until answered; without a concurrency, every request is sent at once), got {shown}"
                 ),
                 (Target::Summary, _, Some(m)) => {
                     format!("{name} must be a whole number from 1 to {m} for a summary, got {shown}")

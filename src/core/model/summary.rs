@@ -1,7 +1,9 @@
 //! A run's summary, for runs too long to keep every request: the numbers `ab` prints
 //! and the event loop's, with the latencies in an HDR histogram (the `hdrhistogram`
 //! crate). Recorded from the same events as a full report, in memory that does not grow
-//! with the number of requests: only the requests in flight are remembered.
+//! with the number of requests, only with the requests in flight at once (the
+//! concurrency, at most [`super::config::limits::MAX_SUMMARY_IN_FLIGHT`]): only they are
+//! remembered.
 
 use super::config::Config;
 use super::event::Event;
