@@ -786,3 +786,84 @@ fn a_long_run_keeps_the_first_console_lines_and_counts_the_rest() {
         "request 0 printed early"
     );
 }
+
+fn answers(r: &Report) -> Vec<f64> {
+    let mut a = r.requests.responded_column().to_vec();
+    a.sort_by(f64::total_cmp);
+    a
+}
+
+#[test]
+fn requests_can_arrive_at_given_times_an_open_loop() {
+    use loopscope::{simulate_given, Given};
+    // full_async, io 40, cpu 80, tokens plenty: each answers io + cpu after it arrives.
+    let c = cfg(Variant::FullAsync, 3, 3, 40, 40.0, 80.0, 20.0);
+    let given = Given {
+        arrivals: Some(vec![0.0, 50.0, 100.0]),
+        ..Given::default()
+    };
+    let r = simulate_given(&c, &Default::default(), &given).expect("runs");
+    assert_eq!(answers(&r), [120.0, 170.0, 220.0]);
+    assert_eq!(r.requests.sent_column(), [0.0, 50.0, 100.0]);
+    // async_io: a request that arrives while the loop is blocked waits for it.
+    let c = cfg(Variant::AsyncIo, 2, 2, 40, 40.0, 80.0, 20.0);
+    let given = Given {
+        arrivals: Some(vec![0.0, 60.0]),
+        ..Given::default()
+    };
+    let r = simulate_given(&c, &Default::default(), &given).expect("runs");
+    // Request 0 blocks the loop from 40 to 120: request 1 is read at 120.
+    assert_eq!(r.requests.accepted_column(), [0.0, 120.0]);
+    assert_eq!(answers(&r), [120.0, 240.0]);
+}
+
+#[test]
+fn a_jobs_given_trip_to_its_thread_and_back_delays_its_result() {
+    use loopscope::model::Handoff;
+    use loopscope::{simulate_given, Given};
+    let trip = |request, on| Handoff {
+        request,
+        on,
+        to_ms: 2.0,
+        back_ms: 3.0,
+    };
+    // full_async: the prediction starts 2 ms after its token, its result is back 3 ms
+    // after it ends.
+    let c = cfg(Variant::FullAsync, 1, 1, 40, 40.0, 80.0, 20.0);
+    let given = Given {
+        handoffs: Some(vec![vec![trip(0, Place::Pool)]]),
+        ..Given::default()
+    };
+    let r = simulate_given(&c, &Default::default(), &given).expect("runs");
+    assert_eq!(answers(&r), [125.0]);
+    // sync_def with one token: the endpoint's job and its validation each make a trip,
+    // and the second request waits for the first's token through both.
+    let c = cfg(Variant::SyncDef, 2, 2, 1, 40.0, 80.0, 20.0);
+    let both = vec![trip(0, Place::Pool), trip(0, Place::Pool)];
+    let given = Given {
+        handoffs: Some(vec![both.clone(), both]),
+        ..Given::default()
+    };
+    let r = simulate_given(&c, &Default::default(), &given).expect("runs");
+    let plain = run(&c);
+    assert_eq!(
+        answers(&plain),
+        [240.0, 240.0],
+        "both validations wait behind the second endpoint"
+    );
+    // 0: 2 + 120 + 3 = 125, then its validation waits behind request 1's job (127 to
+    // 247, back at 250): 250 + 2 + 3 = 255; request 1's validation comes next: 260.
+    assert_eq!(answers(&r), [255.0, 260.0]);
+    // A process pool's job: the same, and the process is free once its result is back.
+    let c = Config {
+        processes: 1,
+        ..cfg(Variant::ProcessPool, 2, 2, 40, 40.0, 80.0, 20.0)
+    };
+    let given = Given {
+        handoffs: Some(vec![vec![trip(0, Place::Process)], vec![trip(1, Place::Process)]]),
+        ..Given::default()
+    };
+    let r = simulate_given(&c, &Default::default(), &given).expect("runs");
+    assert_eq!(answers(&run(&c)), [120.0, 200.0]);
+    assert_eq!(answers(&r), [125.0, 210.0]);
+}

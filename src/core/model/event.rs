@@ -2,7 +2,7 @@
 //! ([`crate::model::Recorder::record`]) is how each builds its report, and the page
 //! applies the same stream to draw a browser run while it goes.
 
-use crate::model::{Answer, LogEntry, Phase, PhaseKind, Place, Stall};
+use crate::model::{Answer, Handoff, LogEntry, Phase, PhaseKind, Place, Stall};
 use serde::{Deserialize, Serialize};
 
 /// Times are ms on the run's timeline.
@@ -51,6 +51,8 @@ pub enum Event {
     Logged { entry: LogEntry },
     /// Server worker `worker`'s loop had work ready from `from` but got its GIL at `to`.
     LoopGilWait { worker: u64, from: f64, to: f64 },
+    /// A job's trip to a pool's worker and back took this long (a browser run's).
+    Handoff { handoff: Handoff },
 }
 
 impl Event {
@@ -67,6 +69,7 @@ impl Event {
             | Event::BackgroundDone { request, .. } => *request,
             Event::Stall { stall } => stall.request,
             Event::Logged { entry } => entry.request_id,
+            Event::Handoff { handoff } => handoff.request,
             Event::LoopGilWait { .. } => return None,
         })
     }

@@ -17,8 +17,8 @@ pub use config::{limits, Config, ConfigError, Durations, Target, Variant, Work};
 pub use event::Event;
 pub use faults::{Fault, Faults};
 pub use record::{
-    Answer, ConsoleLine, GilWait, LogEntry, Phase, PhaseKind, Place, PredictionRequest, PredictionResponse,
-    ProbeStall, Raised, RequestRecord, Stall,
+    Answer, ConsoleLine, GilWait, Handoff, LogEntry, Phase, PhaseKind, Place, PredictionRequest,
+    PredictionResponse, ProbeStall, Raised, RequestRecord, Stall,
 };
 pub use recorder::{console_lines, Incomplete, Recorder, RequestView};
 pub use report::{CutShort, Measurement, Report, Source};

@@ -215,6 +215,20 @@ pub struct ProbeStall {
     pub worker: u64,
 }
 
+/// A job's trip to a worker of a pool (the threadpool or the process pool) and back, as
+/// a browser run measured it: `to_ms` from the moment the server posted the job to the
+/// moment a worker started it, `back_ms` from the job's end to the moment its result
+/// reached the server's thread. Messages between threads take that long, more when
+/// the machine's cores are busy; the model takes no time for either, and fidelity
+/// gives it these ([`crate::Given`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub request: u64,
+    pub on: Place,
+    pub to_ms: f64,
+    pub back_ms: f64,
+}
+
 /// What the background task `log_prediction_details` wrote: in the browser, a row of
 /// the IndexedDB log (`stored`), or, where the database was unavailable or refused the
 /// write, the row kept in the page's memory with the reason (`error`).

@@ -8,7 +8,8 @@
 
 use super::config::{limits, Config};
 use super::record::{
-    Answer, ConsoleLine, GilWait, LogEntry, Phase, PhaseKind, Place, PredictionRequest, RequestRecord, Stall,
+    Answer, ConsoleLine, GilWait, Handoff, LogEntry, Phase, PhaseKind, Place, PredictionRequest,
+    RequestRecord, Stall,
 };
 use super::report::{CutShort, Report, Source};
 use super::requests::Requests;
@@ -142,6 +143,7 @@ pub struct Recorder {
     logged: Vec<LogEntry>,
     logged_dropped: u64,
     gil_waits: Vec<GilWait>,
+    handoffs: Vec<Handoff>,
 }
 
 impl Recorder {
@@ -157,6 +159,7 @@ impl Recorder {
             logged: Vec::new(),
             logged_dropped: 0,
             gil_waits: Vec::new(),
+            handoffs: Vec::new(),
         }
     }
 
@@ -221,6 +224,7 @@ impl Recorder {
                 }
             }
             Event::LoopGilWait { .. } => {}
+            Event::Handoff { handoff } => self.handoffs.push(*handoff),
             Event::Print { request, t, text } => {
                 // What Python's `print(text)` shows: one console line per non-blank line.
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -396,6 +400,7 @@ impl Recorder {
             logged: self.logged,
             logged_dropped: self.logged_dropped,
             loop_gil_waits: gil_waits,
+            handoffs: self.handoffs,
         })
     }
 }

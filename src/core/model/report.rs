@@ -4,7 +4,7 @@
 
 use super::config::Config;
 use super::faults::Faults;
-use super::record::{ConsoleLine, GilWait, LogEntry, ProbeStall, Stall};
+use super::record::{ConsoleLine, GilWait, Handoff, LogEntry, ProbeStall, Stall};
 use super::requests::Requests;
 use super::stats::Stats;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,7 @@ pub struct Report {
     pub cut_short: Option<CutShort>,
     /// What the background tasks logged (measured runs: the browser writes each to
     /// IndexedDB); empty for predictions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub logged: Vec<LogEntry>,
     /// Entries logged past the first [`limits::MAX_LOGGED`](super::limits::MAX_LOGGED)
     /// (in IndexedDB all the same; the report keeps a sample).
@@ -58,8 +58,12 @@ pub struct Report {
     pub logged_dropped: u64,
     /// Every span a server worker's loop waited for its GIL (pure-Python CPU work in
     /// its threads); empty otherwise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub loop_gil_waits: Vec<GilWait>,
+    /// Measured runs: each pool job's trip to its worker and back, in the order the
+    /// results came back; empty for predictions (the model's hand-offs take no time).
+    #[serde(default)]
+    pub handoffs: Vec<Handoff>,
 }
 
 fn is_zero(n: &u64) -> bool {

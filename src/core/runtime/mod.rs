@@ -5,12 +5,16 @@
 //! - anyio's capacity limiter, the threadpool's gate ([`limiter`]);
 //! - the calls the loop hands to the threadpool ([`SyncCall`]), as data, so the browser
 //!   can post them to a Web Worker;
-//! - how one coroutine step that blocked becomes a stall ([`step`]).
+//! - how one coroutine step that blocked becomes a stall ([`step`]);
+//! - a sync call recorded as a script of prints and blocking steps ([`script`]), which
+//!   the model plays on a virtual thread and a browser pool thread on timers where it
+//!   cannot wait without spinning.
 //!
 //! What a runtime reports as it goes is [`crate::model::Event`].
 
 pub mod aio;
 pub mod limiter;
+pub mod script;
 pub mod step;
 
 pub use crate::model::Durations;

@@ -43,20 +43,19 @@
 //! idle worker, or waits for the first to poll again.
 
 mod gil;
-mod script;
 
 pub use gil::SWITCH_INTERVAL_MS;
 
 use crate::flows::handle_request;
 use crate::model::summary::{Summary, SummaryRecorder};
 use crate::model::{
-    Answer, Config, ConfigError, Durations, Event, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest,
-    Raised, Recorder, Report, Source, Work,
+    Answer, Config, ConfigError, Durations, Event, Fault, Faults, Handoff, Phase, PhaseKind, Place,
+    PredictionRequest, Raised, Recorder, Report, Source, Work,
 };
 use crate::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signal, Signals, Timer, Wait};
+use crate::runtime::script::{self, Op, Prints, Script};
 use crate::runtime::{EventLoop, Limiter, Step, SyncCall, SyncReturn, Thread};
 use gil::{Gil, Who};
-use script::{Op, Prints, Script};
 use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -88,14 +87,15 @@ pub fn simulate_with_durations(
         faults,
         &Given {
             durations: Some(durations.to_vec()),
-            accepted_by: None,
+            ..Given::default()
         },
     )
 }
 
-/// What a measured run settled that the model would otherwise decide: what each
-/// request's steps took, and which server worker accepted each request (the accept race
-/// between idle workers).
+/// What a measured run settled that the model would otherwise decide, or takes no time
+/// for: what each request's steps took, which server worker accepted each request (the
+/// accept race between idle workers), when each request reached the server, and how
+/// long each pool job's trip to its worker and back took.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Given {
     /// By request id.
@@ -103,6 +103,13 @@ pub struct Given {
     /// By request id: the worker that accepted it. It waits for that worker's loop to
     /// poll, as a connection that worker accepted does.
     pub accepted_by: Option<Vec<u64>>,
+    /// By request id: when it reached the server (then no client waits for an answer to
+    /// send it: an open loop). Its loop reads it at its first poll from then on.
+    pub arrivals: Option<Vec<f64>>,
+    /// By request id: each of its pool jobs' trips (threadpool and process pool), in the
+    /// order it made them. A job starts `to_ms` after its token (or free process), and
+    /// its result reaches the loop `back_ms` after it ends.
+    pub handoffs: Option<Vec<Vec<Handoff>>>,
 }
 
 /// [`simulate_with`], given what a measured run settled: the model of that run, to hold
@@ -114,6 +121,25 @@ pub fn simulate_given(config: &Config, faults: &Faults, given: &Given) -> Result
             return Err(ConfigError::new(
                 "durations",
                 format!("{n} requests need as many step durations, got {}", d.len()),
+            ));
+        }
+    }
+    if let Some(a) = &given.arrivals {
+        if a.len() != n || a.iter().any(|t| !t.is_finite() || *t < 0.0) {
+            return Err(ConfigError::new(
+                "arrivals",
+                format!(
+                    "{n} requests need an arrival time each, from 0 on, got {} times",
+                    a.len()
+                ),
+            ));
+        }
+    }
+    if let Some(h) = &given.handoffs {
+        if h.len() != n {
+            return Err(ConfigError::new(
+                "handoffs",
+                format!("{n} requests need their hand-offs each, got {}", h.len()),
             ));
         }
     }
@@ -144,8 +170,10 @@ fn run(config: &Config, faults: &Faults, given: &Given) -> Result<(Report, u64),
         return Err(e);
     }
     let out = Out::Full(Box::new(Recorder::new(config.clone())));
-    let sim = Sim::new(config.clone(), faults.clone(), given.durations.clone(), out);
+    let mut sim = Sim::new(config.clone(), faults.clone(), given.durations.clone(), out);
     sim.world.borrow_mut().accepted_by = given.accepted_by.clone();
+    sim.world.borrow_mut().arrivals = given.arrivals.clone();
+    sim.handoffs = given.handoffs.clone();
     let (out, peak) = sim.run();
     let Out::Full(rec) = out else {
         unreachable!("a full run records a full report")
@@ -158,9 +186,11 @@ fn run(config: &Config, faults: &Faults, given: &Given) -> Result<(Report, u64),
 }
 
 /// [`simulate`], summed up as it goes: the stats and a latency histogram, in memory that
-/// does not grow with the number of requests (runs of up to [`limits::MAX_SUMMARY_REQUESTS`]).
+/// grows with the requests in flight at once, not with all of them (runs of up to
+/// [`limits::MAX_SUMMARY_REQUESTS`], at most [`limits::MAX_SUMMARY_IN_FLIGHT`] at once).
 ///
 /// [`limits::MAX_SUMMARY_REQUESTS`]: crate::model::limits::MAX_SUMMARY_REQUESTS
+/// [`limits::MAX_SUMMARY_IN_FLIGHT`]: crate::model::limits::MAX_SUMMARY_IN_FLIGHT
 pub fn simulate_summary(config: &Config) -> Result<Summary, ConfigError> {
     if let Some(e) = config.problems(crate::model::Target::Summary).into_iter().next() {
         return Err(e);
@@ -199,6 +229,8 @@ enum Action {
     QueueDone { request: u64 },
     /// An answer reached its client, which sends its next request.
     ClientNext,
+    /// Request `request` reaches the server at a given time (an open loop).
+    Arrive { request: u64 },
 }
 
 struct Due {
@@ -256,6 +288,8 @@ struct VThread {
     cpu: Option<Cpu>,
     /// Fires on the loop when the job is done.
     signal: usize,
+    /// Given: its result's trip to the loop.
+    back: f64,
 }
 
 /// A job for a process of the pool or a queue worker.
@@ -267,6 +301,9 @@ struct Job {
     asked: f64,
     /// Fires on the loop when the result is back (process pool); none for a queue job.
     signal: Option<usize>,
+    /// Given: its trip to the process and back.
+    to: f64,
+    back: f64,
 }
 
 /// Workers taking jobs first come, first served: a process pool, the task queue's
@@ -336,6 +373,8 @@ struct World {
     accept_queue: VecDeque<u64>,
     /// Given: which worker accepts each request (a measured run's accept race).
     accepted_by: Option<Vec<u64>>,
+    /// Given: when each request reaches the server; no client then waits to send.
+    arrivals: Option<Vec<f64>>,
     /// Requests sent or about to be (a client's next is sent as its answer arrives).
     clients_due: u64,
 }
@@ -601,16 +640,20 @@ impl World {
     fn advance_thread(&mut self, server: usize, k: usize) {
         let now = self.now;
         loop {
-            let (request, op, signal) = {
+            let (request, op, signal, back) = {
                 let th = self.servers[server].threads[k].as_mut().expect("a live thread");
-                (th.request, th.ops.pop_front(), th.signal)
+                (th.request, th.ops.pop_front(), th.signal, th.back)
             };
             match op {
                 None => {
                     // The job is done: its result goes to the loop, the thread lets the
                     // GIL go and waits for work.
                     self.servers[server].threads[k] = None;
-                    self.post_result(server, signal);
+                    if back > 0.0 {
+                        self.schedule(now + back, Action::Finished { server, signal });
+                    } else {
+                        self.post_result(server, signal);
+                    }
                     self.release_from_thread(server);
                     return;
                 }
@@ -666,11 +709,20 @@ impl World {
     }
 
     /// Starts a threadpool job on a thread of server `server` at `t` (its limiter token
-    /// held): `signal` fires on the loop when it is done.
-    fn start_thread(&mut self, server: usize, request: u64, script: Vec<Op>, signal: usize, t: f64) {
+    /// held): `signal` fires on the loop when it is done, `back` later (its result's
+    /// trip to the loop, given).
+    fn start_thread(
+        &mut self,
+        server: usize,
+        request: u64,
+        script: Vec<Op>,
+        signal: usize,
+        t: f64,
+        back: f64,
+    ) {
         if !self.gil_on {
             let end = self.play(request, &script, t, Place::Pool);
-            self.schedule(end, Action::Finished { server, signal });
+            self.schedule(end + back, Action::Finished { server, signal });
             return;
         }
         let thread = VThread {
@@ -678,6 +730,7 @@ impl World {
             ops: script.into(),
             cpu: None,
             signal,
+            back,
         };
         let threads = &mut self.servers[server].threads;
         let k = match threads.iter().position(Option::is_none) {
@@ -726,15 +779,16 @@ impl World {
 
     /// A process of server `server`'s pool starts `job` at `now`.
     fn start_process_job(&mut self, server: usize, job: Job, now: f64) {
+        let start = now + job.to;
         self.emit(Event::Waited {
             request: job.request,
             on: Place::Process,
             from: job.asked,
-            to: now,
+            to: start,
         });
         // Unpickling the argument, the call, pickling the result.
         let half = self.config.pickle_ms / 2.0;
-        let end = self.play(job.request, &job.ops, now + half, Place::Process) + half;
+        let end = self.play(job.request, &job.ops, start + half, Place::Process) + half + job.back;
         self.schedule(end, Action::ProcessFree { server });
         if let Some(signal) = job.signal {
             self.schedule(end, Action::Finished { server, signal });
@@ -782,9 +836,20 @@ struct LoopHandle {
     request: u64,
     /// How this request's first threadpool job fails, until it has run.
     fault: Cell<Option<Fault>>,
+    /// Given: its pool jobs' trips to their worker and back, in order.
+    handoffs: RefCell<VecDeque<Handoff>>,
 }
 
 impl LoopHandle {
+    /// The next given trip of a job on `on` (none: it takes no time), as (to, back).
+    fn trip(&self, on: Place) -> (f64, f64) {
+        let mut h = self.handoffs.borrow_mut();
+        match h.iter().position(|t| t.on == on).and_then(|i| h.remove(i)) {
+            Some(t) => (t.to_ms.max(0.0), t.back_ms.max(0.0)),
+            None => (0.0, 0.0),
+        }
+    }
+
     fn script(&self, call: &SyncCall, fault: Option<Fault>) -> Script {
         match fault {
             // It raises at its first line, having taken no time.
@@ -900,7 +965,8 @@ impl EventLoop for LoopHandle {
             let signal = {
                 let mut w = self.world.borrow_mut();
                 let (id, signal) = w.signal();
-                w.start_thread(self.server, self.request, ops, id, granted);
+                let (to, back) = self.trip(Place::Pool);
+                w.start_thread(self.server, self.request, ops, id, granted + to, back);
                 signal
             };
             Wait(signal.clone()).await;
@@ -917,11 +983,14 @@ impl EventLoop for LoopHandle {
         let done = {
             let mut w = self.world.borrow_mut();
             let (id, signal) = w.signal();
+            let (to, back) = self.trip(Place::Process);
             let job = Job {
                 request: self.request,
                 ops,
                 asked,
                 signal: Some(id),
+                to,
+                back,
             };
             let server = self.server;
             if w.servers[server].processes.idle > 0 {
@@ -954,6 +1023,8 @@ impl EventLoop for LoopHandle {
             ops,
             asked,
             signal: None,
+            to: 0.0,
+            back: 0.0,
         };
         if w.queue.idle > 0 {
             w.queue.idle -= 1;
@@ -974,7 +1045,7 @@ impl EventLoop for LoopHandle {
             t: now,
             answer: answer.clone(),
         });
-        if w.clients_due < w.config.requests {
+        if w.arrivals.is_none() && w.clients_due < w.config.requests {
             w.clients_due += 1;
             w.schedule(now, Action::ClientNext); // this client's next request
         }
@@ -1027,6 +1098,8 @@ struct Sim {
     /// The callbacks of the iteration running (a buffer kept between iterations).
     batch: VecDeque<Callback>,
     limiters: Vec<Limiter>,
+    /// Each request's pool jobs' trips, when given (else none take time).
+    handoffs: Option<Vec<Vec<Handoff>>>,
 }
 
 impl Sim {
@@ -1073,6 +1146,7 @@ impl Sim {
             gil_on: config.work == Work::PythonCpu,
             accept_queue: VecDeque::new(),
             accepted_by: None,
+            arrivals: None,
             clients_due: config.concurrency,
             config,
         };
@@ -1084,6 +1158,7 @@ impl Sim {
             free_tasks: Vec::new(),
             batch: VecDeque::new(),
             limiters,
+            handoffs: None,
         }
     }
 
@@ -1105,6 +1180,14 @@ impl Sim {
                 .unwrap_or_else(|| self.world.borrow().config.durations()),
             request,
             fault: Cell::new(self.faults.of(request)),
+            handoffs: RefCell::new(
+                self.handoffs
+                    .as_mut()
+                    .and_then(|h| h.get_mut(request as usize))
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+                    .into(),
+            ),
         };
         let variant = self.world.borrow().config.variant;
         let body = PredictionRequest::for_index(request);
@@ -1264,8 +1347,24 @@ impl Sim {
     fn run(mut self) -> (Out, u64) {
         {
             let mut w = self.world.borrow_mut();
-            for _ in 0..w.config.concurrency {
-                w.send();
+            match w.arrivals.take() {
+                Some(times) => {
+                    for (request, &t) in times.iter().enumerate() {
+                        let request = request as u64;
+                        if t <= 0.0 {
+                            w.emit(Event::Sent { request, t: 0.0 });
+                            w.arrive(request);
+                        } else {
+                            w.schedule(t, Action::Arrive { request });
+                        }
+                    }
+                    w.arrivals = Some(times);
+                }
+                None => {
+                    for _ in 0..w.config.concurrency {
+                        w.send();
+                    }
+                }
             }
         }
         loop {
@@ -1285,6 +1384,11 @@ impl Sim {
                         Action::ProcessFree { server } => w.process_free(server),
                         Action::QueueDone { request } => w.queue_done(request),
                         Action::ClientNext => w.send(),
+                        Action::Arrive { request } => {
+                            let t = w.now;
+                            w.emit(Event::Sent { request, t });
+                            w.arrive(request);
+                        }
                         Action::LoopWake { .. } | Action::LoopRun { .. } => unreachable!("handled above"),
                     }
                 }

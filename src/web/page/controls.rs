@@ -345,7 +345,7 @@ impl App {
         }
         let text = match model_only {
             Some(why) => format!("Runs are off for these settings: {why}."),
-            None => "This page is not cross-origin isolated (opened from a file?), so each time.sleep spins a CPU core instead of sleeping; `make run` serves it isolated.".to_string(),
+            None => "This page is not cross-origin isolated (opened from a file?), so a time.sleep on the event loop spins a CPU core instead of sleeping (pool threads wait on timers); `make run` serves it isolated.".to_string(),
         };
         note.set_text_content(Some(&text));
         note.set_hidden(false);

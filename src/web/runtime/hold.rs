@@ -54,6 +54,25 @@ impl Hold {
     }
 }
 
+/// Whether this realm can hold its thread without spinning (`Atomics.wait`): a page
+/// that is not cross-origin isolated (the single file) has no `SharedArrayBuffer`.
+pub fn can_wait() -> bool {
+    WAIT_CELL.with(Option::is_some)
+}
+
+/// Waits until `deadline_abs` without holding the thread: a timer for the whole
+/// milliseconds, then a spin of less than one for the rest. A pool thread that cannot
+/// `Atomics.wait` plays its job's sleeps this way ([`super::pool`]).
+pub async fn wait_until(deadline_abs: f64) {
+    let left = deadline_abs - now_abs();
+    if left >= 1.0 {
+        super::timer::sleep(left.floor()).await;
+    }
+    while now_abs() < deadline_abs {
+        std::hint::spin_loop();
+    }
+}
+
 /// `rounds` × 256 steps of xorshift: real arithmetic, as inference would do. Never
 /// inlined, and called in small chunks: the engine optimises per function and swaps
 /// optimised code in only between calls, so warming it up must warm this very function,

@@ -15,7 +15,7 @@ use super::{cross_origin_isolated, hardware_concurrency, now_abs};
 use loopscope::model::stats::{idle_lateness, most_at_once};
 use loopscope::model::Event;
 use loopscope::model::{
-    Config, Faults, Measurement, PhaseKind, ProbeStall, Recorder, Report, Source, Variant, Work,
+    Config, Faults, Measurement, Phase, PhaseKind, Place, ProbeStall, Recorder, Report, Source, Variant, Work,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -725,24 +725,30 @@ fn assemble(
         ));
     }
     let cores = hardware_concurrency();
-    // Threads computing at once: compute work, or a `time.sleep` that spins (a page that
-    // is not cross-origin isolated has no Atomics.wait). Sleeping threads share nothing.
-    let spins = config.work == Work::Sleep && !cross_origin_isolated();
-    let computing = if config.work == Work::Sleep && !spins {
-        0
-    } else {
-        most_at_once(report.requests.iter().flat_map(|r| {
-            r.phases
-                .iter()
-                .filter(|p| p.kind == PhaseKind::Cpu && p.blocking)
-                .map(|p| (p.start_ms, p.end_ms))
-        }))
+    // Threads computing at once: compute work, or a `time.sleep` on an event loop that
+    // spins (a page that is not cross-origin isolated has no Atomics.wait; there pool
+    // threads play their sleeps on timers, but a loop must hold everything while it
+    // blocks, so it spins). Sleeping threads share nothing.
+    let spins = !cross_origin_isolated();
+    let busy = |p: &&Phase| {
+        p.blocking
+            && match (config.work, p.on) {
+                (_, Place::Loop) if spins => true,
+                (Work::Sleep, _) => false,
+                (_, _) => p.kind == PhaseKind::Cpu,
+            }
     };
-    if computing > cores as usize && spins {
+    let computing = most_at_once(
+        report
+            .requests
+            .iter()
+            .flat_map(|r| r.phases.iter().filter(busy).map(|p| (p.start_ms, p.end_ms))),
+    );
+    if computing > cores as usize && spins && config.work == Work::Sleep {
         warnings.push(format!(
-            "time.sleep spins on this page (not cross-origin isolated): up to {computing} threads spun at \
-             once on {cores} cores, so they shared cores and woke late; real time.sleep takes no core (`make run` \
-             serves the page isolated)"
+            "time.sleep spins on an event loop of this page (not cross-origin isolated): up to {computing} loops \
+             spun at once on {cores} cores, so they shared cores and woke late; real time.sleep takes no core \
+             (`make run` serves the page isolated)"
         ));
     } else if computing > cores as usize {
         warnings.push(format!(

@@ -10,13 +10,14 @@
 //! worker takes its place.
 
 use super::gil::{compute_holding, Gil};
-use super::hold::{hold, warm_up, Hold};
+use super::hold::{can_wait, hold, wait_until, warm_up, Hold};
 use super::log;
 use super::now_abs;
 use super::protocol::{to_json, FromPool, JobDone, LogTo, Progress, ToPool};
 use super::worker::{post_to_parent, shared_field, Peer};
 use loopscope::model::Raised;
 use loopscope::model::{Durations, Fault, LogEntry, Phase, PhaseKind, Place};
+use loopscope::runtime::script::{self, Op, Prints, Script};
 use loopscope::runtime::SyncCall;
 use loopscope::runtime::Thread;
 use std::cell::{Cell, RefCell};
@@ -34,10 +35,45 @@ thread_local! {
 }
 
 /// A log task's write: the entry, and the write IndexedDB is doing, if it is.
-type Logging = (
-    LogEntry,
-    Option<Pin<Box<dyn Future<Output = Result<(), String>>>>>,
-);
+type Logging = (LogEntry, Option<Started<Result<(), String>>>);
+
+/// A future started at once on this thread's executor, its output read later. A
+/// database request must be listened to from the start: one polled only after the
+/// thread went back to its event loop (a job played on timers) would miss its success.
+struct Started<T>(Rc<RefCell<(Option<T>, Option<Waker>)>>);
+
+impl<T: 'static> Started<T> {
+    fn now(f: impl Future<Output = T> + 'static) -> Started<T> {
+        let slot = Rc::new(RefCell::new((None, None::<Waker>)));
+        let to = slot.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let out = f.await;
+            let waker = {
+                let mut s = to.borrow_mut();
+                s.0 = Some(out);
+                s.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        });
+        Started(slot)
+    }
+}
+
+impl<T> Future for Started<T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<T> {
+        let mut s = self.0.borrow_mut();
+        match s.0.take() {
+            Some(out) => Poll::Ready(out),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
 
 /// A pool worker thread running one job.
 struct WorkerThread {
@@ -83,7 +119,7 @@ impl WorkerThread {
         };
         let write = match to.db {
             Ok(()) => match log::write(&entry) {
-                Ok(write) => Some(Box::pin(write) as Pin<Box<dyn Future<Output = Result<(), String>>>>),
+                Ok(write) => Some(Started::now(write)),
                 Err(e) => {
                     entry.error = Some(e);
                     None
@@ -95,6 +131,61 @@ impl WorkerThread {
             }
         };
         *self.logging.borrow_mut() = Some((entry, write));
+    }
+}
+
+impl WorkerThread {
+    /// A blocking step of `kind` begins: the page is told at once (a log task's write is
+    /// issued), and the step starts once it has been (posting is not part of it).
+    fn began(&self, kind: PhaseKind) -> f64 {
+        if kind == PhaseKind::Background {
+            self.log();
+        }
+        self.pending.borrow_mut().push(Progress::Began {
+            request: self.request,
+            phase: kind,
+            on: self.place,
+            start_abs: now_abs(),
+        });
+        let items = self.pending.take();
+        post_to_parent(&to_json(&FromPool::Progress { items }));
+        now_abs()
+    }
+
+    fn ended(&self, kind: PhaseKind, start_ms: f64, end_ms: f64, blocking: bool) -> Progress {
+        Progress::Ended {
+            request: self.request,
+            phase: Phase {
+                kind,
+                start_ms,
+                end_ms,
+                on: self.place,
+                blocking,
+            },
+        }
+    }
+
+    /// Plays the job's script (its prints and blocking steps, in order) on timers: the
+    /// thread is held for the job all the same (its pool gives it no other until it is
+    /// done), but a sleep burns no core. For a realm that cannot `Atomics.wait`: there a
+    /// `time.sleep` would spin, and a pool of spinning threads would share the cores and
+    /// wake late. Compute work still computes.
+    async fn play(&self, ops: Vec<Op>) {
+        for op in ops {
+            match op {
+                Op::Print(text) => self.print(text),
+                Op::Lines(_) => {} // recorded with every line kept
+                Op::Block { kind, ms, .. } => match self.hold.for_kind(kind) {
+                    Hold::Sleep => {
+                        let start = self.began(kind);
+                        wait_until(start + ms).await;
+                        let ended = self.ended(kind, start, now_abs(), true);
+                        self.pending.borrow_mut().push(ended);
+                    }
+                    Hold::Compute { .. } => self.block(kind, "", ms),
+                },
+            }
+        }
     }
 }
 
@@ -110,34 +201,13 @@ impl Thread for WorkerThread {
         });
     }
     fn block(&self, kind: PhaseKind, _function: &'static str, ms: f64) {
-        let request = self.request;
-        if kind == PhaseKind::Background {
-            self.log();
-        }
-        let on = self.place;
-        self.pending.borrow_mut().push(Progress::Began {
-            request,
-            phase: kind,
-            on,
-            start_abs: now_abs(),
-        });
-        let items = self.pending.take();
-        post_to_parent(&to_json(&FromPool::Progress { items }));
         let how = self.hold.for_kind(kind);
-        let phase = |kind, (start_ms, end_ms), blocking| Progress::Ended {
-            request,
-            phase: Phase {
-                kind,
-                start_ms,
-                end_ms,
-                on,
-                blocking,
-            },
-        };
         match (&self.gil, kind) {
             // Pure Python: computes only while it holds the GIL, in slices.
             (Some(gil), PhaseKind::Cpu) => {
+                self.began(kind);
                 let slices = compute_holding(gil, ms, |chunk| hold(chunk, how));
+                let phase = |kind, (start_ms, end_ms), blocking| self.ended(kind, start_ms, end_ms, blocking);
                 let mut pending = self.pending.borrow_mut();
                 pending.extend(slices.held.into_iter().map(|s| phase(kind, s, true)));
                 pending.extend(
@@ -148,11 +218,11 @@ impl Thread for WorkerThread {
                 );
             }
             _ => {
-                // The phase starts once the page has been told: posting is not part of it.
-                let start_ms = now_abs();
+                let start_ms = self.began(kind);
                 hold(ms, how);
                 let end = now_abs();
-                self.pending.borrow_mut().push(phase(kind, (start_ms, end), true));
+                let ended = self.ended(kind, start_ms, end, true);
+                self.pending.borrow_mut().push(ended);
             }
         }
     }
@@ -212,7 +282,10 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
         }) => {
             let start_abs = now_abs();
             let (place, gil) = KIND.with(|k| k.borrow().clone());
-            let thread = WorkerThread {
+            // Without Atomics.wait a sleep would spin: play the job on timers instead
+            // (pure-Python work needs a GIL, hence SharedArrayBuffer, so never here).
+            let replay = !can_wait() && gil.is_none();
+            let thread = Rc::new(WorkerThread {
                 request,
                 durations,
                 hold,
@@ -222,44 +295,61 @@ pub fn start_worker() -> Box<dyn FnMut(String)> {
                 logging: RefCell::default(),
                 place,
                 gil,
-            };
-            // A process pool's call: unpickling the argument, the call, pickling the result.
-            let pickling = || {
-                if pickle_ms > 0.0 {
-                    super::hold::hold(pickle_ms / 2.0, Hold::Sleep);
+            });
+            wasm_bindgen_futures::spawn_local(async move {
+                // A process pool's call: unpickling the argument, the call, pickling the
+                // result.
+                let pickling = || async {
+                    if pickle_ms > 0.0 {
+                        if replay {
+                            wait_until(now_abs() + pickle_ms / 2.0).await;
+                        } else {
+                            super::hold::hold(pickle_ms / 2.0, Hold::Sleep);
+                        }
+                    }
+                };
+                pickling().await;
+                let result = match fault {
+                    None if replay => {
+                        let Script { ops, result } = script::record(&call, durations, false, Prints::Keep);
+                        thread.play(ops).await;
+                        result
+                    }
+                    None => Ok(call.call(&*thread)),
+                    Some(Fault::Raise) => Err(Fault::Raise.raised()),
+                    // A real panic: this worker dies, its owner hears of it and replaces it.
+                    Some(Fault::Crash) => {
+                        panic!("pool worker: a crash injected into request {request}'s job")
+                    }
+                };
+                pickling().await;
+                let progress = thread.pending.take();
+                let logging = thread.logging.take();
+                let done = move |logged, end_abs| {
+                    post_to_parent(&to_json(&FromPool::Done(JobDone {
+                        job,
+                        request,
+                        result,
+                        logged,
+                        progress,
+                        start_abs,
+                        end_abs,
+                        posted_abs: 0.0,
+                        received_abs: 0.0,
+                    })))
+                };
+                match logging {
+                    // The log task is done when its row is: once the database has it.
+                    Some((mut entry, Some(write))) => {
+                        let written = write.await;
+                        entry.stored = written.is_ok();
+                        entry.error = written.err();
+                        done(Some(entry), now_abs());
+                    }
+                    Some((entry, None)) => done(Some(entry), now_abs()),
+                    None => done(None, now_abs()),
                 }
-            };
-            pickling();
-            let result = match fault {
-                None => Ok(call.call(&thread)),
-                Some(Fault::Raise) => Err(Fault::Raise.raised()),
-                // A real panic: this worker dies, its owner hears of it and replaces it.
-                Some(Fault::Crash) => panic!("pool worker: a crash injected into request {request}'s job"),
-            };
-            pickling();
-            let progress = thread.pending.take();
-            let done = move |logged, end_abs| {
-                post_to_parent(&to_json(&FromPool::Done(JobDone {
-                    job,
-                    request,
-                    result,
-                    logged,
-                    progress,
-                    start_abs,
-                    end_abs,
-                })))
-            };
-            match thread.logging.take() {
-                // The log task is done when its row is: once the database has it.
-                Some((mut entry, Some(write))) => wasm_bindgen_futures::spawn_local(async move {
-                    let written = write.await;
-                    entry.stored = written.is_ok();
-                    entry.error = written.err();
-                    done(Some(entry), now_abs());
-                }),
-                Some((entry, None)) => done(Some(entry), now_abs()),
-                None => done(None, now_abs()),
-            }
+            });
         }
         Err(e) => post_to_parent(&to_json(&FromPool::Failed {
             message: format!("pool worker: bad job: {e}"),
@@ -302,8 +392,14 @@ impl Shared {
                 }
             }
             Ok(FromPool::Progress { items }) => (self.progress)(items),
-            Ok(FromPool::Done(done)) => {
+            Ok(FromPool::Done(mut done)) => {
+                done.received_abs = now_abs();
                 if let Some(pool) = pool.upgrade() {
+                    done.posted_abs = pool
+                        .posted
+                        .borrow_mut()
+                        .remove(&done.job)
+                        .unwrap_or(done.start_abs);
                     pool.busy.borrow_mut().remove(&worker);
                     pool.idle.borrow_mut().push(worker);
                     pool.dispatch();
@@ -357,6 +453,8 @@ pub struct Pool {
     idle: RefCell<Vec<usize>>,
     /// The job each busy worker runs, and its request.
     busy: RefCell<HashMap<usize, (u64, u64)>>,
+    /// When each job running was posted to its worker.
+    posted: RefCell<HashMap<u64, f64>>,
     queue: RefCell<VecDeque<Queued>>,
     shared: Rc<Shared>,
     next_job: Cell<u64>,
@@ -411,6 +509,7 @@ impl Pool {
             ),
             idle: RefCell::default(),
             busy: RefCell::default(),
+            posted: RefCell::default(),
             queue: RefCell::default(),
             shared: shared.clone(),
             next_job: Cell::new(0),
@@ -448,6 +547,7 @@ impl Pool {
             if let ToPool::Job { request, .. } = &message {
                 self.busy.borrow_mut().insert(worker, (job, *request));
             }
+            self.posted.borrow_mut().insert(job, now_abs());
             self.workers.borrow()[worker].post(&to_json(&message));
         }
     }
@@ -506,6 +606,8 @@ impl Pool {
                 progress: Vec::new(),
                 start_abs: now,
                 end_abs: now,
+                posted_abs: now,
+                received_abs: now,
             });
         }
         Ok(())

@@ -226,6 +226,12 @@ pub struct JobDone {
     /// When the worker took the job, and when it was done.
     pub start_abs: f64,
     pub end_abs: f64,
+    /// The owner's: when it posted the job to the worker, and when the result reached
+    /// it (the worker leaves them 0).
+    #[serde(default)]
+    pub posted_abs: f64,
+    #[serde(default)]
+    pub received_abs: f64,
 }
 
 /// A job's phase began or ended, or it printed a line, in absolute time. What happened
@@ -342,6 +348,8 @@ mod tests {
                 progress: items,
                 start_abs: 1.0,
                 end_abs: 2.0,
+                posted_abs: 0.0,
+                received_abs: 0.0,
             }),
             FromPool::Failed { message: "no".into() },
         ];

@@ -24,7 +24,7 @@ use loopscope::flows::handle_request;
 use loopscope::model::Event;
 use loopscope::model::Raised;
 use loopscope::model::{
-    Answer, Config, Durations, Fault, Faults, Phase, PhaseKind, Place, PredictionRequest, Work,
+    Answer, Config, Durations, Fault, Faults, Handoff, Phase, PhaseKind, Place, PredictionRequest, Work,
 };
 use loopscope::runtime::aio::{self, anyio_acquire, push, Callback, Ready, Signals, Timer, Wait};
 use loopscope::runtime::{EventLoop, Limiter, Step, Thread};
@@ -267,11 +267,20 @@ impl Server {
     }
 
     /// Waits until something is ready (a request, a result, a connection) or the first
-    /// timer is due at `due_abs`. A long timed wait ends up to a few ms late (Chromium's
-    /// `Atomics.waitAsync` and `setTimeout` alike, measured: BENCHMARKS.md), a short one
-    /// within a millisecond: so a long wait stops 2 ms short and waits again for the
-    /// rest, without an iteration in between (the loop has nothing to do yet).
+    /// timer is due at `due_abs`, as `selector.select(timeout)` does: epoll takes its
+    /// timeout in whole milliseconds, rounded up (selectors.py, `EpollSelector.select`),
+    /// so the loop wakes up to a millisecond after the timer is due and fires with it
+    /// the timers due by then (two requests read in one iteration set their timers a few
+    /// µs apart: real asyncio fires them together, and so does this loop). A long timed
+    /// wait ends up to a few ms late (Chromium's `Atomics.waitAsync` and `setTimeout`
+    /// alike, measured: BENCHMARKS.md), a short one within a millisecond: so a long wait
+    /// stops 2 ms short and waits again for the rest, without an iteration in between
+    /// (the loop has nothing to do yet).
     async fn poll(&self, due_abs: Option<f64>) {
+        let due_abs = due_abs.map(|due| {
+            let now = now_abs();
+            now + (due - now).max(0.0).ceil()
+        });
         loop {
             let remaining = due_abs.map(|d| d - now_abs());
             if remaining.is_some_and(|ms| ms <= 0.0) {
@@ -463,7 +472,15 @@ impl Handle {
 
     /// A job `done` on `pool` came back: its progress, its log row, and the wait for
     /// the loop since it ended.
-    fn job_returned(&self, done: super::protocol::JobDone) -> Result<SyncReturn, Raised> {
+    fn job_returned(&self, on: Place, done: super::protocol::JobDone) -> Result<SyncReturn, Raised> {
+        self.emit(Event::Handoff {
+            handoff: Handoff {
+                request: self.request,
+                on,
+                to_ms: (done.start_abs - done.posted_abs).max(0.0),
+                back_ms: (done.received_abs - done.end_abs).max(0.0),
+            },
+        });
         self.server.job_progress(done.progress);
         if let Some(entry) = done.logged {
             self.emit(Event::Logged { entry });
@@ -568,7 +585,7 @@ impl EventLoop for Handle {
                 None => self.began(PhaseKind::Queued, Place::Loop, false, granted),
             }
             let done = self.run_on(Which::Threads, call, self.fault.take()).await;
-            let result = self.job_returned(done);
+            let result = self.job_returned(Place::Pool, done);
             drop(token);
             result
         }
@@ -581,7 +598,7 @@ impl EventLoop for Handle {
             let done = self.run_on(Which::Processes, call, None).await;
             let t0 = self.server.t0_abs.get();
             self.waited(Place::Process, asked, done.start_abs - t0);
-            self.job_returned(done)
+            self.job_returned(Place::Process, done)
         }
     }
 

@@ -2,7 +2,10 @@
 //! order, recorded by running the real function on a thread that only takes notes. The
 //! simulator then plays the script on a virtual thread, in virtual time, where what a
 //! step costs can depend on others (the GIL); the function's result is known at once,
-//! since the tutorial's functions compute nothing from the clock.
+//! since the tutorial's functions compute nothing from the clock. A browser pool thread
+//! that cannot wait without spinning a core (a page not cross-origin isolated) plays it
+//! on timers the same way: held for its job all the same, its prints and blocks kept
+//! in order.
 
 use crate::model::{Durations, PhaseKind, Raised};
 use crate::runtime::{SyncCall, SyncReturn, Thread};
