@@ -98,16 +98,38 @@ test('the JS API answers bad configs with the same sentences, and refuses what i
   }
 });
 
-test('a bad link names every bad value and the address bar is put right', async () => {
+test('a link\'s values land in the form as given, each bad one flagged beside its field', async () => {
   const { page } = await openPage(s.browser, `${s.server.url}#scale=abc&tokens=-5&io_ms=NaN`);
   try {
-    const status = await page.textContent('#status');
-    assert.match(status, /io_ms must be/);
-    assert.match(status, /tokens must be/);
-    assert.match(status, /time scale must be/);
-    const hash = await page.evaluate(() => location.hash);
-    assert.equal(hash, '#variant=async_io&requests=10&concurrency=10&io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2');
-    assert.equal(await page.inputValue('#f-scale'), '0.2');
+    assert.match(await page.textContent('#e-io_ms'), /io_ms must be/);
+    assert.match(await page.textContent('#e-tokens'), /tokens must be/);
+    assert.match(await page.textContent('#e-scale'), /time scale must be/);
+    assert.equal(await page.inputValue('#f-scale'), 'abc', 'as given, to be fixed where it stands');
+    assert.equal(await page.inputValue('#f-tokens'), '-5');
+    assert.equal(await page.getAttribute('#f-tokens', 'aria-invalid'), 'true');
+    assert.ok(await page.isDisabled('[data-run="all"]'), 'the run buttons wait until the values are fixed');
+    await page.fill('#f-scale', '1');
+    await page.fill('#f-tokens', '40');
+    await page.fill('#f-io_ms', '500');
+    await page.waitForFunction(() => !document.querySelector('[data-run="all"]').disabled);
+    assert.match(await page.evaluate(() => location.hash), /tokens=40.*scale=1/);
+  } finally {
+    await page.close();
+  }
+});
+
+test('a link keeps its good values beside a bad one, and names a repeated key', async () => {
+  const { page } = await openPage(s.browser,
+    `${s.server.url}#requests=7&concurrency=3&io_ms=40&cpu_ms=60&bg_ms=1&scale=0.5&requests=7`);
+  try {
+    const form = {};
+    for (const f of ['requests', 'concurrency', 'io_ms', 'cpu_ms', 'bg_ms', 'scale']) form[f] = await page.inputValue(`#f-${f}`);
+    assert.deepEqual(form, { requests: '7', concurrency: '3', io_ms: '40', cpu_ms: '60', bg_ms: '1', scale: '0.5' });
+    assert.match(await page.textContent('#e-bg_ms'), /bg_ms/);
+    for (const f of ['requests', 'concurrency', 'io_ms', 'cpu_ms', 'scale']) {
+      assert.equal(await page.textContent(`#e-${f}`), '', `${f} is fine`);
+    }
+    assert.match(await page.textContent('#status'), /gives requests more than once \('7' and then '7'\)/);
   } finally {
     await page.close();
   }

@@ -151,6 +151,26 @@ pub struct LinkRead {
     pub view: View,
     /// Every key the link got wrong, each by name; then defaults stand in.
     pub errors: Vec<ConfigError>,
+    /// The form's fields as the link gives them (the last of a repeated key), to be put
+    /// in the form as if typed: a good value stays, a bad one is flagged beside its
+    /// field.
+    pub typed: Vec<(String, String)>,
+}
+
+impl LinkRead {
+    /// The problems the form cannot show beside a field of its own: an unknown key, a
+    /// repeated one, a bad preset or endpoint list.
+    pub fn beyond_the_form(&self) -> Vec<ConfigError> {
+        self.errors
+            .iter()
+            .filter(|e| !FORM_FIELDS.contains(&e.field) || self.repeated(e))
+            .cloned()
+            .collect()
+    }
+
+    fn repeated(&self, e: &ConfigError) -> bool {
+        e.message.starts_with("the link gives ")
+    }
 }
 
 /// Reads a URL hash (with or without `#`; keys and values percent-decoded). Every bad
@@ -175,6 +195,19 @@ pub fn from_hash(hash: &str) -> LinkRead {
         } else if key == "show" {
             show = undotted("show", &value, &mut errors);
         } else if key == "variant" || FORM_FIELDS.contains(&key.as_str()) {
+            if let Some((_, earlier)) = pairs.iter().rev().find(|(k, _)| *k == key) {
+                let Raw::Typed(earlier) = earlier else {
+                    unreachable!("typed")
+                };
+                errors.push(ConfigError::new(
+                    "link",
+                    format!(
+                        "the link gives {key} more than once ({} and then {}): the last one counts",
+                        quoted(earlier),
+                        quoted(&value)
+                    ),
+                ));
+            }
             pairs.push((key, Raw::Typed(value)));
         } else {
             errors.push(ConfigError::new(
@@ -201,6 +234,15 @@ pub fn from_hash(hash: &str) -> LinkRead {
             None
         }
     });
+    let mut typed: Vec<(String, String)> = Vec::new();
+    for (key, raw) in pairs.iter().rev() {
+        if let (true, Raw::Typed(v)) = (FORM_FIELDS.contains(&key.as_str()), raw) {
+            if !typed.iter().any(|(k, _)| k == key) {
+                typed.push((key.clone(), v.clone()));
+            }
+        }
+    }
+    typed.reverse();
     LinkRead {
         settings: read.settings,
         view: View {
@@ -209,6 +251,7 @@ pub fn from_hash(hash: &str) -> LinkRead {
             show,
         },
         errors,
+        typed,
     }
 }
 
@@ -229,14 +272,14 @@ mod tests {
             hash,
             "#variant=async_io&requests=10&concurrency=10&io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2"
         );
-        let clean = |settings| LinkRead {
-            settings,
-            view: View::default(),
-            errors: vec![],
-        };
-        assert_eq!(from_hash(&hash), clean(s.clone()));
-        assert_eq!(from_hash(hash.trim_start_matches('#')), clean(s.clone()));
-        assert_eq!(from_hash(""), clean(s));
+        let read = from_hash(&hash);
+        assert_eq!(
+            (&read.settings, &read.view, read.errors.len()),
+            (&s, &View::default(), 0)
+        );
+        assert_eq!(from_hash(hash.trim_start_matches('#')), read);
+        assert_eq!(read.typed.len(), 8, "{:?}", read.typed);
+        assert_eq!(from_hash("").settings, s);
     }
 
     #[test]
@@ -255,6 +298,41 @@ mod tests {
         assert_eq!(read.settings.scale, 1.0);
         assert_eq!(fields_of(&read.errors), ["link", "io_ms", "work"]);
         assert_eq!(read.errors[0].message, "the link has an unknown setting 'colour'");
+    }
+
+    #[test]
+    fn a_links_values_go_to_the_form_as_given_and_a_repeated_key_is_named() {
+        // bg_ms 1 is too short at scale 0.5 (0.5 ms): it is flagged, the rest kept as given.
+        let read = from_hash("#requests=7&concurrency=3&io_ms=40&cpu_ms=60&bg_ms=1&scale=0.5&requests=7");
+        let typed: Vec<(&str, &str)> = read.typed.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            typed,
+            [
+                ("concurrency", "3"),
+                ("io_ms", "40"),
+                ("cpu_ms", "60"),
+                ("bg_ms", "1"),
+                ("scale", "0.5"),
+                ("requests", "7")
+            ]
+        );
+        let beyond = read.beyond_the_form();
+        assert_eq!(beyond.len(), 1, "{beyond:?}");
+        assert_eq!(
+            beyond[0].message,
+            "the link gives requests more than once ('7' and then '7'): the last one counts"
+        );
+        // As typed into the form: every value stays, bg_ms alone is refused.
+        let raw: Vec<(String, Raw)> = read
+            .typed
+            .iter()
+            .map(|(k, v)| (k.clone(), Raw::Typed(v.clone())))
+            .collect();
+        let form = settings::read(&read.settings, &raw);
+        assert_eq!(fields_of(&form.errors), ["bg_ms"]);
+        let read = from_hash("#requests=10&requests=20");
+        assert_eq!(read.settings.config.requests, 20);
+        assert!(read.beyond_the_form()[0].message.contains("('10' and then '20')"));
     }
 
     #[test]

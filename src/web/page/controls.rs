@@ -115,12 +115,14 @@ impl App {
                 .and_then(|w| w.location().hash().ok())
                 .unwrap_or_default();
             let read = link::from_hash(&hash);
+            let problems = read.beyond_the_form();
             *app.settings.borrow_mut() = read.settings;
             *app.view.borrow_mut() = read.view;
             app.apply_shown();
             app.fill_form();
+            app.type_into_form(&read.typed);
             let _ = app.read_form();
-            app.link_problems(&read.errors);
+            app.link_problems(&problems);
         })?;
         for (id, f) in [
             ("export-json", App::export_json as fn(&App) -> Res),
@@ -174,6 +176,25 @@ impl App {
                     }
                 }
                 None => {}
+            }
+        }
+    }
+
+    /// Puts `typed` (field, text) in the form as if typed: a select shows a value it
+    /// does not offer as an option of its own, so the form's rule quotes it.
+    pub(super) fn type_into_form(&self, typed: &[(String, String)]) {
+        for (field, value) in typed {
+            let Some(el) = self.input(field) else { continue };
+            if let Some(sel) = el.dyn_ref::<HtmlSelectElement>() {
+                sel.set_value(value);
+                if sel.value() != *value {
+                    if let Ok(option) = web_sys::HtmlOptionElement::new_with_text_and_value(value, value) {
+                        let _ = sel.add_with_html_option_element(&option);
+                        sel.set_value(value);
+                    }
+                }
+            } else if let Some(inp) = el.dyn_ref::<HtmlInputElement>() {
+                inp.set_value(value);
             }
         }
     }
@@ -455,14 +476,10 @@ impl App {
             return;
         }
         let list: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
-        self.status(
-            &format!(
-                "The link had values loopscope cannot use, so defaults stand in (the address bar now shows the settings in use): {}",
-                list.join("; ")
-            ),
-            true,
-        );
-        self.update_link();
+        self.status(&format!("The link: {}", list.join("; ")), true);
+        if self.valid.get() {
+            self.update_link();
+        }
     }
 }
 

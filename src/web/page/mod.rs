@@ -178,7 +178,8 @@ pub fn start(glue_source: String) -> Res {
         .flatten()
         .is_some_and(|m| m.matches());
     let link = link::from_hash(&window.location().hash().unwrap_or_default());
-    let (settings, view, link_errors) = (link.settings, link.view, link.errors);
+    let link_problems = link.beyond_the_form();
+    let (settings, view, typed) = (link.settings, link.view, link.typed);
     let present = window
         .location()
         .search()
@@ -242,7 +243,12 @@ pub fn start(glue_source: String) -> Res {
     app.apply_shown();
     app.show_preset();
     app.settings_changed(false)?;
-    app.link_problems(&link_errors);
+    // A link's values land in the form as given, each judged as if typed.
+    if !typed.is_empty() {
+        app.type_into_form(&typed);
+        app.read_form()?;
+    }
+    app.link_problems(&link_problems);
     // Opened from a file (or served without COOP/COEP), the page says what that means
     // for its runs (set_buttons keeps it up to date).
     app.set_buttons();

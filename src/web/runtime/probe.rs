@@ -60,6 +60,9 @@ const RECENT: usize = 64;
 struct Data {
     /// (absolute time, lag): per window, the largest lag of a turn in it.
     samples: Vec<(f64, f64)>,
+    /// How many of `samples` went out in live batches: kept with them, so whoever takes
+    /// the samples takes the count too.
+    batched: usize,
     stalls: Vec<ProbeStall>,
 }
 
@@ -122,7 +125,7 @@ impl Probe {
             let mut typical = Typical::new(period + 0.1);
             let mut last = now_abs();
             let (mut window_start, mut window_lag) = (last, 0.0_f64);
-            let (mut batch_start, mut batched) = (last, 0);
+            let mut batch_start = last;
             loop {
                 timer::sleep(period).await;
                 // Finished while it waited: the data is the report's now, not its own.
@@ -151,9 +154,9 @@ impl Probe {
                     (window_start, window_lag) = (t, 0.0);
                 }
                 if t - batch_start >= BATCH_MS {
-                    let fresh = &d.samples[batched..];
+                    let fresh = &d.samples[d.batched.min(d.samples.len())..];
                     on_batch(fresh.iter().map(|&(t, l)| [t, l]).collect());
-                    (batch_start, batched) = (t, d.samples.len());
+                    (batch_start, d.batched) = (t, d.samples.len());
                 }
                 last = t;
             }
