@@ -34,6 +34,37 @@ impl Fidelity {
     }
 }
 
+/// A measured run in a phrase, for a reader who compares it with the prediction: as
+/// predicted; off the prediction, but only by what the machine settled (the model given
+/// it agrees), with how much and why; or outside the model's bounds. A run is never
+/// called "within bounds" when its makespan is far from the prediction shown beside it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Within the bounds of the prediction itself.
+    AsPredicted,
+    /// Its makespan is `off_pct` % off the prediction, but the model given what the
+    /// machine settled (`why`, [`Fidelity::reference`]) agrees with every figure.
+    GivenTheMachine { off_pct: f64, why: String },
+    /// Outside the bounds of the model, even given what the machine settled.
+    Outside,
+}
+
+impl Verdict {
+    pub fn of(predicted: &Report, measured: &Report, fidelity: &Fidelity) -> Verdict {
+        if !fidelity.ok {
+            return Verdict::Outside;
+        }
+        let (p, m) = (predicted.stats.makespan_ms, measured.stats.makespan_ms);
+        if (m - p).abs() <= bound(p) {
+            return Verdict::AsPredicted;
+        }
+        Verdict::GivenTheMachine {
+            off_pct: if p > 0.0 { 100.0 * (m - p) / p } else { 0.0 },
+            why: fidelity.reference.clone(),
+        }
+    }
+}
+
 /// The agreed bound for a time the model predicts: 5 % of it, or 15 ms for short runs
 /// where timer jitter dominates.
 pub fn bound(expected: f64) -> f64 {
@@ -714,6 +745,48 @@ mod tests {
         // A run that then breaks the model's rules still fails: an answer 100 ms early.
         m.requests.edit(|rows| rows[3].responded_ms -= 100.0);
         assert!(!fidelity(&p, &m).ok);
+    }
+
+    #[test]
+    fn a_run_far_from_its_prediction_is_never_called_within_bounds() {
+        // Four processes on two cores: each prediction took 3.4 times as long.
+        let c = Config {
+            variant: Variant::ProcessPool,
+            requests: 8,
+            concurrency: 8,
+            io_ms: 50.0,
+            cpu_ms: 200.0,
+            processes: 4,
+            work: Work::PythonCpu,
+            ..Config::default()
+        };
+        let p = crate::simulate(&c).unwrap();
+        let slow = crate::simulate(&Config {
+            cpu_ms: 680.0,
+            ..c.clone()
+        })
+        .unwrap();
+        let mut m = slow.clone();
+        m.source = Source::Measured;
+        m.config = c.clone();
+        let f = fidelity(&p, &m);
+        assert!(
+            f.ok,
+            "given what each prediction took, the scheduling is the model's"
+        );
+        match Verdict::of(&p, &m, &f) {
+            Verdict::GivenTheMachine { off_pct, why } => {
+                assert!((off_pct - 213.3).abs() < 0.1, "{off_pct}");
+                assert!(
+                    why.contains("what each prediction took here, 680–680 ms (asked: 200 ms)"),
+                    "{why}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut same = p.clone();
+        same.source = Source::Measured;
+        assert_eq!(Verdict::of(&p, &same, &fidelity(&p, &same)), Verdict::AsPredicted);
     }
 
     #[test]

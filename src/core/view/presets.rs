@@ -149,6 +149,49 @@ pub fn preset(id: &str) -> Option<Preset> {
     presets().into_iter().find(|p| p.id == id)
 }
 
+impl Preset {
+    /// Whether it runs a process pool: its size matters to what the reader sees.
+    fn has_processes(&self) -> bool {
+        self.shown.contains(&Variant::ProcessPool)
+    }
+
+    /// Its settings on a machine with `cores` cores: a process pool is sized to them
+    /// (never larger than the preset's own), as CPython sizes one by default
+    /// (`max_workers=os.cpu_count()`). Four processes on two cores would share the
+    /// cores and compute no faster than threads on one GIL: the lesson inverted.
+    pub fn settings_here(&self, cores: u32) -> Settings {
+        let mut s = self.settings.clone();
+        if self.has_processes() {
+            s.config.processes = s.config.processes.min(u64::from(cores.max(1)));
+        }
+        s
+    }
+
+    /// Its two sentences, and, where it sized its process pool to this machine, a third
+    /// that says so and what it does.
+    pub fn explanation_here(&self, cores: u32) -> String {
+        let here = self.settings_here(cores).config.processes;
+        if !self.has_processes() || here == self.settings.config.processes {
+            return self.explanation.to_string();
+        }
+        let n = self.settings.config.requests;
+        let rounds = n.div_ceil(here);
+        let (cores_said, pool) = match here {
+            1 => ("one core".to_string(), "one process".to_string()),
+            k => (format!("{k} cores"), format!("{k} processes")),
+        };
+        format!(
+            "{} This machine has {cores_said}, so the pool here has {pool}, one per core: the {n} take {rounds} predictions' time{}.",
+            self.explanation,
+            if here == 1 {
+                ", no faster than threads taking turns on one GIL"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +242,29 @@ mod tests {
         }
         assert_eq!(preset("tutorial").map(|p| p.settings), Some(Settings::default()));
         assert_eq!(preset("nope"), None);
+    }
+
+    #[test]
+    fn a_process_pool_is_sized_to_the_machine() {
+        let p = preset("cpu-python").expect("preset");
+        assert_eq!(p.settings.config.processes, 4);
+        assert_eq!(p.settings_here(8).config.processes, 4);
+        assert_eq!(p.explanation_here(8), p.explanation);
+        assert_eq!(p.settings_here(2).config.processes, 2);
+        assert!(p
+            .explanation_here(2)
+            .ends_with("This machine has 2 cores, so the pool here has 2 processes, one per core: the 8 take 4 predictions' time."));
+        assert!(p.explanation_here(1).contains("no faster than threads"));
+        // On two cores the lesson holds: the process pool beats the threads on one GIL.
+        let run = |v: Variant| {
+            crate::simulate(&scaled(&p.settings_here(2)).with_variant(v))
+                .unwrap()
+                .stats
+                .makespan_ms
+        };
+        assert!(run(Variant::ProcessPool) < run(Variant::FullAsync) * 0.7);
+        let other = preset("tutorial").expect("preset");
+        assert_eq!(other.settings_here(1), other.settings);
     }
 
     #[test]

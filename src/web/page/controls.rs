@@ -27,7 +27,7 @@ impl App {
             let id = p.id;
             on(&b, "click", move |_: web_sys::Event| {
                 if let Some(p) = presets::preset(id) {
-                    *app.settings.borrow_mut() = p.settings.clone();
+                    *app.settings.borrow_mut() = p.settings_here(crate::runtime::hardware_concurrency());
                     {
                         let mut view = app.view.borrow_mut();
                         view.preset = Some(id.to_string());
@@ -275,7 +275,8 @@ impl App {
             }
         }
         if let Some(el) = self.doc.get_element_by_id("preset-explanation") {
-            el.set_text_content(preset.as_ref().map(|p| p.explanation));
+            let cores = crate::runtime::hardware_concurrency();
+            el.set_text_content(preset.as_ref().map(|p| p.explanation_here(cores)).as_deref());
         }
         for v in Variant::ALL {
             if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {

@@ -3,7 +3,7 @@
 
 use super::paint::Painter;
 use super::{by_id, escape, on, App, Moment, Res};
-use loopscope::fidelity::{fidelity, Fidelity};
+use loopscope::fidelity::{fidelity, Fidelity, Verdict};
 use loopscope::format;
 use loopscope::model::{Report, Variant};
 use loopscope::view::settings::scaled;
@@ -755,15 +755,18 @@ pub(super) fn caption(
             } else {
                 String::new()
             };
+            let verdict = match Verdict::of(predicted, m, f) {
+                Verdict::AsPredicted => " · within the prediction's bounds".to_string(),
+                Verdict::GivenTheMachine { off_pct, why } => format!(
+                    " · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure",
+                    escape(&why)
+                ),
+                Verdict::Outside => " · <b>outside the model's bounds</b>:".to_string(),
+            };
             format!(
-                "measured <b>{}</b> (model {}){} · {} stalls, longest {}{gil}{warnings}{failures}{probe_note}",
+                "measured <b>{}</b> (predicted {}){verdict} · {} stalls, longest {}{gil}{warnings}{failures}{probe_note}",
                 d(m.stats.makespan_ms),
                 d(p.makespan_ms),
-                if f.ok {
-                    " · within the model's bounds"
-                } else {
-                    " · <b>outside the model's bounds</b>:"
-                },
                 m.loop_stalls.len(),
                 d(m.stats.loop_stall_max_ms)
             )
