@@ -29,10 +29,12 @@ calibrate:
 
 ## make dist: the page as one file, dist/loopscope.html, to carry and double-click
 dist: web
+	@echo "make dist: building the loopscope command (release, about a minute the first time), then writing dist/loopscope.html"
 	cargo run --release --quiet -- dist
 
 web:
 	bash scripts/setup.sh web
+	@echo "make web: compiling the simulator to WebAssembly into www/pkg (wasm-pack)"
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_STRIP=symbols wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
 
 clean:

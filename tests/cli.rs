@@ -217,6 +217,14 @@ fn bad_input_exits_2_with_one_line() {
         (&["--pickle-ms", "nan"], "got nan (--pickle-ms)"),
         (&["--broker-ms", "1e4"], "from 0 to 1000"),
         (&["--nonsense"], "unexpected argument"),
+        (
+            &["--request", "5"],
+            "unexpected argument '--request' found (did you mean '--requests'?)",
+        ),
+        (
+            &["-n", "3000000", "--summary"],
+            "concurrency must be a whole number from 1 to 1000000 for a summary",
+        ),
     ];
     for (args, expect) in cases {
         let mut full = vec!["simulate"];

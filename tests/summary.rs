@@ -81,6 +81,12 @@ fn a_summary_agrees_with_the_full_report_of_the_same_run() {
         for (name, got, want) in pairs {
             assert!(close(got, want), "{what}: {name} {got} vs exact {want}");
         }
+        // The longest latency is kept exactly, never a bucket's top past the makespan.
+        assert_eq!(sum.latency_ms.max, exact[exact.len() - 1], "{what}: max");
+        assert!(
+            sum.latency_ms.max <= sum.makespan_ms,
+            "{what}: max within the makespan"
+        );
         let histogram_total: f64 = sum.histogram.iter().map(|[_, n]| n).sum();
         assert_eq!(
             histogram_total, config.requests as f64,

@@ -234,9 +234,16 @@ mod cli {
                 return ExitCode::SUCCESS;
             }
             Err(e) => {
+                // One line: clap's error, with its "did you mean" when it has one.
                 let rendered = e.to_string();
                 let first = rendered.lines().next().unwrap_or("bad arguments");
-                return usage_error(first.trim_start_matches("error: "));
+                let first = first.trim_start_matches("error: ");
+                let tip = rendered
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("tip: a similar argument exists: "))
+                    .map(|similar| format!(" (did you mean {similar}?)"))
+                    .unwrap_or_default();
+                return usage_error(&format!("{first}{tip}"));
             }
         };
         match cli.command {

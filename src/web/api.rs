@@ -8,7 +8,7 @@ use crate::runtime::protocol::Role;
 use crate::runtime::{broker, log, pool, server, worker};
 use js_sys::{Array, Object, Reflect};
 use loopscope::fidelity::fidelity;
-use loopscope::model::input::{read_config, Raw};
+use loopscope::model::input::Raw;
 use loopscope::model::Event;
 use loopscope::model::{Config, ConfigError, Faults, Recorder, Report, Source, Target};
 use serde::Serialize;
@@ -39,6 +39,14 @@ fn raw_of(value: &JsValue) -> Raw {
         Raw::Other("null".into())
     } else if let Some(b) = value.as_bool() {
         Raw::Other(b.to_string())
+    } else if value.is_bigint() {
+        let digits = value
+            .unchecked_ref::<js_sys::BigInt>()
+            .to_string(10)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        Raw::Other(format!("{digits}n (a BigInt)"))
     } else if Array::is_array(value) {
         Raw::Other("an array".into())
     } else {
@@ -57,7 +65,8 @@ fn described(value: &JsValue) -> String {
 
 /// Reads a config object from JS (snake_case fields; missing ones take the tutorial's
 /// defaults, a missing `concurrency` is `requests`, all at once, as on the command
-/// line) by the core's field rules for `target`: every problem, each naming its field.
+/// line; `scale` multiplies the durations, as the page's time scale does, 1 when not
+/// given) by the core's field rules for `target`: every problem, each naming its field.
 fn read_js_config(value: &JsValue, target: Target) -> Result<Config, Vec<ConfigError>> {
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(vec![ConfigError::new(
@@ -78,12 +87,7 @@ fn read_js_config(value: &JsValue, target: Target) -> Result<Config, Vec<ConfigE
             (!v.is_undefined()).then(|| (name, raw_of(&v)))
         })
         .collect();
-    let read = read_config(&Config::default(), &pairs, target);
-    if read.errors.is_empty() {
-        Ok(read.config)
-    } else {
-        Err(read.errors)
-    }
+    loopscope::view::settings::read_scaled(&Config::default(), &pairs, target)
 }
 
 /// The JS error for a refused config: every message, and `problems` as `[{field,
@@ -407,8 +411,14 @@ pub fn is_running() -> bool {
 /// `seek(t_ms)`: shows every timeline, the code and the console at `t_ms` on the runs'
 /// clock, as the page's scrubber does. Refused while a run is going.
 #[wasm_bindgen]
-pub fn seek(t_ms: f64) -> Result<(), JsValue> {
-    page::seek(t_ms).map_err(|e| error(&e))
+pub fn seek(t_ms: JsValue) -> Result<(), JsValue> {
+    match t_ms.as_f64() {
+        Some(t) => page::seek(t).map_err(|e| error(&e)),
+        None => Err(error(&format!(
+            "seek takes a time in ms, got {}",
+            described(&t_ms)
+        ))),
+    }
 }
 
 /// Starts the page: `start_ui(glue_source)` from www/main.js.

@@ -76,8 +76,8 @@ test('the page cancels a long run from its button or Esc, and draws it cut short
     await p.waitForTimeout(700);
     await p.click('#cancel');
     await p.waitForFunction(() => document.body.dataset.running === 'false');
-    assert.match(await p.textContent('#status'), /^Cancelled POST \/predict_blocking .* in: what it measured so far is drawn, cut short/);
-    assert.match(await p.textContent('figure[data-variant="blocking"] figcaption'), /cancelled .* in: \d+ of 10 requests answered/);
+    assert.match(await p.textContent('#status'), /^Cancelled POST \/predict_blocking .* in, in the tutorial's time \(.* of the run as played\): what it measured so far is drawn, cut short/);
+    assert.match(await p.textContent('figure[data-variant="blocking"] figcaption'), /cancelled .* in \(the tutorial's time\): \d+ of 10 requests answered/);
     assert.equal(await p.isHidden('#cancel'), true);
     // Esc does the same, from anywhere on the page.
     await p.click('[data-run="blocking"]');

@@ -87,6 +87,16 @@ test('the JS API answers bad configs with the same sentences, and refuses what i
     assert.deepEqual(problems.map((p) => p.field), ['config', 'requests', 'io_ms']);
     assert.deepEqual(await page.evaluate(() => window.loopscope.problems({ variant: 'blocking', requests: 3 })), []);
     assert.equal((await page.evaluate(() => window.loopscope.problems(null))).length, 1);
+    // Whatever was given is quoted as given: a BigInt, a string to seek to.
+    const big = await page.evaluate(() => window.loopscope.problems({ requests: 10n }));
+    assert.equal(big[0].message, `requests ${RANGE} 10n (a BigInt)`);
+    assert.equal(await page.evaluate(() => { try { window.loopscope.seek('abc'); return 'sought'; } catch (e) { return e.message; } }),
+      "seek takes a time in ms, got 'abc' (a string)");
+    // A time scale, as the page's form has it: the durations times the scale.
+    const scaled = await page.evaluate(() => window.loopscope.simulate({ variant: 'sync_def', requests: 2, scale: 0.2 }).config);
+    assert.deepEqual([scaled.io_ms, scaled.cpu_ms, scaled.bg_ms], [100, 200, 40]);
+    assert.match(await refusal({ scale: 5 }), /time scale must be a number from 0.1 to 2, got 5/);
+    assert.match(await refusal({ bg_ms: 1, scale: 0.5 }), /bg_ms at time scale 0.5 is 0.5 ms, below the 1 ms a browser run can time/);
     // The rejection carries the same list.
     const carried = await page.evaluate(() => window.loopscope.run({ requests: 0, tokens: 0 }).catch((e) => e.problems));
     assert.deepEqual(carried.map((p) => p.field), ['requests', 'tokens']);

@@ -104,7 +104,7 @@ test('every variant button runs, and the page shows numbers, timeline and consol
     const csv = await saved('#export-csv');
     assert.equal(csv.name, 'loopscope-requests.csv');
     const rows = csv.body.toString().trim().split('\r\n');
-    assert.match(rows[0], /^variant,source,id,/);
+    assert.match(rows[0], /^variant,source,id,.*,time_scale$/);
     assert.equal(rows.length, 1 + 5 * 2 * 6, 'a row per request, predicted and measured, for five runs');
     const json = await saved('#export-json');
     const doc = JSON.parse(json.body.toString());

@@ -17,7 +17,7 @@ pub fn log_jsonl(entries: &[LogEntry]) -> String {
 }
 
 /// The CSV header, in column order.
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 14] = [
     "variant",
     "source",
     "id",
@@ -31,6 +31,7 @@ pub const HEADER: [&str; 13] = [
     "prediction",
     "metadata",
     "background_done_ms",
+    "time_scale",
 ];
 
 /// A number printed shortest (`500`, `2.5`); empty when not finite.
@@ -56,15 +57,51 @@ fn field(s: &str) -> String {
     }
 }
 
+/// The title over an endpoint's timeline in the exported image: its route and its
+/// numbers in the tutorial's time, the clock of the axis under it (`scale` is the run's
+/// time scale), with how fast it was played.
+pub fn png_title(
+    variant: crate::model::Variant,
+    predicted: &Report,
+    measured: Option<&Report>,
+    scale: f64,
+) -> String {
+    let d = |ms: f64| crate::format::duration(ms / scale);
+    let played = if scale == 1.0 {
+        String::new()
+    } else {
+        format!(
+            " · played {}× faster, in the tutorial's time",
+            (100.0 / scale).round() / 100.0
+        )
+    };
+    match measured {
+        Some(m) => format!(
+            "{} — measured {} (predicted {}){played}",
+            variant.route(),
+            d(m.stats.makespan_ms),
+            d(predicted.stats.makespan_ms)
+        ),
+        None => format!(
+            "{} — predicted {}{played}",
+            variant.route(),
+            d(predicted.stats.makespan_ms)
+        ),
+    }
+}
+
 /// One row per request of each report, in the order given, under the header
 /// `variant,source,id,item_id,feature_value,sent_ms,accepted_ms,responded_ms,latency_ms,
 /// status,prediction,metadata,background_done_ms`.
 ///
 /// `source` is `predicted` or `measured`; `status` is 200, or 500 for an error, whose
 /// `prediction` and `metadata` are empty; `background_done_ms` is empty when the request
-/// had no background task. Numbers are printed shortest, times rounded to 3 decimals.
-/// Fields holding a comma, quote or line break are quoted; lines end with CRLF (RFC 4180).
-pub fn requests_csv(reports: &[&Report]) -> String {
+/// had no background task. The times are ms of the run as it was played, at
+/// `time_scale` (the page's: 0.2 plays the tutorial five times faster); divide them by
+/// it for the tutorial's time. Numbers are printed shortest, times rounded to 3
+/// decimals. Fields holding a comma, quote or line break are quoted; lines end with CRLF
+/// (RFC 4180).
+pub fn requests_csv(reports: &[&Report], scale: f64) -> String {
     let mut out = HEADER.join(",");
     out.push_str("\r\n");
     for report in reports {
@@ -94,6 +131,7 @@ pub fn requests_csv(reports: &[&Report]) -> String {
                     .map(|a| field(&a.metadata))
                     .unwrap_or_default(),
                 r.background_done_ms.map(time).unwrap_or_default(),
+                number(scale),
             ];
             out.push_str(&row.join(","));
             out.push_str("\r\n");
@@ -105,6 +143,24 @@ pub fn requests_csv(reports: &[&Report]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_images_titles_are_on_the_clock_of_its_axis() {
+        let c = crate::model::Config::default().with_variant(crate::model::Variant::AsyncIo);
+        let scaled = crate::view::settings::scaled(&crate::view::settings::Settings {
+            config: c,
+            scale: 0.2,
+        });
+        let p = crate::simulate(&scaled).unwrap();
+        assert_eq!(
+            png_title(crate::model::Variant::AsyncIo, &p, Some(&p), 0.2),
+            "POST /predict_async_io — measured 10.50 s (predicted 10.50 s) · played 5× faster, in the tutorial's time"
+        );
+        assert_eq!(
+            png_title(crate::model::Variant::AsyncIo, &p, None, 1.0),
+            "POST /predict_async_io — predicted 2.10 s"
+        );
+    }
     use crate::model::{Config, PredictionRequest, PredictionResponse, Source, Variant};
 
     #[test]
@@ -181,24 +237,24 @@ mod tests {
     #[test]
     fn header_then_one_row_per_request() {
         let (a, b) = (report(Variant::AsyncIo, 3), report(Variant::Background, 2));
-        let csv = requests_csv(&[&a, &b]);
+        let csv = requests_csv(&[&a, &b], 1.0);
         let rows = read(&csv);
         assert_eq!(
             csv.lines().next(),
             Some(
                 "variant,source,id,item_id,feature_value,sent_ms,accepted_ms,responded_ms,latency_ms,\
-                 status,prediction,metadata,background_done_ms"
+                 status,prediction,metadata,background_done_ms,time_scale"
             )
         );
         assert_eq!(rows.len(), 1 + 3 + 2);
         assert!(rows.iter().all(|r| r.len() == HEADER.len()));
-        assert_eq!(requests_csv(&[]), format!("{}\r\n", HEADER.join(",")));
+        assert_eq!(requests_csv(&[], 1.0), format!("{}\r\n", HEADER.join(",")));
     }
 
     #[test]
     fn rows_parse_back_to_the_report() {
         let r = crate::simulate(&Config::default()).expect("valid");
-        let rows = read(&requests_csv(&[&r]));
+        let rows = read(&requests_csv(&[&r], 0.2));
         let col = |name: &str| HEADER.iter().position(|&h| h == name).expect("column");
         for (row, req) in rows[1..].iter().zip(&r.requests) {
             let num = |name: &str| row[col(name)].parse::<f64>().expect(name);
@@ -227,7 +283,7 @@ mod tests {
     #[test]
     fn background_done_is_filled_when_there_is_one() {
         let r = report(Variant::Background, 2);
-        let rows = read(&requests_csv(&[&r]));
+        let rows = read(&requests_csv(&[&r], 0.2));
         assert_eq!(rows[1][12], "1700");
     }
 
@@ -241,7 +297,7 @@ mod tests {
             rows[1].sent_ms = 0.1 + 0.2;
             rows[1].responded_ms = 1500.123456;
         });
-        let csv = requests_csv(&[&r]);
+        let csv = requests_csv(&[&r], 0.2);
         assert!(csv.contains(",\"a, \"\"quoted\"\"\nvalue\","), "{csv}");
         let rows = read(&csv);
         assert_eq!(rows.len(), 3);

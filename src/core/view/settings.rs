@@ -139,6 +139,41 @@ fn scaled_problems(settings: &Settings) -> Vec<ConfigError> {
     errors
 }
 
+/// A config from the JS API, whose fields are the command line's plus an optional
+/// `scale`, as the page's form has it: the durations as given, times the scale (1 when
+/// none is given), as the page runs them. Every problem, each naming its field.
+pub fn read_scaled(
+    base: &Config,
+    pairs: &[(String, Raw)],
+    target: Target,
+) -> Result<Config, Vec<ConfigError>> {
+    let (scale_pairs, config_pairs): (Vec<_>, Vec<_>) =
+        pairs.iter().cloned().partition(|(name, _)| name == "scale");
+    let read = crate::model::input::read_config(base, &config_pairs, target);
+    let mut errors = read.errors;
+    let scale = match scale_pairs.last().map(|(_, raw)| read_scale(raw)) {
+        Some(Ok(scale)) => scale,
+        Some(Err(e)) => {
+            errors.push(e);
+            1.0
+        }
+        None => 1.0,
+    };
+    let settings = Settings {
+        config: read.config,
+        scale,
+    };
+    if errors.is_empty() && target == Target::Browser {
+        errors = scaled_problems(&settings);
+    }
+    if errors.is_empty() {
+        Ok(scaled(&settings))
+    } else {
+        crate::model::config::sort_by_field(&mut errors);
+        Err(errors)
+    }
+}
+
 /// Reads `pairs` (a form field or URL key, and what was given) over `base`. Names are
 /// the config's fields and `scale`; anything else is refused by name. The config is
 /// read for a browser run; the durations are also checked as scaled for the run.

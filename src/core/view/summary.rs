@@ -103,7 +103,7 @@ pub fn table_text(reports: &[Report]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<11} {:<30} {:>8} {:>10} {:>8} {:>9} {:>9} {:>12} {:>9} {:>9}",
+        "{:<12} {:<30} {:>8} {:>10} {:>8} {:>9} {:>9} {:>12} {:>9} {:>9}",
         "variant",
         "endpoint",
         "requests",
@@ -122,7 +122,7 @@ pub fn table_text(reports: &[Report]) -> String {
             .map_or("-".to_string(), |t| format!("{:.3} s", t / 1000.0));
         let _ = writeln!(
             out,
-            "{:<11} {:<30} {:>8} {:>10.3} {:>8.2} {:>9} {:>9} {:>9} ms {:>6} ms {:>9}",
+            "{:<12} {:<30} {:>8} {:>10.3} {:>8.2} {:>9} {:>9} {:>9} ms {:>6} ms {:>9}",
             r.config.variant.id(),
             r.config.variant.route(),
             r.requests.len(),

@@ -2,7 +2,6 @@
 
 use super::{App, Res};
 use loopscope::fidelity::Fidelity;
-use loopscope::format;
 use loopscope::model::{Report, Variant};
 use loopscope::view::{export, link};
 use std::rc::Rc;
@@ -52,20 +51,33 @@ impl App {
             &self.doc,
             "loopscope-requests.csv",
             "text/csv",
-            &export::requests_csv(&reports),
+            &export::requests_csv(&reports, self.settings.borrow().scale),
         )
     }
 
-    /// Every timeline stacked in one PNG, each under its endpoint's name.
+    /// The timelines on the page stacked in one PNG, each under its endpoint's name and
+    /// its numbers on the axis's clock (the tutorial's time), drawn whole: no replay
+    /// cursor, no grey veil. Endpoints hidden from the page are left out.
     pub(super) fn export_png(&self) -> Res {
-        let sections = self.sections.borrow();
+        // Paint the whole runs for the image, then the moment shown again.
+        self.exporting.set(true);
+        self.paint_all();
+        let image = self.timelines_png();
+        self.exporting.set(false);
+        self.paint_all();
+        click_download(&self.doc, "loopscope-timelines.png", &image?)
+    }
+
+    fn timelines_png(&self) -> Res<String> {
+        let sections = self.shown_sections();
+        let scale = self.settings.borrow().scale;
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
         let title_h = 22.0 * dpr;
         let width = sections.iter().map(|s| s.canvas.width()).max().unwrap_or(800) as f64;
         let height: f64 = sections.iter().map(|s| s.canvas.height() as f64 + title_h).sum();
         let out: HtmlCanvasElement = self.doc.create_element("canvas")?.dyn_into()?;
         out.set_width(width as u32);
-        out.set_height(height as u32);
+        out.set_height(height.max(1.0) as u32);
         let ctx: web_sys::CanvasRenderingContext2d =
             out.get_context("2d")?.ok_or("no 2d context")?.dyn_into()?;
         ctx.set_fill_style_str("#ffffff");
@@ -74,25 +86,21 @@ impl App {
         for s in sections.iter() {
             ctx.set_fill_style_str("#1b1b1b");
             ctx.set_font(&format!("bold {}px system-ui, sans-serif", 14.0 * dpr));
-            let label = match s.measured.borrow().as_ref() {
-                Some(m) => format!(
-                    "{} — measured {}",
-                    s.variant.route(),
-                    format::duration(m.stats.makespan_ms)
+            ctx.fill_text(
+                &export::png_title(
+                    s.variant,
+                    &s.predicted.borrow(),
+                    s.measured.borrow().as_deref(),
+                    scale,
                 ),
-                None => format!(
-                    "{} — predicted {}",
-                    s.variant.route(),
-                    format::duration(s.predicted.borrow().stats.makespan_ms)
-                ),
-            };
-            ctx.fill_text(&label, 8.0 * dpr, y + 16.0 * dpr)?;
+                8.0 * dpr,
+                y + 16.0 * dpr,
+            )?;
             y += title_h;
             ctx.draw_image_with_html_canvas_element(&s.canvas, 0.0, y)?;
             y += s.canvas.height() as f64;
         }
-        let url = out.to_data_url_with_type("image/png")?;
-        click_download(&self.doc, "loopscope-timelines.png", &url)
+        out.to_data_url_with_type("image/png")
     }
 }
 

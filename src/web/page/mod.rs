@@ -114,6 +114,8 @@ struct App {
     starting: Cell<bool>,
     /// The next paint draws the first timeline shown only (the page's first paint).
     first_paint_only: Cell<bool>,
+    /// The timelines are being painted whole for an image (no cursor, no veil).
+    exporting: Cell<bool>,
 }
 
 thread_local! {
@@ -214,6 +216,7 @@ pub fn start(glue_source: String) -> Res {
         log: RefCell::default(),
         starting: Cell::new(true),
         first_paint_only: Cell::new(false),
+        exporting: Cell::new(false),
     });
     PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
     app.code_variant.set(app.settings.borrow().config.variant);
@@ -304,14 +307,15 @@ impl App {
             let c = &config;
             self.status(
                 &format!(
-                    "Ready: {} requests, {} at a time; fetch {} ms, predict {} ms, log {} ms ({}× time); {} threadpool tokens.",
+                    "Ready: {} requests, {} at a time; fetch {} ms, predict {} ms, log {} ms ({}× time); a threadpool of {} thread{}.",
                     c.requests,
                     c.concurrency,
                     c.io_ms,
                     c.cpu_ms,
                     c.bg_ms,
                     settings.scale,
-                    c.tokens
+                    c.tokens,
+                    if c.tokens == 1 { "" } else { "s" }
                 ),
                 false,
             );
@@ -337,6 +341,9 @@ impl App {
             };
         }
         let clock = self.clock.borrow();
+        if self.exporting.get() {
+            return Moment::End;
+        }
         if clock.t_ms < clock.span_ms || clock.playing {
             Moment::At(clock.t_ms)
         } else {
@@ -459,8 +466,9 @@ impl App {
                 self.render_moment(true);
                 self.status(
                     &format!(
-                        "Cancelled {} {} in: what it measured so far is drawn, cut short. Run again when ready.",
+                        "Cancelled {} {} in, in the tutorial's time ({} of the run as played): what it measured so far is drawn, cut short. Run again when ready.",
                         v.route(),
+                        format::duration(at_ms / settings.scale),
                         format::duration(at_ms)
                     ),
                     false,

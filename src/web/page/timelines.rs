@@ -457,7 +457,9 @@ impl App {
             .zoom_reset
             .set_attribute("aria-disabled", if zoomed { "false" } else { "true" });
         s.zoom_reset.set_disabled(!zoomed);
+        // The bar the tooltip described may have moved or left the window.
         self.focus.set(None);
+        self.tooltip(None, 0.0, 0.0);
         self.paint_all();
     }
 
@@ -694,7 +696,7 @@ pub(super) fn caption(
         Some((m, _)) if m.cut_short.is_some() => {
             let cut = m.cut_short.as_ref().expect("cut short");
             format!(
-                "<span class=\"warning\">cancelled {} in: {} of {} requests answered</span> (the model: last response at {}); what it measured so far is drawn",
+                "<span class=\"warning\">cancelled {} in (the tutorial's time): {} of {} requests answered</span> (predicted: last response at {}); what it measured so far is drawn",
                 d(cut.at_ms),
                 cut.answered,
                 cut.requests,
@@ -761,7 +763,7 @@ pub(super) fn caption(
                     " · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure",
                     escape(&why)
                 ),
-                Verdict::Outside => " · <b>outside the model's bounds</b>:".to_string(),
+                Verdict::Outside => " · <b>outside the model's bounds</b> (each check that failed is below)".to_string(),
             };
             format!(
                 "measured <b>{}</b> (predicted {}){verdict} · {} stalls, longest {}{gil}{warnings}{failures}{probe_note}",
