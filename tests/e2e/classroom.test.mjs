@@ -14,8 +14,8 @@ mkdirSync(artifacts, { recursive: true });
 // worked by hand from the model, 0–100 all fetch; 100–300 request 0 predicts while 1
 // and 2 wait for the loop at the fetch's await; 300–500 1 predicts, 2 waits; 0 answered.
 const KNOWN = '#variant=async_io&requests=3&concurrency=3&io_ms=100&cpu_ms=200&bg_ms=50&tokens=40&work=sleep&scale=1';
-const FETCH = 'data = await fetch_external_data_async(';
-const PREDICT = 'prediction = run_model_prediction(';
+const FETCH = 'data = await fetch_external_data_async(request.item_id)';
+const PREDICT = 'prediction = run_model_prediction(request.feature_value)';
 
 /** The lines of the code panel with requests in them: { text: count }. */
 function lit(page) {

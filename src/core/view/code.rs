@@ -39,241 +39,54 @@ enum Mark {
 use Mark::*;
 
 /// A line of Python, and what a request at it is doing.
-type Line = (&'static str, &'static [Mark]);
+type Line = (&'static str, Vec<Mark>);
 
-const NOTHING: &[Mark] = &[];
+/// The widest a line of a snippet may be, in characters: 66 characters of a 20 px
+/// monospace font fit the code panel beside a timeline at 1920 px.
+pub const WIDTH: usize = 66;
 
-/// The widest a line of a snippet may be, in characters.
-pub const WIDTH: usize = 56;
-const BLANK: Line = ("", NOTHING);
+/// Each endpoint's Python, the one source of what the page shows: a module as its
+/// author writes it (current FastAPI and Pydantic v2), with every function whose
+/// `print()` the console shows. `app`, the models, `time` and `asyncio` are assumed.
+/// `{io}`, `{cpu}`, `{bg}`, `{tokens}`, `{P}` and `{Q}` are the config's numbers; a
+/// trailing `#: mark …` says what a request at that line is doing, and is not shown.
+fn source(variant: Variant) -> &'static str {
+    match variant {
+        Variant::SyncDef => include_str!("../flows/py/sync_def.py"),
+        Variant::Blocking => include_str!("../flows/py/blocking.py"),
+        Variant::AsyncIo => include_str!("../flows/py/async_io.py"),
+        Variant::FullAsync => include_str!("../flows/py/full_async.py"),
+        Variant::Background => include_str!("../flows/py/background.py"),
+        Variant::ProcessPool => include_str!("../flows/py/process_pool.py"),
+        Variant::TaskQueue => include_str!("../flows/py/task_queue.py"),
+    }
+}
 
-/// `fetch_external_data` as the tutorial writes it: blocking I/O.
-const FETCH: &[Line] = &[
-    ("def fetch_external_data(item_id: int) -> dict:", NOTHING),
-    ("    time.sleep({io})  # blocks the thread running it", NOTHING),
-    ("    return {\"item_id\": item_id,", NOTHING),
-    ("            \"metadata\": \"some_fetched_value\"}", NOTHING),
-];
+fn mark_named(name: &str) -> Mark {
+    match name {
+        "start" => Start,
+        "io" => Io,
+        "cpu" => Cpu,
+        "token_wait" => TokenWait,
+        "loop_wait" => LoopWait,
+        "respond" => Respond,
+        "validate" => Validate,
+        "bg_wait" => BgWait,
+        "bg_run" => BgRun,
+        "body" => Body,
+        other => panic!("unknown mark {other:?} in an endpoint's Python"),
+    }
+}
 
-/// `run_model_prediction` as the tutorial writes it: blocking "inference".
-const PREDICT: &[Line] = &[
-    ("def run_model_prediction(x: float) -> float:", NOTHING),
-    ("    time.sleep({cpu})  # inference: blocks its thread", &[Body]),
-    ("    return x * 2", NOTHING),
-];
-
-const SYNC_DEF: &[&[Line]] = &[
-    FETCH,
-    &[BLANK],
-    PREDICT,
-    &[
-        BLANK,
-        ("# def: FastAPI runs it in its threadpool ({tokens}", NOTHING),
-        ("# threads), then validates what it returns", NOTHING),
-        ("# against response_model there too", NOTHING),
-        ("@app.post(\"/predict_sync\",", NOTHING),
-        ("          response_model=PredictionResponse)", &[Validate]),
-        (
-            "def predict_synchronously(request: PredictionRequest):",
-            &[Start, TokenWait],
-        ),
-        ("    print(\"Received prediction request.\")", NOTHING),
-        ("    data = fetch_external_data(request.item_id)", &[Io]),
-        ("    prediction = run_model_prediction(", &[Cpu]),
-        ("        request.feature_value)", NOTHING),
-        ("    return PredictionResponse(**data,", &[LoopWait, Respond]),
-        ("                              prediction=prediction)", NOTHING),
-    ],
-];
-
-const BLOCKING: &[&[Line]] = &[
-    FETCH,
-    &[BLANK],
-    PREDICT,
-    &[
-        BLANK,
-        ("# async def: FastAPI runs it on the event loop", NOTHING),
-        ("@app.post(\"/predict_blocking\",", NOTHING),
-        ("          response_model=PredictionResponse)", NOTHING),
-        (
-            "async def predict_blocking(request: PredictionRequest):",
-            &[Start, TokenWait, LoopWait],
-        ),
-        ("    print(\"Received prediction request.\")", NOTHING),
-        ("    # both calls hold the loop: nothing else runs", NOTHING),
-        ("    data = fetch_external_data(request.item_id)", &[Io]),
-        ("    prediction = run_model_prediction(", &[Cpu]),
-        ("        request.feature_value)", NOTHING),
-        ("    return PredictionResponse(**data,", &[Respond]),
-        ("                              prediction=prediction)", NOTHING),
-    ],
-];
-
-/// The async fetch of step 2: it yields while it waits.
-const FETCH_ASYNC: &[Line] = &[
-    ("async def fetch_external_data_async(item_id: int):", NOTHING),
-    ("    await asyncio.sleep({io})  # yields the loop", NOTHING),
-    ("    return {\"item_id\": item_id,", NOTHING),
-    ("            \"metadata\": \"some_fetched_value_async\"}", NOTHING),
-];
-
-const ASYNC_IO: &[&[Line]] = &[
-    FETCH_ASYNC,
-    &[BLANK],
-    PREDICT,
-    &[
-        BLANK,
-        ("@app.post(\"/predict_async_io\",", NOTHING),
-        ("          response_model=PredictionResponse)", NOTHING),
-        ("async def predict_with_async_io(", &[Start, TokenWait]),
-        ("        request: PredictionRequest):", NOTHING),
-        ("    print(\"Received async I/O prediction request.\")", NOTHING),
-        ("    data = await fetch_external_data_async(", &[Io, LoopWait]),
-        ("        request.item_id)", NOTHING),
-        ("    # a plain call in async def holds the loop", NOTHING),
-        ("    prediction = run_model_prediction(", &[Cpu]),
-        ("        request.feature_value)", NOTHING),
-        ("    return PredictionResponse(**data,", &[Respond]),
-        ("                              prediction=prediction)", NOTHING),
-    ],
-];
-
-const FULL_ASYNC: &[&[Line]] = &[&[
-    ("from fastapi.concurrency import run_in_threadpool", NOTHING),
-    BLANK,
-    ("def run_model_prediction(x: float) -> float:", NOTHING),
-    ("    time.sleep({cpu})  # holds only its pool thread", &[Body]),
-    ("    return x * 2", NOTHING),
-    BLANK,
-    ("@app.post(\"/predict_full_async\",", NOTHING),
-    ("          response_model=PredictionResponse)", NOTHING),
-    ("async def predict_fully_asynchronous(", &[Start]),
-    ("        request: PredictionRequest):", NOTHING),
-    ("    print(\"Received full async prediction request.\")", NOTHING),
-    ("    data = await fetch_external_data_async(", &[Io]),
-    ("        request.item_id)", NOTHING),
-    ("    # the loop is free while this waits for one of", NOTHING),
-    (
-        "    # the {tokens} tokens and while a pool thread runs it",
-        NOTHING,
-    ),
-    (
-        "    prediction = await run_in_threadpool(",
-        &[Cpu, TokenWait, LoopWait],
-    ),
-    ("        run_model_prediction, request.feature_value)", NOTHING),
-    ("    return PredictionResponse(**data,", &[Respond]),
-    ("                              prediction=prediction)", NOTHING),
-]];
-
-const BACKGROUND: &[&[Line]] = &[&[
-    ("def log_prediction_details(request_data: dict,", NOTHING),
-    ("                           response_data: dict):", NOTHING),
-    (
-        "    print(f\"Logging {request_data} -> {response_data}\")",
-        NOTHING,
-    ),
-    ("    time.sleep({bg})  # a def task: in the threadpool", &[BgRun]),
-    BLANK,
-    ("@app.post(\"/predict_with_background\",", NOTHING),
-    ("          response_model=PredictionResponse)", NOTHING),
-    ("async def predict_with_background_task(", &[Start]),
-    ("        request: PredictionRequest,", NOTHING),
-    ("        background_tasks: BackgroundTasks):", NOTHING),
-    ("    data = await fetch_external_data_async(", &[Io]),
-    ("        request.item_id)", NOTHING),
-    (
-        "    prediction = await run_in_threadpool(",
-        &[Cpu, TokenWait, LoopWait],
-    ),
-    ("        run_model_prediction, request.feature_value)", NOTHING),
-    ("    response = PredictionResponse(**data,", NOTHING),
-    (
-        "                                  prediction=prediction)",
-        NOTHING,
-    ),
-    ("    # model_dump(): Pydantic v2's .dict()", NOTHING),
-    ("    background_tasks.add_task(  # runs after the send", &[BgWait]),
-    ("        log_prediction_details,", NOTHING),
-    ("        request.model_dump(), response.model_dump())", NOTHING),
-    (
-        "    return response  # sent; then the task takes a token",
-        &[Respond],
-    ),
-]];
-
-const PROCESS_POOL: &[&[Line]] = &[&[
-    ("from concurrent.futures import ProcessPoolExecutor", NOTHING),
-    ("process_pool = ProcessPoolExecutor(max_workers={P})", NOTHING),
-    BLANK,
-    ("def run_model_prediction(x: float) -> float:", NOTHING),
-    ("    time.sleep({cpu})  # in a process: its own GIL", &[Body]),
-    ("    return x * 2", NOTHING),
-    BLANK,
-    ("@app.post(\"/predict_process_pool\",", NOTHING),
-    ("          response_model=PredictionResponse)", NOTHING),
-    ("async def predict_in_process_pool(", &[Start]),
-    ("        request: PredictionRequest):", NOTHING),
-    ("    data = await fetch_external_data_async(", &[Io]),
-    ("        request.item_id)", NOTHING),
-    ("    # no threadpool token: waits for a free process", NOTHING),
-    ("    loop = asyncio.get_running_loop()", NOTHING),
-    (
-        "    prediction = await loop.run_in_executor(",
-        &[Cpu, TokenWait, LoopWait],
-    ),
-    ("        process_pool, run_model_prediction,", NOTHING),
-    ("        request.feature_value)", NOTHING),
-    ("    return PredictionResponse(**data,", &[Respond]),
-    ("                              prediction=prediction)", NOTHING),
-]];
-
-const TASK_QUEUE: &[&[Line]] = &[&[
-    ("@celery.task  # run by a queue worker, not the server", NOTHING),
-    ("def log_prediction_details(request_data: dict,", NOTHING),
-    ("                           response_data: dict):", NOTHING),
-    (
-        "    print(f\"Logging {request_data} -> {response_data}\")",
-        NOTHING,
-    ),
-    ("    time.sleep({bg})  # in a queue worker process", &[BgRun]),
-    BLANK,
-    ("@app.post(\"/predict_task_queue\",", NOTHING),
-    ("          response_model=PredictionResponse)", NOTHING),
-    ("async def predict_with_task_queue(", &[Start]),
-    ("        request: PredictionRequest):", NOTHING),
-    ("    data = await fetch_external_data_async(", &[Io]),
-    ("        request.item_id)", NOTHING),
-    (
-        "    prediction = await run_in_threadpool(",
-        &[Cpu, TokenWait, LoopWait],
-    ),
-    ("        run_model_prediction, request.feature_value)", NOTHING),
-    ("    response = PredictionResponse(**data,", NOTHING),
-    (
-        "                                  prediction=prediction)",
-        NOTHING,
-    ),
-    (
-        "    # .delay() sends the job to the broker ({Q} workers)",
-        NOTHING,
-    ),
-    ("    log_prediction_details.delay(", &[BgWait]),
-    ("        request.model_dump(), response.model_dump())", NOTHING),
-    ("    return response  # no token held for the log", &[Respond]),
-]];
-
+/// `variant`'s lines and their marks, read from its source.
 fn snippet(variant: Variant) -> Vec<Line> {
-    let parts = match variant {
-        Variant::SyncDef => SYNC_DEF,
-        Variant::Blocking => BLOCKING,
-        Variant::AsyncIo => ASYNC_IO,
-        Variant::FullAsync => FULL_ASYNC,
-        Variant::Background => BACKGROUND,
-        Variant::ProcessPool => PROCESS_POOL,
-        Variant::TaskQueue => TASK_QUEUE,
-    };
-    parts.iter().flat_map(|part| part.iter().copied()).collect()
+    source(variant)
+        .lines()
+        .map(|line| match line.rsplit_once("  #: ") {
+            Some((code, marks)) => (code, marks.split_whitespace().map(mark_named).collect()),
+            None => (line, Vec::new()),
+        })
+        .collect()
 }
 
 /// Seconds as Python writes them in a `sleep` call: `0.5`, `1`, `0.04`.
@@ -288,8 +101,8 @@ fn fill(text: &str, marks: &[Mark], config: &Config) -> String {
     if marks.contains(&Body) {
         match config.work {
             Work::Sleep => {}
-            Work::Compute => return "    model.predict(x)  # a C kernel: lets go of the GIL".into(),
-            Work::PythonCpu => return "    sum(i * x for i in range(N))  # holds the GIL".into(),
+            Work::Compute => return "    model.predict(data_point)  # a C kernel: lets the GIL go".into(),
+            Work::PythonCpu => return "    sum(i * data_point for i in range(N))  # holds the GIL".into(),
         }
     }
     text.replace("{io}", &seconds(config.io_ms))
@@ -312,7 +125,7 @@ fn marked(variant: Variant, mark: Mark) -> Option<usize> {
 pub fn python(config: &Config) -> Vec<String> {
     snippet(config.variant)
         .into_iter()
-        .map(|(text, marks)| fill(text, marks, config))
+        .map(|(text, marks)| fill(text, &marks, config))
         .collect()
 }
 
@@ -499,7 +312,7 @@ mod tests {
     fn snippets_are_short_name_their_route_and_fit_a_projector() {
         for v in Variant::ALL {
             let lines = python(&tutorial(v));
-            assert!((8..=22).contains(&lines.len()), "{v}: {} lines", lines.len());
+            assert!((8..=40).contains(&lines.len()), "{v}: {} lines", lines.len());
             let route = v.route().trim_start_matches("POST ");
             assert!(
                 lines
@@ -507,8 +320,8 @@ mod tests {
                     .any(|l| l.contains(&format!("@app.post(\"{route}\""))),
                 "{v}"
             );
-            // Narrow enough for the panel beside the console without wrapping (a wrapped
-            // line reads as a statement of its own), and on a projector.
+            // Narrow enough for the panel beside a timeline without wrapping (a wrapped
+            // line reads as a statement of its own), on a projector too.
             for work in Work::ALL {
                 for l in python(&Config { work, ..tutorial(v) }) {
                     assert!(l.chars().count() <= WIDTH, "{v}: too wide: {l}");
@@ -585,13 +398,15 @@ mod tests {
             .iter()
             .any(|l| l.contains("asyncio.sleep(0.04)")));
         assert!(fa.iter().any(|l| l.contains("time.sleep(0.08)")));
-        assert!(fa.iter().any(|l| l.contains("the 2 tokens")));
+        assert!(fa
+            .iter()
+            .any(|l| l.contains("# 2 threads and while the thread runs it")));
         assert!(python(&c.with_variant(Variant::ProcessPool))
             .iter()
             .any(|l| l.contains("max_workers=8")));
         let tq = python(&c.with_variant(Variant::TaskQueue));
         assert!(tq.iter().any(|l| l.contains("time.sleep(1)")));
-        assert!(tq.iter().any(|l| l.contains("(3 workers)")));
+        assert!(tq.iter().any(|l| l.contains("one of 3 queue workers")));
         // The prediction's body: time.sleep, a kernel that lets the GIL go, or pure Python.
         let body = |work| {
             python(&Config { work, ..c.clone() })
@@ -600,7 +415,7 @@ mod tests {
                 .expect("a body")
         };
         assert!(body(Work::Sleep).contains("time.sleep(0.08)"));
-        assert!(body(Work::Compute).contains("lets go of the GIL"));
+        assert!(body(Work::Compute).contains("lets the GIL go"));
         assert!(body(Work::PythonCpu).contains("holds the GIL"));
         // The same lines either way: a request's line does not move with the work.
         for v in Variant::ALL {
@@ -613,6 +428,79 @@ mod tests {
             };
             assert_eq!(n(Work::Sleep), n(Work::PythonCpu), "{v}");
         }
+    }
+
+    /// A console line as a pattern of the `print()` that would print it: each `{…}` of
+    /// an f-string stands for any text.
+    fn printed_by(console: &str, print_arg: &str) -> bool {
+        let literal = print_arg
+            .trim_start_matches('f')
+            .trim_matches('"')
+            .replace("\\n", "\n");
+        literal.lines().filter(|l| !l.trim().is_empty()).any(|piece| {
+            let mut rest = console;
+            let parts: Vec<&str> = piece.split('{').collect();
+            for (i, part) in parts.iter().enumerate() {
+                let fixed = if i == 0 {
+                    *part
+                } else {
+                    part.split_once('}').map_or(*part, |(_, after)| after)
+                };
+                match rest.find(fixed) {
+                    Some(at) if i > 0 || at == 0 => rest = &rest[at + fixed.len()..],
+                    _ => return false,
+                }
+            }
+            rest.is_empty() || parts.len() > 1 && piece.ends_with('}')
+        })
+    }
+
+    /// The argument of each `print(...)` in `lines`.
+    fn prints(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("print(")?
+                    .strip_suffix(')')
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_console_prints_exactly_the_prints_of_the_code_shown() {
+        for v in Variant::ALL {
+            let config = Config {
+                requests: 2,
+                concurrency: 2,
+                ..tutorial(v)
+            };
+            let shown = prints(&python(&config));
+            assert!(!shown.is_empty(), "{v}");
+            let report = crate::simulate(&config).expect("runs");
+            for line in &report.console {
+                assert!(
+                    shown.iter().any(|p| printed_by(&line.line, p)),
+                    "{v}: {:?} is printed by no print() of the code shown",
+                    line.line
+                );
+            }
+            for p in &shown {
+                assert!(
+                    report.console.iter().any(|line| printed_by(&line.line, p)),
+                    "{v}: print({p}) is shown but never printed"
+                );
+            }
+        }
+        assert!(printed_by(
+            "Fetching external data for item 123...",
+            "f\"Fetching external data for item {item_id}...\""
+        ));
+        assert!(!printed_by(
+            "Logging 1 -> 2",
+            "f\"Logging Request: {request_data}\""
+        ));
     }
 
     #[test]

@@ -263,8 +263,8 @@ mod tests {
     fn async_io_worked_by_hand() {
         // Three requests at once, fetch 100 ms, predict 200 ms on the loop.
         let r = run(Variant::AsyncIo, 3, 100.0, 200.0);
-        let fetch = || "data = await fetch_external_data_async(".to_string();
-        let predict = || "prediction = run_model_prediction(".to_string();
+        let fetch = || "data = await fetch_external_data_async(request.item_id)".to_string();
+        let predict = || "prediction = run_model_prediction(request.feature_value)".to_string();
         // 0–100: all three fetch.
         assert_eq!(lit(&r, 50.0), [(fetch(), 3)]);
         // 100–300: request 0 predicts, holding the loop; 1 and 2 wait for it at the fetch.
