@@ -85,6 +85,24 @@ for (const config of scenarios) {
   });
 }
 
+test('the probe shows no stall where the loop never blocks, and sees the blocking ones', async () => {
+  // The tutorial at 0.2×: the loop is never blocked by sync_def, full_async and
+  // background. A gap in the heartbeat while no step held the loop is the browser's:
+  // kept apart as a gap, neither drawn nor counted.
+  const tutorial = { requests: 10, concurrency: 10, io_ms: 100, cpu_ms: 200, bg_ms: 40, tokens: 40, work: 'sleep' };
+  for (const variant of ['sync_def', 'full_async', 'background']) {
+    for (let i = 0; i < 2; i++) {
+      const { measured } = await run({ ...tutorial, variant });
+      assert.deepEqual(measured.probe_stalls, [], `${variant}: ${JSON.stringify(measured.probe_stalls)}`);
+      assert.equal(measured.stats.probe_stall_total_ms, 0, variant);
+      assert.ok(Array.isArray(measured.probe_gaps), 'the gaps are kept for the curious');
+    }
+  }
+  const { measured } = await run({ ...tutorial, variant: 'blocking' });
+  const [probe, truth] = [measured.stats.probe_stall_total_ms, measured.stats.loop_stall_total_ms];
+  assert.ok(Math.abs(probe - truth) <= 0.1 * truth, `blocking: the probe saw ${probe} ms of ${truth} ms blocked`);
+});
+
 test('an invalid config rejects with the core\'s message', async () => {
   const err = await s.page.evaluate(() => window.loopscope.run({ variant: 'async_io', io_ms: -5 })
     .then(() => 'resolved', (e) => e.message));

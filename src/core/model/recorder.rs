@@ -395,6 +395,7 @@ impl Recorder {
             console_dropped: self.console_dropped,
             stats,
             probe_stalls: None,
+            probe_gaps: Vec::new(),
             measurement: None,
             cut_short,
             logged: self.logged,

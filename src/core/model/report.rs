@@ -33,6 +33,11 @@ pub struct Report {
     /// absent from predictions (the model has no probe: its stalls are exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_stalls: Option<Vec<ProbeStall>>,
+    /// Measured: gaps in the heartbeat while the loop ran no callback long enough to
+    /// be a stall: the browser's own work on the thread, which no endpoint caused. Not
+    /// stalls, not counted; empty for predictions.
+    #[serde(default)]
+    pub probe_gaps: Vec<ProbeStall>,
     /// In time order (ties keep the order printed): the first
     /// [`limits::MAX_CONSOLE_LINES`](super::limits::MAX_CONSOLE_LINES), as a terminal's
     /// scrollback keeps some.

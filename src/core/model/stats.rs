@@ -110,27 +110,6 @@ impl Stats {
     }
 }
 
-/// How late the heartbeat fired while nothing held the loop: the nearest-rank 90th
-/// percentile of the lateness of the ticks (`[t_ms, lag_ms]`, one every `period_ms`)
-/// whose wait overlapped no stall; 0 when there are none. That lateness is the
-/// machine's (a busy core, the browser's own work), and every wake-up of a run (a
-/// message, a timer, a pool thread) is exposed to it.
-pub fn idle_lateness(samples: &[[f64; 2]], period_ms: f64, stalls: &[Stall]) -> f64 {
-    let mut idle: Vec<f64> = samples
-        .iter()
-        .filter(|&&[t, lag]| {
-            let from = t - lag - period_ms;
-            !stalls.iter().any(|s| s.start_ms < t && from < s.end_ms)
-        })
-        .map(|&[_, lag]| lag)
-        .collect();
-    if idle.is_empty() {
-        return 0.0;
-    }
-    idle.sort_by(f64::total_cmp);
-    percentile(&idle, 90.0)
-}
-
 /// The most of `spans` (start, end) going on at one moment; spans that meet end to
 /// end do not overlap.
 pub fn most_at_once(spans: impl Iterator<Item = (f64, f64)>) -> usize {
@@ -147,8 +126,7 @@ pub fn most_at_once(spans: impl Iterator<Item = (f64, f64)>) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{idle_lateness, most_at_once, percentile};
-    use crate::model::Stall;
+    use super::{most_at_once, percentile};
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -160,24 +138,6 @@ mod tests {
         let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(percentile(&hundred, 95.0), 95.0);
         assert_eq!(percentile(&hundred, 99.0), 99.0);
-    }
-
-    #[test]
-    fn idle_lateness_leaves_out_ticks_a_stall_held_up() {
-        let stall = Stall {
-            start_ms: 100.0,
-            end_ms: 300.0,
-            request: 0,
-            cause: "run_model_prediction".into(),
-            worker: 0,
-        };
-        let mut samples: Vec<[f64; 2]> = (1..=20).map(|i| [f64::from(i) * 4.0, 0.5]).collect();
-        samples.push([84.5, 0.5 + f64::from(0)]);
-        samples.push([302.0, 198.0]); // held up by the stall: not the machine's lateness
-        samples.extend((0..10).map(|i| [306.0 + f64::from(i) * 4.0, 2.0]));
-        let late = idle_lateness(&samples, 4.0, std::slice::from_ref(&stall));
-        assert_eq!(late, 2.0);
-        assert_eq!(idle_lateness(&[], 4.0, &[]), 0.0);
     }
 
     #[test]

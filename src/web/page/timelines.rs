@@ -730,20 +730,22 @@ pub(super) fn caption(
             } else {
                 String::new()
             };
-            let gaps = m.probe_stalls.as_ref().map_or(0, Vec::len);
-            if m.loop_stalls.is_empty() && gaps > 0 {
-                let what = if gaps == 1 {
-                    "The mark in the probe's lane is a gap".to_string()
+            // The probe's stalls are the loop's own work (the browser's gaps are not
+            // drawn): with no blocking call, that is FastAPI's work, or many steps at once.
+            let marks = m.probe_stalls.as_ref().map_or(0, Vec::len);
+            if m.loop_stalls.is_empty() && marks > 0 {
+                let what = if marks == 1 {
+                    "The mark in the probe's lane is".to_string()
                 } else {
-                    format!("The {gaps} marks in the probe's lane are gaps")
+                    format!("The {marks} marks in the probe's lane are")
                 };
                 let busy = if m.config.overhead_ms > 0.0 {
-                    "with FastAPI's own work (the overhead the model charges) or the browser's"
+                    "FastAPI's own work on the loop (what the prediction charges per request)"
                 } else {
-                    "with the browser's own work for a moment, as a real server's loop is with its framework's"
+                    "the loop running many requests' steps back to back"
                 };
                 probe_note.push_str(&format!(
-                    "<span class=\"note\">{what}: nothing in the endpoint blocked the loop; the worker's thread was busy {busy}.</span>"
+                    "<span class=\"note\">{what} {busy}, not a blocking call of the endpoint.</span>"
                 ));
             }
             if let Some(x) = m.measurement.as_ref().filter(|x| x.probe_period_ms > 1.0) {
@@ -845,7 +847,7 @@ mod tests {
         let check = fidelity(&predicted, &predicted);
         let html = caption(Variant::FullAsync, &predicted, Some((&predicted, &check)), 1.0);
         assert!(!html.contains("data-failed-check"), "{html}");
-        // Short probe gaps where nothing blocked are named for what they are.
+        // Probe stalls where nothing blocked are named for what they are.
         let mut gaps = measured.clone();
         gaps.probe_stalls = Some(
             [(10.0, 12.5), (400.0, 403.0)]
@@ -860,7 +862,7 @@ mod tests {
         );
         let html = caption(Variant::FullAsync, &predicted, Some((&gaps, &check)), 1.0);
         assert!(
-            html.contains("The 2 marks in the probe's lane are gaps: nothing in the endpoint blocked the loop; the worker's thread was busy with the browser's own work"),
+            html.contains("The 2 marks in the probe's lane are the loop running many requests' steps back to back, not a blocking call of the endpoint."),
             "{html}"
         );
     }

@@ -12,7 +12,7 @@ use super::protocol::{
 };
 use super::worker::{spawn_worker, Inbox, Spawned};
 use super::{cross_origin_isolated, hardware_concurrency, now_abs};
-use loopscope::model::stats::{idle_lateness, most_at_once};
+use loopscope::model::stats::most_at_once;
 use loopscope::model::Event;
 use loopscope::model::{
     Config, Faults, Measurement, Phase, PhaseKind, Place, ProbeStall, Recorder, Report, Source, Variant, Work,
@@ -698,30 +698,14 @@ fn assemble(
     probe_stalls.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     report.stats.set_probe(&probe_stalls);
     let mut warnings = Vec::new();
-    // Lag the probe saw while its loop neither blocked nor waited for its GIL.
-    let unexplained: f64 = probe_stalls
-        .iter()
-        .filter(|p| {
-            let held = report
-                .loop_stalls
-                .iter()
-                .filter(|s| s.worker == p.worker)
-                .map(|s| (s.start_ms, s.end_ms))
-                .chain(
-                    report
-                        .loop_gil_waits
-                        .iter()
-                        .filter(|g| g.worker == p.worker)
-                        .map(|g| (g.start_ms, g.end_ms)),
-                );
-            !held.into_iter().any(|(s, e)| s < p.end_ms && p.start_ms < e)
-        })
-        .map(|p| p.end_ms - p.start_ms)
-        .sum();
+    // Gaps in the heartbeat while the loop ran nothing: the browser's own work.
+    let mut probe_gaps: Vec<ProbeStall> = parts.iter().flat_map(|p| p.probe_gaps.iter().cloned()).collect();
+    probe_gaps.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+    let unexplained: f64 = probe_gaps.iter().map(|p| p.end_ms - p.start_ms).sum();
     if unexplained > 50.0 {
         warnings.push(format!(
-            "the heartbeat ran late for {unexplained:.0} ms while the server was not blocking: \
-             timers were throttled (hidden tab?) or the machine was busy, so stalls may be overstated"
+            "the heartbeat ran late for {unexplained:.0} ms while the loop ran nothing: timers were throttled \
+             (hidden tab?) or the machine was busy, so the run may be late"
         ));
     }
     let cores = hardware_concurrency();
@@ -758,20 +742,7 @@ fn assemble(
     }
     let heartbeat = probe::Heartbeat::here();
     let period = heartbeat.period_ms;
-    let timer_lateness_ms = parts
-        .iter()
-        .map(|p| {
-            let mine: Vec<_> = report
-                .loop_stalls
-                .iter()
-                .filter(|s| s.worker == p.worker)
-                .cloned()
-                .collect();
-            // A sample is the latest of a window's turns: its turn began up to a window
-            // and a period before it.
-            idle_lateness(&p.probe_lag, period + probe::SAMPLE_WINDOW_MS, &mine)
-        })
-        .fold(0.0, f64::max);
+    let timer_lateness_ms = parts.iter().map(|p| p.idle_lateness_ms).fold(0.0, f64::max);
     let first = parts.first().ok_or("no server worker reported")?;
     report.measurement = Some(Measurement {
         probe_lag: first.probe_lag.clone(),
@@ -792,6 +763,7 @@ fn assemble(
         warnings,
     });
     report.probe_stalls = Some(probe_stalls);
+    report.probe_gaps = probe_gaps;
     report.faults = faults.clone();
     Ok(report)
 }

@@ -15,6 +15,14 @@
 //!
 //! A block begins at an unknown moment within the period before the turn that reveals
 //! it, so its length is estimated as the gap minus half an idle turn's gap.
+//!
+//! A gap is not always the loop's: the browser has work of its own on the thread now
+//! and then (a garbage collection, a message's delivery), which no endpoint caused. The
+//! server tells the probe the longest step its loop ran since the probe last looked
+//! (`longest`): a gap in which no step ran long enough to be a stall is the browser's,
+//! or many short steps back to back, none of which asyncio's debug mode would name.
+//! It is kept apart (`gaps`, in the report for the curious), not drawn and not counted
+//! as a stall, and the lag drawn is the part of each turn's lateness the loop caused.
 
 use super::{now_abs, timer};
 use loopscope::model::ProbeStall;
@@ -58,12 +66,28 @@ const RECENT: usize = 64;
 
 #[derive(Default)]
 struct Data {
-    /// (absolute time, lag): per window, the largest lag of a turn in it.
+    /// (absolute time, lag): per window, the largest lag of a turn in it that the loop
+    /// caused.
     samples: Vec<(f64, f64)>,
     /// How many of `samples` went out in live batches: kept with them, so whoever takes
     /// the samples takes the count too.
     batched: usize,
     stalls: Vec<ProbeStall>,
+    /// Gaps while the loop ran nothing long enough: the browser's.
+    gaps: Vec<ProbeStall>,
+    /// The lateness of every turn whose wait the loop did not hold.
+    idle_lags: Vec<f64>,
+}
+
+/// What a probe measured, on the run's clock.
+#[derive(Default)]
+pub struct Measured {
+    pub stalls: Vec<ProbeStall>,
+    pub gaps: Vec<ProbeStall>,
+    pub samples: Vec<[f64; 2]>,
+    /// The 90th percentile of the lateness of the turns whose wait the loop did not
+    /// hold: how late a timer fires on this machine.
+    pub idle_lateness_ms: f64,
 }
 
 /// The typical gap between idle turns: the median of the last idle ones.
@@ -111,8 +135,9 @@ pub struct Probe {
 
 impl Probe {
     /// Starts the heartbeat; about every 100 ms, `on_batch` gets the latest samples
-    /// (`[absolute time, lag]`) for a live view.
-    pub fn start(on_batch: impl Fn(Vec<[f64; 2]>) + 'static) -> Probe {
+    /// (`[absolute time, lag]`) for a live view. `longest` is the longest step the
+    /// loop ran since the probe last took it (and set it to 0), in ms.
+    pub fn start(longest: Rc<Cell<f64>>, on_batch: impl Fn(Vec<[f64; 2]>) + 'static) -> Probe {
         let data = Rc::new(RefCell::new(Data::default()));
         let stop = Rc::new(Cell::new(false));
         let heartbeat = Heartbeat::here();
@@ -138,18 +163,30 @@ impl Probe {
                 let typical_gap = typical.gap();
                 let length = gap - typical_gap / 2.0;
                 typical.note(gap);
+                // The longest step the loop ran since the last turn.
+                let held = longest.replace(0.0);
+                let loops = held >= threshold_ms;
                 let mut d = d.borrow_mut();
                 if length >= threshold_ms {
                     // The block began somewhere in the turn's wait: take the middle.
-                    d.stalls.push(ProbeStall {
+                    let stall = ProbeStall {
                         start_ms: last + typical_gap / 2.0,
                         end_ms: t,
                         lag_ms: lag,
                         worker: 0,
-                    });
+                    };
+                    if loops {
+                        d.stalls.push(stall);
+                    } else {
+                        d.gaps.push(stall);
+                    }
                 }
+                if !loops {
+                    d.idle_lags.push(lag);
+                }
+                let lag = lag.min(held);
                 window_lag = window_lag.max(lag);
-                if t - window_start >= SAMPLE_WINDOW_MS || length >= threshold_ms {
+                if t - window_start >= SAMPLE_WINDOW_MS || (loops && length >= threshold_ms) {
                     d.samples.push((t, window_lag));
                     (window_start, window_lag) = (t, 0.0);
                 }
@@ -164,28 +201,39 @@ impl Probe {
         Probe { data, stop }
     }
 
-    /// Stops the heartbeat; returns its stalls and samples on the run's timeline
-    /// (ms since `t0_abs`), dropping what came before the run started.
-    pub fn finish(self, t0_abs: f64) -> (Vec<ProbeStall>, Vec<[f64; 2]>) {
+    /// Stops the heartbeat; returns what it measured on the run's timeline (ms since
+    /// `t0_abs`), dropping what came before the run started.
+    pub fn finish(self, t0_abs: f64) -> Measured {
         self.stop.set(true);
         let data = self.data.take();
-        let stalls = data
-            .stalls
-            .into_iter()
-            .filter(|s| s.end_ms > t0_abs)
-            .map(|s| ProbeStall {
-                start_ms: (s.start_ms - t0_abs).max(0.0),
-                end_ms: s.end_ms - t0_abs,
-                lag_ms: s.lag_ms,
-                worker: 0,
-            })
-            .collect();
+        let on_run = |list: Vec<ProbeStall>| -> Vec<ProbeStall> {
+            list.into_iter()
+                .filter(|s| s.end_ms > t0_abs)
+                .map(|s| ProbeStall {
+                    start_ms: (s.start_ms - t0_abs).max(0.0),
+                    end_ms: s.end_ms - t0_abs,
+                    lag_ms: s.lag_ms,
+                    worker: 0,
+                })
+                .collect()
+        };
         let samples = data
             .samples
             .into_iter()
             .filter(|(t, _)| *t >= t0_abs)
             .map(|(t, lag)| [t - t0_abs, lag])
             .collect();
-        (stalls, samples)
+        let mut idle = data.idle_lags;
+        idle.sort_by(f64::total_cmp);
+        Measured {
+            stalls: on_run(data.stalls),
+            gaps: on_run(data.gaps),
+            samples,
+            idle_lateness_ms: if idle.is_empty() {
+                0.0
+            } else {
+                loopscope::model::stats::percentile(&idle, 90.0)
+            },
+        }
     }
 }

@@ -127,8 +127,12 @@ pub struct ServerPart {
     pub worker: u64,
     /// On the run's clock.
     pub probe_stalls: Vec<ProbeStall>,
-    /// `[t, lag]` on the run's clock.
+    /// Gaps in the heartbeat while the loop ran nothing: the browser's.
+    pub probe_gaps: Vec<ProbeStall>,
+    /// `[t, lag]` on the run's clock: the lateness the loop caused.
     pub probe_lag: Vec<[f64; 2]>,
+    /// How late a timer fired while the loop was free (90th percentile).
+    pub idle_lateness_ms: f64,
     pub loop_block_method: String,
     pub compute_rounds_per_ms: Option<f64>,
     pub pool_workers: u64,

@@ -16,7 +16,7 @@ use super::gil::Gil;
 use super::hold::{hold, Hold};
 use super::now_abs;
 use super::pool::{self, Pool};
-use super::probe::Probe;
+use super::probe::{self, Probe};
 use super::protocol::{from_json, to_json, Enqueue, FromServer, LogTo, Progress, ServerPart, ToServer};
 use super::timer::resolve_after;
 use super::worker::{post_to_parent, shared_field, take_received_ports, Peer};
@@ -121,6 +121,14 @@ struct Server {
     step: RefCell<Option<Step>>,
     /// Events not yet posted to the page.
     outbox: RefCell<Vec<Event>>,
+    /// The longest its loop was held since the probe last looked, in ms, by one step's
+    /// blocking calls and FastAPI's work, or a wait for the GIL: the probe tells the
+    /// loop's stalls from the browser's own gaps by it (and asyncio's debug mode, too,
+    /// judges each callback alone). The runtime's own bookkeeping, a garbage collection
+    /// or the OS running another thread in the middle of a step hold nothing.
+    longest: Rc<Cell<f64>>,
+    /// What the step running has held the loop for so far, in ms.
+    step_held: Cell<f64>,
     /// How `time.sleep` holds a thread in this run.
     hold: Hold,
     /// Injected faults (a test's).
@@ -151,6 +159,11 @@ impl Server {
         if !events.is_empty() {
             post_to_parent(&to_json(&FromServer::Events { events }));
         }
+    }
+
+    /// The loop was held for `ms` at a stretch: the probe hears of the longest.
+    fn held(&self, ms: f64) {
+        self.longest.set(self.longest.get().max(ms));
     }
 
     fn now(&self) -> f64 {
@@ -221,6 +234,8 @@ impl Server {
         let Some((request, mut task, stepped)) = taken else {
             return; // finished, woken again
         };
+        // What this step holds the loop for: its blocking calls and FastAPI's work.
+        self.step_held.set(0.0);
         if !stepped {
             // FastAPI reads, routes and validates the request.
             self.overhead(self.config.overhead_at_first_step());
@@ -228,6 +243,7 @@ impl Server {
         *self.step.borrow_mut() = Some(Step::new(request));
         let waker = aio::waker(index, &self.aio.ready);
         let done = task.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        self.held(self.step_held.get());
         if done {
             self.aio.free_tasks.borrow_mut().push(index);
         } else {
@@ -332,6 +348,7 @@ impl Server {
         }
         if let Some(gil) = &self.gil {
             if let Some(asked_abs) = gil.acquire() {
+                self.held(now_abs() - asked_abs);
                 let t0 = self.t0_abs.get();
                 self.emit(Event::LoopGilWait {
                     worker: self.worker,
@@ -389,21 +406,28 @@ impl Server {
     fn overhead(&self, ms: f64) {
         let ms = Config::overhead_cost(ms, self.warm.get());
         if ms > 0.0 {
+            let began = now_abs();
             hold(ms, Hold::Sleep);
             self.warm.set(true);
+            self.step_held.set(self.step_held.get() + (now_abs() - began));
         }
     }
 
     fn finish(&self) {
         self.flush();
         let t0 = self.t0_abs.get();
-        let (mut probe_stalls, probe_lag) = self
+        let probe::Measured {
+            stalls: mut probe_stalls,
+            gaps: mut probe_gaps,
+            samples: probe_lag,
+            idle_lateness_ms,
+        } = self
             .probe
             .borrow_mut()
             .take()
             .map(|p| p.finish(t0))
             .unwrap_or_default();
-        for s in &mut probe_stalls {
+        for s in probe_stalls.iter_mut().chain(probe_gaps.iter_mut()) {
             s.worker = self.worker;
         }
         let count = |p: &RefCell<Option<Rc<Pool>>>| p.borrow().as_ref().map_or(0, |p| p.workers()) as u64;
@@ -411,7 +435,9 @@ impl Server {
             part: ServerPart {
                 worker: self.worker,
                 probe_stalls,
+                probe_gaps,
                 probe_lag,
+                idle_lateness_ms,
                 loop_block_method: self.hold.method().to_string(),
                 compute_rounds_per_ms: match self.hold {
                     Hold::Compute { rounds_per_ms } => Some(rounds_per_ms),
@@ -536,6 +562,8 @@ impl Thread for Handle {
         hold(ms, self.server.hold.for_kind(kind));
         self.server.warm.set(false); // it blocked
         let end_ms = self.now();
+        let held = &self.server.step_held;
+        held.set(held.get() + (end_ms - start_ms));
         if let Some(step) = self.server.step.borrow_mut().as_mut() {
             step.blocked(function, start_ms, end_ms);
         }
@@ -781,7 +809,10 @@ pub fn start() -> Box<dyn FnMut(String)> {
                         Err(e) => return fail(e),
                     };
                 let pool_start_ms = now_abs() - asked_at;
-                let probe = Probe::start(|samples| post_to_parent(&to_json(&FromServer::Lag { samples })));
+                let longest = Rc::new(Cell::new(0.0));
+                let probe = Probe::start(longest.clone(), |samples| {
+                    post_to_parent(&to_json(&FromServer::Lag { samples }))
+                });
                 let s = Rc::new(Server {
                     worker,
                     limiter: Limiter::new(config.tokens),
@@ -798,6 +829,8 @@ pub fn start() -> Box<dyn FnMut(String)> {
                     warm: Cell::new(false),
                     step: RefCell::default(),
                     outbox: RefCell::default(),
+                    longest,
+                    step_held: Cell::new(0.0),
                     hold,
                     config,
                     faults,
