@@ -25,14 +25,11 @@ pub fn played_at(scale: f64) -> String {
         "played in the tutorial's time".to_string()
     } else if scale < 1.0 {
         format!(
-            "played {}× faster (time scale {scale}) · times in the tutorial's seconds",
+            "played {}× faster: times in the tutorial's seconds",
             ratio(1.0 / scale)
         )
     } else {
-        format!(
-            "played {}× slower (time scale {scale}) · times in the tutorial's seconds",
-            ratio(scale)
-        )
+        format!("played {}× slower: times in the tutorial's seconds", ratio(scale))
     }
 }
 
@@ -91,15 +88,15 @@ mod tests {
         assert_eq!(round_duration(0.5), "0.5 ms");
         assert_eq!(
             played_at(0.2),
-            "played 5× faster (time scale 0.2) · times in the tutorial's seconds"
+            "played 5× faster: times in the tutorial's seconds"
         );
         assert_eq!(
             played_at(0.3),
-            "played 3.33× faster (time scale 0.3) · times in the tutorial's seconds"
+            "played 3.33× faster: times in the tutorial's seconds"
         );
         assert_eq!(
             played_at(2.0),
-            "played 2× slower (time scale 2) · times in the tutorial's seconds"
+            "played 2× slower: times in the tutorial's seconds"
         );
         assert_eq!(played_at(1.0), "played in the tutorial's time");
     }

@@ -131,7 +131,7 @@ test("FastAPI's per-request overhead is spent on the loop, as the model charges 
 
 test('the page: presets past the tutorial show what they compare, and the link keeps it', async () => {
   const { openPage } = await import('./harness.mjs');
-  const { page, log } = await openPage(s.browser, s.server.url);
+  const { page, log } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     const visible = () => page.$$eval('figure[data-variant]', (fs) => fs.filter((f) => !f.hidden).map((f) => f.dataset.variant));
     assert.deepEqual(await visible(), ['sync_def', 'blocking', 'async_io', 'full_async', 'background']);
@@ -162,7 +162,8 @@ test('the page: presets past the tutorial show what they compare, and the link k
     assert.match(models[1], /^as measured on FastAPI \d/);
     // The legend names only what the timelines can show: no GIL or process colours
     // for the tutorial's sleeps, both once the work is pure Python with a process pool.
-    const legend = () => page.$$eval('#legend [data-legend-for]', (lis) => lis.filter((l) => !l.hidden).length);
+    const legend = () => page.$$eval('#legend [data-swatch]', (lis) => lis.map((l) => l.dataset.swatch)
+      .filter((s) => ['gil-wait', 'loop-gil', 'cpu-process'].includes(s)).length);
     assert.equal(await legend(), 0);
     // CPU-bound Python: run the process pool from its button, and its numbers come.
     await page.click('[data-preset="cpu-python"]');

@@ -96,8 +96,9 @@ test('clicking a console line replays from it; keys play, pause and step', async
       const canvas = document.querySelector(c);
       return { w: canvas.clientWidth, h: canvas.clientHeight };
     }, canvas);
-    // The shared span is blocking's 900 ms (× 1.03); the plot starts after the lane labels.
-    const gutter = 12 * 6.8; const plot = at.w - gutter - 12; const span = 900 * 1.03;
+    // The timeline is fitted to its own run, 700 ms (× 1.03); the plot starts after the
+    // lane labels.
+    const gutter = 12 * 6.8; const plot = at.w - gutter - 12; const span = 700 * 1.03;
     await page.click(canvas, { position: { x: gutter + (600 / span) * plot, y: at.h - 6 } });
     assert.equal(Number(await page.inputValue('input[data-testid="scrubber"]')), 500, `canvas ${JSON.stringify(box)}`);
     // And from the keyboard: a bar focused with the arrows, Enter replays from it.
@@ -131,8 +132,8 @@ test('a measured run replays on one clock, model or measurement', async () => {
   }
 });
 
-test('presets say which is on, the explainer opens once, the fitted view stays in the link', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+test('presets say which is on, the explainer opens once, every timeline is fitted and the overview lines them up', async () => {
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     await page.click('[data-preset="blocking-async"]');
     assert.equal(await page.getAttribute('[data-preset="blocking-async"]', 'aria-pressed'), 'true');
@@ -142,13 +143,13 @@ test('presets say which is on, the explainer opens once, the fitted view stays i
     assert.equal(await page.$eval('#explainer', (d) => d.open), true);
     await page.click('#explainer summary');
     assert.equal(await page.$eval('#explainer', (d) => d.open), false);
-    await page.click('figure[data-variant="full_async"] .fit');
-    assert.match(await page.evaluate(() => location.hash), /&fit=full_async$/);
+    // Each timeline's window is its own run; the overview puts them on one axis.
+    const windows = await page.$$eval('figure[data-variant]:not([hidden])', (fs) => fs.map((f) => Number(f.dataset.window.split(' ')[1])));
+    assert.ok(Math.max(...windows) > 5 * Math.min(...windows), `fitted: ${windows}`);
+    assert.equal(await page.isVisible('#overview'), true);
     await page.reload();
     await page.waitForFunction(() => window.loopscope?.ready === true);
     assert.equal(await page.$eval('#explainer', (d) => d.open), false);
-    assert.equal(await page.getAttribute('figure[data-variant="full_async"] .fit', 'aria-pressed'), 'true');
-    assert.equal(await page.getAttribute('figure[data-variant="blocking"] .fit', 'aria-pressed'), 'false');
   } finally {
     await page.close();
   }

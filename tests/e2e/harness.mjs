@@ -101,7 +101,7 @@ export function suite({ page: withPage = false } = {}) {
   before(async () => {
     s.server = await startServer();
     s.browser = await launchBrowser();
-    if (withPage) ({ page: s.page, log: s.log } = await openPage(s.browser, s.server.url));
+    if (withPage) ({ page: s.page, log: s.log } = await openPage(s.browser, `${s.server.url}#view=lab`));
   });
   after(async () => {
     await s.browser?.close();

@@ -15,7 +15,7 @@ async function errors(page) {
 }
 
 test('a preset clears the errors of the values it replaces', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     await page.fill('#f-requests', '3'); // concurrency 10 is now too many
     assert.match((await errors(page)).concurrency, /cannot exceed requests/);
@@ -27,6 +27,9 @@ test('a preset clears the errors of the values it replaces', async () => {
     assert.equal(await page.getAttribute('#f-concurrency', 'aria-invalid'), 'false');
     assert.equal(await page.isDisabled('[data-run="all"]'), false);
     assert.doesNotMatch(await page.textContent('#status'), /Fix the highlighted field/);
+    // The threadpool's size is past the tutorial: in the form's closed part.
+    assert.equal(await page.isVisible('#f-tokens'), false);
+    await page.click('#beyond summary');
     await page.fill('#f-tokens', 'abc');
     assert.match((await errors(page)).tokens, /got 'abc'/);
     await page.click('[data-preset="def-endpoint"]');
@@ -38,7 +41,7 @@ test('a preset clears the errors of the values it replaces', async () => {
 });
 
 test('the form states one range for every bad count, and reads numbers one way', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     for (const [value, shown] of [['-1', '-1'], ['0', '0'], ['100001', '100001'], ['2.5', '2.5'], ['Infinity', 'Infinity']]) {
       await page.fill('#f-requests', value);
@@ -63,7 +66,7 @@ test('the form states one range for every bad count, and reads numbers one way',
 });
 
 test('the JS API answers bad configs with the same sentences, and refuses what it cannot read', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     const refusal = (config) => page.evaluate((c) => window.loopscope.run(c)
       .then(() => 'resolved', (e) => e.message), config);

@@ -178,7 +178,7 @@ test('a run started from the console shows on the page and holds its buttons', a
 });
 
 test('a preset link reproduces its config', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     await page.click('[data-preset="threadpool-exhausted"]');
     assert.equal(await page.getAttribute('[data-preset="threadpool-exhausted"]', 'aria-pressed'), 'true');
@@ -201,7 +201,7 @@ test('a preset link reproduces its config', async () => {
 });
 
 test('an invalid input shows its message beside the field and disables the buttons', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     await page.fill('#f-requests', 'abc');
     assert.match(await page.textContent('#e-requests'), /requests/);
@@ -239,7 +239,7 @@ test('a timeline can be explored from the keyboard', async () => {
 });
 
 test('Run all five on the tutorial preset at 0.2× (screenshot saved)', async () => {
-  const { page } = await openPage(s.browser, s.server.url);
+  const { page } = await openPage(s.browser, `${s.server.url}#view=lab`);
   try {
     await page.click('[data-preset="tutorial"]');
     await click(page, '[data-run="all"]');

@@ -77,13 +77,13 @@ impl Variant {
     /// One line on what a request does.
     pub fn summary(self) -> &'static str {
         match self {
-            Variant::SyncDef => "def endpoint: FastAPI runs it in the threadpool, the loop stays free",
+            Variant::SyncDef => "a def endpoint: FastAPI runs it on a threadpool thread, the loop stays free",
             Variant::Blocking => "async def calling time.sleep: every request holds the event loop",
-            Variant::AsyncIo => "await asyncio.sleep for I/O, then the prediction blocks the loop",
-            Variant::FullAsync => "await I/O, await run_in_threadpool(predict): the loop stays free",
-            Variant::Background => "full_async, then a sync log task after the response is sent",
-            Variant::ProcessPool => "await I/O, then the prediction in a process pool: a GIL per process",
-            Variant::TaskQueue => "full_async, then the log job to a task queue: no pool token for it",
+            Variant::AsyncIo => "awaits the fetch, then the prediction blocks the loop",
+            Variant::FullAsync => "awaits the fetch and run_in_threadpool(predict): the loop stays free",
+            Variant::Background => "as /predict_full_async, then a log task after the response",
+            Variant::ProcessPool => "awaits the fetch, then predicts in a process pool: a GIL per process",
+            Variant::TaskQueue => "as /predict_full_async, then the log job to a task queue: no thread held",
         }
     }
 

@@ -43,12 +43,23 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// What a link says besides the settings: the preset chosen, which timelines are
-/// fitted to their own run, and which endpoints are shown (empty: the tutorial's five).
+/// Which of the page's two views a link opens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// The tutorial as steps; at this step (its id).
+    Lesson(String),
+    /// Every setting and endpoint, and the numbers.
+    Lab,
+}
+
+/// What a link says besides the settings: the view, the preset chosen, and which
+/// endpoints are shown (empty: the tutorial's five).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct View {
+    /// The view the link asks for; `None` when it says nothing (then a link with
+    /// settings opens the Lab, and one without opens what the reader last used).
+    pub mode: Option<Mode>,
     pub preset: Option<String>,
-    pub fit: Vec<Variant>,
     pub show: Vec<Variant>,
 }
 
@@ -99,9 +110,13 @@ fn undotted(key: &str, value: &str, errors: &mut Vec<ConfigError>) -> Vec<Varian
 
 /// The URL hash for these settings, e.g. `#variant=async_io&requests=10&concurrency=10&
 /// io_ms=500&cpu_ms=1000&bg_ms=200&tokens=40&work=sleep&scale=0.2`, plus `&preset=<id>`
-/// and `&fit=<variant>.<variant>` when given. Numbers are printed shortest (`500`, not
-/// `500.0`).
+/// and `&show=<variant>.<variant>` when given; a lesson's step is its view and step
+/// alone (`#view=lesson&step=def`: the step has its settings). Numbers are printed
+/// shortest (`500`, not `500.0`).
 pub fn to_hash(settings: &Settings, view: &View) -> String {
+    if let Some(Mode::Lesson(step)) = &view.mode {
+        return format!("#view=lesson&step={}", percent_encode(step));
+    }
     let c = &settings.config;
     let mut hash = format!(
         "#variant={}&requests={}&concurrency={}&io_ms={}&cpu_ms={}&bg_ms={}&tokens={}&work={}&scale={}",
@@ -131,10 +146,6 @@ pub fn to_hash(settings: &Settings, view: &View) -> String {
     if let Some(id) = &view.preset {
         hash.push_str("&preset=");
         hash.push_str(&percent_encode(id));
-    }
-    if !view.fit.is_empty() {
-        hash.push_str("&fit=");
-        hash.push_str(&dotted(&view.fit));
     }
     if !view.show.is_empty() && view.shown() != Variant::TUTORIAL {
         hash.push_str("&show=");
@@ -183,15 +194,19 @@ pub fn from_hash(hash: &str) -> LinkRead {
     let mut pairs = Vec::new();
     let mut errors = Vec::new();
     let mut preset_id = None;
-    let mut fit = Vec::new();
     let mut show = Vec::new();
+    let (mut mode, mut step) = (None::<String>, None::<String>);
     for pair in hash.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (decode(k), decode(v));
         if key == "preset" {
             preset_id = Some(value);
         } else if key == "fit" {
-            fit = undotted("fit", &value, &mut errors);
+            // Older links fitted some timelines: every timeline is fitted now.
+        } else if key == "view" {
+            mode = Some(value);
+        } else if key == "step" {
+            step = Some(value);
         } else if key == "show" {
             show = undotted("show", &value, &mut errors);
         } else if key == "variant" || FORM_FIELDS.contains(&key.as_str()) {
@@ -234,6 +249,37 @@ pub fn from_hash(hash: &str) -> LinkRead {
             None
         }
     });
+    let mode = match mode.as_deref() {
+        None if step.is_none() => None,
+        None | Some("lesson") => {
+            let id = step.unwrap_or_default();
+            match super::lesson::step(&id) {
+                Some(s) => Some(Mode::Lesson(s.id.to_string())),
+                None => {
+                    if !id.is_empty() {
+                        let ids: Vec<&str> = super::lesson::steps().iter().map(|s| s.id).collect();
+                        errors.push(ConfigError::new(
+                            "link",
+                            format!(
+                                "unknown step {}: the lesson's are {}",
+                                quoted(&id),
+                                ids.join(", ")
+                            ),
+                        ));
+                    }
+                    Some(Mode::Lesson(super::lesson::steps()[0].id.to_string()))
+                }
+            }
+        }
+        Some("lab") => Some(Mode::Lab),
+        Some(other) => {
+            errors.push(ConfigError::new(
+                "link",
+                format!("unknown view {}: expected lesson or lab", quoted(other)),
+            ));
+            None
+        }
+    };
     let mut typed: Vec<(String, String)> = Vec::new();
     for (key, raw) in pairs.iter().rev() {
         if let (true, Raw::Typed(v)) = (FORM_FIELDS.contains(&key.as_str()), raw) {
@@ -246,8 +292,8 @@ pub fn from_hash(hash: &str) -> LinkRead {
     LinkRead {
         settings: read.settings,
         view: View {
+            mode,
             preset: preset_id,
-            fit,
             show,
         },
         errors,
@@ -387,20 +433,24 @@ mod tests {
     }
 
     #[test]
-    fn fitted_timelines_are_remembered() {
-        let view = View {
-            fit: vec![Variant::SyncDef, Variant::FullAsync],
-            ..View::default()
-        };
-        let hash = to_hash(&Settings::default(), &view);
-        assert!(hash.ends_with("&fit=sync_def.full_async"), "{hash}");
-        assert_eq!(from_hash(&hash).view, view);
-        let read = from_hash("#fit=blocking.fastest");
-        assert_eq!(read.view.fit, [Variant::Blocking]);
-        assert_eq!(fields_of(&read.errors), ["link"]);
-        assert!(read.errors[0]
+    fn a_link_opens_the_lesson_at_a_step_or_the_lab() {
+        let read = from_hash("#view=lesson&step=async-io");
+        assert_eq!(read.view.mode, Some(Mode::Lesson("async-io".into())));
+        assert_eq!(to_hash(&read.settings, &read.view), "#view=lesson&step=async-io");
+        assert_eq!(
+            from_hash("#view=lesson").view.mode,
+            Some(Mode::Lesson("def".into()))
+        );
+        assert_eq!(from_hash("#view=lab").view.mode, Some(Mode::Lab));
+        assert_eq!(from_hash("#requests=4").view.mode, None);
+        let read = from_hash("#view=lesson&step=nope");
+        assert_eq!(read.view.mode, Some(Mode::Lesson("def".into())));
+        assert!(read.errors[0].message.starts_with("unknown step 'nope'"));
+        assert!(from_hash("#view=slides").errors[0]
             .message
-            .starts_with("fit: unknown variant 'fastest'"));
+            .contains("expected lesson or lab"));
+        // Older links that fitted timelines still open: every timeline is fitted now.
+        assert!(from_hash("#fit=blocking").errors.is_empty());
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub struct Preset {
     /// The endpoints whose timelines it shows: the tutorial's five, or the ones it
     /// compares.
     pub shown: &'static [Variant],
+    /// Whether it is about a setting past the tutorial's (the threadpool's size, the
+    /// kind of work, processes, queue workers, server workers): the form's "Beyond the
+    /// tutorial" opens for it.
+    pub beyond: bool,
 }
 
 fn settings(variant: Variant, requests: u64, concurrency: u64, scale: f64) -> Settings {
@@ -45,6 +49,7 @@ pub fn presets() -> Vec<Preset> {
             settings: Settings::default(),
             suggested: &Variant::TUTORIAL,
             shown: &Variant::TUTORIAL,
+            beyond: false,
         },
         Preset {
             id: "def-endpoint",
@@ -53,22 +58,24 @@ pub fn presets() -> Vec<Preset> {
                 but FastAPI runs a def endpoint in its threadpool (40 threads by default), so ten \
                 requests overlap and all finish after one fetch and one prediction. Requests are \
                 served one after another only when the blocking calls run inside an async def, as in \
-                the blocking endpoint, which takes ten times as long.",
+                /predict_blocking, which takes ten times as long.",
             settings: settings(Variant::SyncDef, 10, 10, 0.2),
             suggested: &[Variant::SyncDef, Variant::Blocking],
             shown: &Variant::TUTORIAL,
+            beyond: false,
         },
         Preset {
             id: "threadpool-exhausted",
-            title: "Threadpool exhausted: 41 requests, 40 tokens",
-            explanation: "Forty-one requests arrive at once but the threadpool has 40 tokens, so the \
-                41st waits for a token until one of the other 40 gives its token back. With \
-                full_async its response comes one whole prediction after the others; with the def \
-                endpoint, which holds its token through the fetch too, one whole fetch and \
-                prediction after.",
+            title: "Threadpool exhausted: 41 requests, 40 threads",
+            explanation: "Forty-one requests arrive at once but FastAPI lends out 40 threads at a time \
+                (anyio's 40 tokens), so the 41st waits until one of the other 40 gives its thread \
+                back. From /predict_full_async its response comes one whole prediction after the \
+                others; from the def endpoint, which holds its thread through the fetch too, one \
+                whole fetch and prediction after.",
             settings: settings(Variant::FullAsync, 41, 41, 0.5),
             suggested: &[Variant::FullAsync, Variant::SyncDef],
             shown: &Variant::TUTORIAL,
+            beyond: true,
         },
         Preset {
             id: "blocking-async",
@@ -76,11 +83,12 @@ pub fn presets() -> Vec<Preset> {
             explanation: "The ten fetches are awaited, so they overlap, but run_model_prediction is \
                 called without await inside the async def, so each prediction holds the event loop \
                 and everything else queues behind it. The last response comes after one fetch and \
-                ten predictions; full_async moves the prediction into the threadpool and all ten \
-                finish together.",
+                ten predictions; /predict_full_async moves the prediction into the threadpool and \
+                all ten finish together.",
             settings: settings(Variant::AsyncIo, 10, 10, 0.2),
             suggested: &[Variant::AsyncIo, Variant::FullAsync],
             shown: &Variant::TUTORIAL,
+            beyond: false,
         },
         Preset {
             id: "cpu-python",
@@ -100,6 +108,7 @@ pub fn presets() -> Vec<Preset> {
             },
             suggested: &[Variant::FullAsync, Variant::ProcessPool],
             shown: &[Variant::SyncDef, Variant::FullAsync, Variant::ProcessPool],
+            beyond: true,
         },
         Preset {
             id: "workers",
@@ -120,16 +129,17 @@ pub fn presets() -> Vec<Preset> {
             },
             suggested: &[Variant::Blocking, Variant::FullAsync],
             shown: &[Variant::Blocking, Variant::AsyncIo, Variant::FullAsync],
+            beyond: true,
         },
         Preset {
             id: "background-load",
             title: "Background logging under load",
-            explanation: "Each sync log task asks the threadpool for a token only after its response, in \
+            explanation: "Each sync log task asks the threadpool for a thread only after its response, in \
                 the same first-come, first-served line as the predictions, so with 60 clients and a \
-                0.5 s log write the logs hold tokens that later predictions wait for. A task queue, as \
+                0.5 s log write the logs hold threads that later predictions wait for. A task queue, as \
                 the tutorial advises for heavy background work, hands each log job to queue workers \
-                outside the server: no token is held, the answers come as with full_async, and the logs \
-                finish when the queue workers get to them.",
+                outside the server: no thread is held, the answers come as from /predict_full_async, \
+                and the logs finish when the queue workers get to them.",
             settings: Settings {
                 config: Config {
                     bg_ms: 500.0,
@@ -140,6 +150,7 @@ pub fn presets() -> Vec<Preset> {
             },
             suggested: &[Variant::Background, Variant::TaskQueue],
             shown: &[Variant::FullAsync, Variant::Background, Variant::TaskQueue],
+            beyond: true,
         },
     ]
 }
@@ -213,8 +224,8 @@ mod tests {
             assert!(p.suggested.contains(&s.config.variant), "{}", p.id);
             assert!(p.suggested.iter().all(|v| p.shown.contains(v)), "{}", p.id);
             let view = link::View {
+                mode: None,
                 preset: Some(p.id.to_string()),
-                fit: vec![],
                 show: link::View::show_of(p.shown),
             };
             let hash = link::to_hash(s, &view);

@@ -40,6 +40,17 @@ pub const FORM_FIELDS: [&str; 12] = [
 /// defaults, so the tutorial's links stay as they were.
 pub const EXTRA_FIELDS: [&str; 4] = ["processes", "queue_workers", "workers", "overhead_ms"];
 
+/// The form's fields past the tutorial's five and its time scale: the "Beyond the
+/// tutorial" part of the form.
+pub const EXTRA_FORM_FIELDS: [&str; 6] = [
+    "tokens",
+    "work",
+    "processes",
+    "queue_workers",
+    "workers",
+    "overhead_ms",
+];
+
 impl Default for Settings {
     /// The tutorial: [`Config::default`] at time scale 0.2.
     fn default() -> Self {

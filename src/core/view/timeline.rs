@@ -289,6 +289,9 @@ pub struct Geometry {
     /// 1.5 s stall then looks as small as it is. 0 for a timeline fitted to its own run,
     /// whose lane is scaled to its own lag.
     pub shared_lag_ms: f64,
+    /// Whether to draw the probe's lane (a lesson leaves it out: the loop's own lane
+    /// says what the step shows).
+    pub probe: bool,
 }
 
 impl Geometry {
@@ -547,7 +550,8 @@ fn tick_label(t: f64, step: f64) -> String {
 }
 
 /// Which lanes to label: all when each has room for a line of text, else every k-th
-/// (k a 1-2-5 step) so labels stay a line apart, always with the first and the last.
+/// (k a 1-2-5 step) so labels stay a line apart, from the first: a steady step reads
+/// as one (0, 2, 4, 6, 8), where an odd last one (… 6, 9) reads as a gap.
 pub fn labelled_lanes(lanes: usize, lane_h: f64, text_px: f64) -> Vec<usize> {
     if lanes == 0 {
         return Vec::new();
@@ -564,18 +568,7 @@ pub fn labelled_lanes(lanes: usize, lane_h: f64, text_px: f64) -> Vec<usize> {
         .find(|&s| s >= k)
         .unwrap_or(k)
     };
-    let mut out: Vec<usize> = (0..lanes).step_by(every).collect();
-    let last = lanes - 1;
-    if out.last() != Some(&last) {
-        // The last lane too, unless it would sit on its neighbour's label.
-        if let Some(&prev) = out.last() {
-            if (last - prev) as f64 * lane_h < need {
-                out.pop();
-            }
-        }
-        out.push(last);
-    }
-    out
+    (0..lanes).step_by(every).collect()
 }
 
 /// The requests with anything in `from..=to` across `pictures`: `(first, last)`. A
@@ -648,7 +641,7 @@ pub fn layout_cached(
     let gutter = geo.gutter();
     let axis_h = text * 1.9;
     let loop_h = (text * 2.2).max(26.0);
-    let lag_h = (text * 2.0).max(24.0);
+    let lag_h = if geo.probe { (text * 2.0).max(24.0) } else { 0.0 };
     let gap = 6.0;
     let measured = !real.is_empty();
     let top: &[&Picture] = if measured {
@@ -722,7 +715,12 @@ pub fn layout_cached(
             (loop_top(w), loop_h, name)
         })
         .collect();
-    names.push((lag_y, lag_h, "probe lag".into()));
+    if geo.probe && measured {
+        // The lane's name at its top, its scale under it (drawn with the lag).
+        names.push((lag_y, text * 1.1, "probe lag".into()));
+    } else if geo.probe {
+        names.push((lag_y, lag_h, "probe lag".into()));
+    }
     if queue_rows_n > 0 {
         names.push((queue_y, queue_h, "task queue".into()));
     }
@@ -1078,7 +1076,7 @@ pub fn layout_cached(
         }
     }
     let mut lag_note = None;
-    if measured {
+    if measured && geo.probe {
         // What the probe saw, and its lag on a stated scale.
         let mut probe: Vec<(f64, f64)> = real
             .iter()
@@ -1157,10 +1155,11 @@ pub fn layout_cached(
         }
         // The lane's scale, at its top right: the lag that fills it (drawn last, above a
         // replay's grey).
+        // Under the lane's name, in the gutter, off the band it scales.
         lag_note = Some(Shape::Text {
-            x: geo.width - RIGHT_PAD,
-            y: lag_y + text * 0.85,
-            text: format!("lag scale 0–{}", format::round_duration(shown(top_lag))),
+            x: gutter - 6.0,
+            y: lag_y + lag_h - 2.0,
+            text: format!("0–{}", format::round_duration(shown(top_lag))),
             style: Style::Note,
             right: true,
         });
@@ -1544,6 +1543,7 @@ mod tests {
             scale: 1.0,
             text_px: 12.0,
             shared_lag_ms: 0.0,
+            probe: true,
         }
     }
 
@@ -1657,7 +1657,7 @@ mod tests {
             false,
         );
         assert_eq!(rects(&l, Style::ProbeStall, false).len(), 1);
-        assert_eq!(texts(&l, Style::Note), ["lag scale 0–2 s"]);
+        assert_eq!(texts(&l, Style::Note), ["0–2 s"]);
         assert!(l
             .hits
             .iter()
@@ -1690,8 +1690,8 @@ mod tests {
                 .map(|t| t.to_string())
                 .collect::<Vec<String>>()
         };
-        assert_eq!(lined_up(15_000.0), ["lag scale 0–20 s"]);
-        assert_eq!(lined_up(0.0), ["lag scale 0–20 ms"]);
+        assert_eq!(lined_up(15_000.0), ["0–20 s"]);
+        assert_eq!(lined_up(0.0), ["0–20 ms"]);
 
         // One tick, after one long stall (a blocking run): its ramp is drawn, from no lag
         // where the stall began to the whole lag where the tick came.
@@ -1734,7 +1734,7 @@ mod tests {
             None,
             false,
         );
-        assert_eq!(texts(&l, Style::Note), ["lag scale 0–20 s"]);
+        assert_eq!(texts(&l, Style::Note), ["0–20 s"]);
     }
 
     #[test]
@@ -1791,8 +1791,8 @@ mod tests {
     #[test]
     fn every_lane_is_labelled_when_tall_enough_else_every_kth() {
         assert_eq!(labelled_lanes(10, 18.0, 12.0), (0..10).collect::<Vec<_>>());
-        // Every other lane; the last too, in place of its too-close neighbour.
-        assert_eq!(labelled_lanes(10, 9.6, 12.0), [0, 2, 4, 6, 9]);
+        // Every other lane, at a steady step.
+        assert_eq!(labelled_lanes(10, 9.6, 12.0), [0, 2, 4, 6, 8]);
         assert_eq!(labelled_lanes(41, 5.0, 12.0), [0, 5, 10, 15, 20, 25, 30, 35, 40]);
         assert!(labelled_lanes(0, 10.0, 12.0).is_empty());
         // Labels never closer than a line of text.
@@ -1802,7 +1802,9 @@ mod tests {
                 l.windows(2).all(|w| (w[1] - w[0]) as f64 * h >= 13.0 - 1e-9),
                 "{n} {h}: {l:?}"
             );
-            assert_eq!(l.last(), Some(&(n - 1)));
+            assert_eq!(l.first(), Some(&0));
+            let step = l.get(1).map_or(1, |s| s - l[0]);
+            assert!(l.windows(2).all(|w| w[1] - w[0] == step), "{n} {h}: {l:?}");
         }
     }
 

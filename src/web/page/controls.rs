@@ -47,9 +47,8 @@ impl App {
             b.set_type("button");
             b.set_attribute("data-run", v.id())?;
             b.set_inner_html(&format!(
-                "<b>{}</b><span>{} — {}</span>",
+                "<b>{}</b><span>{}</span>",
                 escape(v.route()),
-                v.id(),
                 escape(v.summary())
             ));
             let app = self.clone();
@@ -73,7 +72,10 @@ impl App {
             check.set_type("checkbox");
             check.set_attribute("data-show", v.id())?;
             label.append_child(&check)?;
-            label.insert_adjacent_text("beforeend", &format!(" {}", v.id()))?;
+            label.insert_adjacent_text(
+                "beforeend",
+                &format!(" {}", v.route().trim_start_matches("POST ")),
+            )?;
             let app = self.clone();
             on(&check, "change", move |_: web_sys::Event| app.toggle_shown(v))?;
             shown.append_child(&label)?;
@@ -221,6 +223,16 @@ impl App {
         let base = self.settings.borrow().clone();
         let result = settings::read(&base, &raw).ok();
         let errors = result.as_ref().err().cloned().unwrap_or_default();
+        // A bad value past the tutorial's fields opens their part of the form: it is
+        // flagged where it can be seen.
+        if errors
+            .iter()
+            .any(|e| settings::EXTRA_FORM_FIELDS.contains(&e.field))
+        {
+            if let Ok(beyond) = by_id::<web_sys::HtmlDetailsElement>(&self.doc, "beyond") {
+                beyond.set_open(true);
+            }
+        }
         for &field in FORM_FIELDS.iter() {
             let message = errors
                 .iter()
@@ -277,6 +289,12 @@ impl App {
         if let Some(el) = self.doc.get_element_by_id("preset-explanation") {
             let cores = crate::runtime::hardware_concurrency();
             el.set_text_content(preset.as_ref().map(|p| p.explanation_here(cores)).as_deref());
+        }
+        // A preset about a setting past the tutorial's opens the form's part for it.
+        if preset.as_ref().is_some_and(|p| p.beyond) {
+            if let Ok(beyond) = by_id::<web_sys::HtmlDetailsElement>(&self.doc, "beyond") {
+                beyond.set_open(true);
+            }
         }
         for v in Variant::ALL {
             if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {
@@ -404,25 +422,8 @@ impl App {
         for s in self.sections.borrow().iter() {
             s.figure.set_hidden(!shown.contains(&s.variant));
         }
-        // The legend names what the timelines can show: the GIL's colours with
-        // pure-Python work, the process pool's when its timeline is shown.
-        let python = self.settings.borrow().config.work == Work::PythonCpu;
-        if let Ok(items) = self.doc.query_selector_all("#legend [data-legend-for]") {
-            for i in 0..items.length() {
-                let Some(item) = items
-                    .get(i)
-                    .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-                else {
-                    continue;
-                };
-                let needed = match item.get_attribute("data-legend-for").as_deref() {
-                    Some("python_cpu") => python,
-                    Some("process_pool") => shown.contains(&Variant::ProcessPool),
-                    _ => true,
-                };
-                item.set_hidden(!needed);
-            }
-        }
+        // The legend names what the timelines shown can show.
+        self.render_legend();
         for v in Variant::ALL {
             let on = shown.contains(&v);
             if let Ok(Some(b)) = self.doc.query_selector(&format!("[data-run=\"{}\"]", v.id())) {

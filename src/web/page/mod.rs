@@ -14,6 +14,7 @@
 
 mod controls;
 mod exports;
+mod lesson;
 mod paint;
 mod panels;
 mod prediction_log;
@@ -116,6 +117,12 @@ struct App {
     first_paint_only: Cell<bool>,
     /// The timelines are being painted whole for an image (no cursor, no veil).
     exporting: Cell<bool>,
+    /// The Lesson's step shown; `None` in the Lab.
+    lesson_at: Cell<Option<usize>>,
+    /// The console shows what asyncio's debug mode would log.
+    asyncio_debug: Cell<bool>,
+    /// Every run on one axis (the Lab's comparison, the Lesson's side by side).
+    overview: RefCell<Option<(web_sys::HtmlCanvasElement, paint::Painter)>>,
 }
 
 thread_local! {
@@ -181,6 +188,10 @@ pub fn start(glue_source: String) -> Res {
         .is_some_and(|m| m.matches());
     let link = link::from_hash(&window.location().hash().unwrap_or_default());
     let link_problems = link.beyond_the_form();
+    let mode = lesson::first_view(
+        link.view.mode.as_ref(),
+        !link.typed.is_empty() || link.view.preset.is_some(),
+    );
     let (settings, view, typed) = (link.settings, link.view, link.typed);
     let present = window
         .location()
@@ -217,6 +228,9 @@ pub fn start(glue_source: String) -> Res {
         starting: Cell::new(true),
         first_paint_only: Cell::new(false),
         exporting: Cell::new(false),
+        lesson_at: Cell::new(None),
+        asyncio_debug: Cell::new(false),
+        overview: RefCell::default(),
     });
     PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
     app.code_variant.set(app.settings.borrow().config.variant);
@@ -241,6 +255,14 @@ pub fn start(glue_source: String) -> Res {
     app.build_transport()?;
     app.build_explainer()?;
     app.build_prediction_log()?;
+    app.build_lesson()?;
+    if let Some(real) = app.doc.get_element_by_id("real") {
+        real.set_inner_html(&format!(
+            "{} (<a href=\"BENCHMARKS.md\">BENCHMARKS.md</a>).",
+            escape(&loopscope::view::calibration::real_fastapi_line())
+        ));
+    }
+    app.build_overview()?;
     app.set_present(present);
     app.fill_form();
     app.apply_shown();
@@ -252,6 +274,19 @@ pub fn start(glue_source: String) -> Res {
         app.read_form()?;
     }
     app.link_problems(&link_problems);
+    match mode {
+        link::Mode::Lesson(id) => {
+            let at = loopscope::view::lesson::steps()
+                .iter()
+                .position(|s| s.id == id)
+                .unwrap_or(0);
+            app.go_to_step(at);
+        }
+        link::Mode::Lab => {
+            app.view.borrow_mut().mode = Some(link::Mode::Lab);
+            app.to_lab();
+        }
+    }
     // Opened from a file (or served without COOP/COEP), the page says what that means
     // for its runs (set_buttons keeps it up to date).
     app.set_buttons();
@@ -361,6 +396,8 @@ impl App {
     /// The code panel, the console, the numbers, the transport and the log, at the
     /// moment shown.
     fn render_panels(&self, reset: bool) {
+        self.render_legend();
+        self.render_lesson();
         self.render_console(reset);
         self.render_code_counts();
         self.render_stats();
@@ -477,6 +514,11 @@ impl App {
             }
         }
         *self.live.borrow_mut() = None;
+        // The Lesson's code stays on its step's first endpoint.
+        if let Some(step) = self.current_step() {
+            self.code_variant.set(step.variants[0]);
+            self.render_code();
+        }
         self.reset_clock();
         self.render_moment(true);
         self.status(

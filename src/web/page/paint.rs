@@ -181,6 +181,9 @@ impl Painter {
                             ctx.set_fill_style_str("#9a9a9a");
                             ctx.fill_rect(*x, *y, *w, *h);
                         } else {
+                            // Light grey inside a dashed edge, as the legend has it.
+                            ctx.set_fill_style_str("#ececec");
+                            ctx.fill_rect(*x, *y, *w, *h);
                             let _ = ctx.set_line_dash(&js_sys::Array::of2(&3.0.into(), &2.0.into()));
                             ctx.stroke_rect(x + 0.5, y + 0.5, (w - 1.0).max(0.5), (h - 1.0).max(0.5));
                             let _ = ctx.set_line_dash(&js_sys::Array::new());

@@ -43,6 +43,13 @@ impl App {
             }));
             app.render_code();
         })?;
+        let debug: web_sys::HtmlInputElement = by_id(&self.doc, "asyncio-debug")?;
+        let app = self.clone();
+        let check = debug.clone();
+        on(&debug, "change", move |_: web_sys::Event| {
+            app.asyncio_debug.set(check.checked());
+            app.render_console(true);
+        })?;
         // A console line replays from its moment.
         let console: Element = by_id(&self.doc, "console-lines")?;
         let app = self.clone();
@@ -124,6 +131,11 @@ impl App {
             _ => Vec::new(),
         };
         let counts = code::counts(v, &positions);
+        // The hint on lit lines, only while some line is lit.
+        if let Some(hint) = self.doc.get_element_by_id("code-hint") {
+            let lit = counts.requests.iter().chain(counts.tasks.iter()).any(|&n| n > 0);
+            let _ = hint.toggle_attribute_with_force("hidden", !lit);
+        }
         let Ok(items) = self.doc.query_selector_all("#code-lines li") else {
             return;
         };
@@ -188,14 +200,22 @@ impl App {
         let line_html = |t: f64, r: u64, text: &str, class: &str| {
             let bg = text.contains("Background Task") || text.starts_with("Logging");
             let error = text.starts_with("ERROR:");
-            let classes = [(bg, "bg"), (error, "err"), (!class.is_empty(), class)]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, c)| *c)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let asyncio = class == "asyncio";
+            let class = if asyncio { "" } else { class };
+            let kind = if asyncio { " data-kind=\"asyncio\"" } else { "" };
+            let classes = [
+                (bg, "bg"),
+                (error, "err"),
+                (asyncio, "asyncio"),
+                (!class.is_empty(), class),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, c)| *c)
+            .collect::<Vec<_>>()
+            .join(" ");
             format!(
-                "<li data-t=\"{t}\" class=\"{classes}\"><span class=\"t\">{:.3} s</span><span class=\"r\">req {r}</span><span class=\"line\">{}</span></li>",
+                "<li data-t=\"{t}\"{kind} class=\"{classes}\"><span class=\"t\">{:.3} s</span><span class=\"r\">req {r}</span><span class=\"line\">{}</span></li>",
                 t / scale / 1000.0,
                 // A run of dashes stays whole when the line wraps.
                 escape(text).replace("---", "<span class=\"nb\">---</span>")
@@ -267,9 +287,29 @@ impl App {
             Moment::Live { .. } => {}
             moment => {
                 let Some(report) = self.followed(v) else { return };
-                let total = report.console.len();
+                // What the server printed, and with asyncio's debug mode on, what asyncio
+                // logged of each step that held the loop 0.1 s or more, in time order.
+                let mut entries: Vec<(f64, u64, &str, &str)> = report
+                    .console
+                    .iter()
+                    .map(|c| (c.t_ms, c.request, c.line.as_str(), ""))
+                    .collect();
+                let debug = if self.asyncio_debug.get() {
+                    loopscope::view::debug::asyncio_debug(&report, scale)
+                } else {
+                    Vec::new()
+                };
+                if !debug.is_empty() {
+                    entries.extend(
+                        debug
+                            .iter()
+                            .map(|d| (d.t_ms, d.request, d.text.as_str(), "asyncio")),
+                    );
+                    entries.sort_by(|a, b| a.0.total_cmp(&b.0));
+                }
+                let total = entries.len();
                 let until = match moment {
-                    Moment::At(t) => replay::printed_by(&report, t),
+                    Moment::At(t) => entries.partition_point(|e| e.0 <= t),
                     _ => total,
                 };
                 // The window round the moment: kept while the moment stays well inside
@@ -287,9 +327,9 @@ impl App {
                     start = until.saturating_sub(AROUND);
                     end = (start + 2 * AROUND).min(total);
                     start = end.saturating_sub(2 * AROUND);
-                    let html: String = report.console[start..end]
+                    let html: String = entries[start..end]
                         .iter()
-                        .map(|c| line_html(c.t_ms, c.request, &c.line, ""))
+                        .map(|&(t, r, text, class)| line_html(t, r, text, class))
                         .collect();
                     list.set_inner_html(&html);
                     self.console_shown.set(total);
@@ -374,7 +414,7 @@ impl App {
     }
 }
 
-/// One endpoint's row of numbers: measured, then the model's, and the difference.
+/// One endpoint's row of numbers: measured, then the prediction, and the difference.
 /// Cells read in the tutorial's time (`scale` is the run's); their `data-measured` and
 /// `data-predicted` stay in the run's milliseconds. `requests` is the first cell;
 /// `check`, the fidelity verdict, is given for a finished run only (a run half replayed
@@ -416,7 +456,7 @@ pub(super) fn stats_row(
     let mut html = format!(
         "<tr {hook}=\"{}\"><th scope=\"row\"><code>{}</code></th><td data-metric=\"requests\">{requests}</td>",
         v.id(),
-        v.id()
+        v.route().trim_start_matches("POST ")
     );
     for (key, get, ms) in metrics {
         // The probe is compared with the loop's blocked time as measured, the rest with
@@ -424,7 +464,7 @@ pub(super) fn stats_row(
         let (p, against) = if key == "probe_stall_total_ms" {
             (measured.map(|m| m.loop_stall_total_ms), "loop blocked")
         } else {
-            (get(predicted), "model")
+            (get(predicted), "predicted")
         };
         let m = measured.and_then(get);
         // The fidelity check behind this cell, if one is: its verdict is the cell's.

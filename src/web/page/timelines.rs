@@ -20,10 +20,6 @@ pub(super) struct Section {
     /// The timeline's element: hidden when its endpoint is not shown.
     pub figure: HtmlElement,
     pub caption: Element,
-    /// States the time scale the run was played at.
-    pub badge: Element,
-    /// Fits the timeline to its own run (`aria-pressed`).
-    pub fit: HtmlButtonElement,
     /// Shows the whole run again (disabled when not zoomed).
     pub zoom_reset: HtmlButtonElement,
     pub canvas: HtmlCanvasElement,
@@ -152,16 +148,8 @@ impl App {
             let caption = self.doc.create_element("figcaption")?;
             let tools = self.doc.create_element("div")?;
             tools.set_class_name("timeline-tools");
-            let badge = self.doc.create_element("span")?;
-            badge.set_class_name("badge");
-            let fit: HtmlButtonElement = self.doc.create_element("button")?.dyn_into()?;
-            fit.set_type("button");
-            fit.set_class_name("fit");
-            fit.set_attribute("data-fit", v.id())?;
-            fit.set_text_content(Some("Fit to this run"));
-            fit.set_attribute("aria-pressed", "false")?;
-            fit.set_title("Stretch this timeline over its own run, or line it up with the others");
-            tools.append_child(&badge)?;
+            tools.set_attribute("role", "group")?;
+            tools.set_attribute("aria-label", &format!("Zoom the {} timeline", v.route()))?;
             // Zoom: the buttons do what the wheel, a drag and + − 0 do on the canvas.
             let mut zoom_buttons = Vec::new();
             for (label, name, zoom) in [
@@ -173,7 +161,7 @@ impl App {
                 b.set_type("button");
                 b.set_class_name("zoom");
                 b.set_text_content(Some(label));
-                b.set_attribute("aria-label", &format!("{name} ({} timeline)", v.id()))?;
+                b.set_attribute("aria-label", &format!("{name} ({} timeline)", v.route()))?;
                 b.set_title(&format!(
                     "{name}: or the mouse wheel over the timeline, drag to pan; keys + − 0, Shift+arrows"
                 ));
@@ -184,13 +172,12 @@ impl App {
             }
             let zoom_reset = zoom_buttons.pop().expect("three buttons");
             zoom_reset.set_disabled(true);
-            tools.append_child(&fit)?;
             let canvas: HtmlCanvasElement = self.doc.create_element("canvas")?.dyn_into()?;
             canvas.set_tab_index(0);
             canvas.set_attribute("role", "img")?;
             canvas.set_attribute(
                 "aria-label",
-                &format!("Timeline of {}: request lanes, event-loop stalls and probe lag. Use the arrow keys to step through its phases, Enter to replay from one; + and − zoom the time axis, Shift with an arrow pans, 0 shows the whole run.", v.id()),
+                &format!("Timeline of {}: a lane per request, the event loop's lane above them. Use the arrow keys to step through its phases, Enter to replay from one; + and − zoom the time axis, Shift with an arrow pans, 0 shows the whole run.", v.route()),
             )?;
             figure.append_child(&caption)?;
             figure.append_child(&tools)?;
@@ -202,8 +189,6 @@ impl App {
                 variant: v,
                 figure: figure.clone(),
                 caption,
-                badge,
-                fit: fit.clone(),
                 zoom_reset,
                 painter: Painter::new(&canvas)?,
                 canvas: canvas.clone(),
@@ -219,20 +204,6 @@ impl App {
                 cells_of: Cell::new((0, 0)),
             });
             self.wire_canvas(i, &canvas)?;
-            let app = self.clone();
-            on(&fit, "click", move |_: web_sys::Event| {
-                {
-                    let mut view = app.view.borrow_mut();
-                    match view.fit.iter().position(|&f| f == v) {
-                        Some(i) => {
-                            view.fit.remove(i);
-                        }
-                        None => view.fit.push(v),
-                    }
-                }
-                app.update_link();
-                app.paint_all();
-            })?;
             sections.push(section);
         }
         *self.sections.borrow_mut() = sections;
@@ -432,17 +403,15 @@ impl App {
         }
     }
 
-    /// The span a section shows unzoomed.
+    /// The span a section shows unzoomed: its own run (every timeline is fitted to
+    /// it; the overview lines the runs up).
     fn unzoomed_span(&self, s: &Section) -> f64 {
-        if self.view.borrow().fit.contains(&s.variant) {
-            s.end_ms().max(1.0) * 1.03
-        } else {
-            let now = match self.moment() {
-                Moment::Live { now, .. } => Some(now),
-                _ => None,
-            };
-            self.span_ms(now) * 1.03
+        match self.moment() {
+            Moment::Live { variant, now } if variant == s.variant => room_for(s.end_ms(), now),
+            _ => s.end_ms(),
         }
+        .max(1.0)
+            * 1.03
     }
 
     fn set_window(&self, s: &Section, from: f64, to: f64, limit: f64) {
@@ -512,9 +481,9 @@ impl App {
             Moment::Live { now, .. } => Some(now),
             _ => None,
         };
-        let shared = self.span_ms(now) * 1.03;
         let scale = self.settings.borrow().scale;
         let present = self.present.get();
+        let lesson = self.lesson_at.get().is_some();
         let live = self.live.borrow();
         let sections = self.sections.borrow();
         let shown = self.view.borrow().shown();
@@ -531,30 +500,26 @@ impl App {
                 }
             })
             .collect();
-        // The lag lanes of the timelines on the shared axis share a scale too: the
-        // largest lag any of them measured (a finished run's).
-        let shared_lag_ms = if self.replay_model.get() {
-            0.0
+        // The Lesson's timelines fill the screen's height: one, or two stacked.
+        let screen_h = web_sys::window()
+            .and_then(|w| w.inner_height().ok())
+            .and_then(|h| h.as_f64())
+            .unwrap_or(1080.0);
+        let lesson_lanes = if many {
+            // Side by side.
+            (screen_h - 690.0).clamp(160.0, 520.0)
         } else {
-            sections
-                .iter()
-                .filter(|s| shown.contains(&s.variant) && !self.view.borrow().fit.contains(&s.variant))
-                .filter_map(|s| s.real())
-                .map(|p| p.lag.iter().fold(0.0, |most: f64, l| most.max(l[1])))
-                .fold(0.0, f64::max)
+            (screen_h - 560.0).clamp(160.0, 560.0)
         };
-        let badge = format::played_at(scale);
+        if let Ok(out) = by_id::<Element>(&self.doc, "t-badge") {
+            let badge = format::played_at(scale);
+            if out.text_content().as_deref() != Some(badge.as_str()) {
+                out.set_text_content(Some(&badge));
+            }
+        }
         for (i, s) in sections.iter().enumerate() {
             if !shown.contains(&s.variant) {
                 continue;
-            }
-            let fitted = self.view.borrow().fit.contains(&s.variant);
-            let pressed = if fitted { "true" } else { "false" };
-            if s.fit.get_attribute("aria-pressed").as_deref() != Some(pressed) {
-                let _ = s.fit.set_attribute("aria-pressed", pressed);
-            }
-            if s.badge.text_content().as_deref() != Some(badge.as_str()) {
-                s.badge.set_text_content(Some(&badge));
             }
             let width = widths[i];
             let ghost = s.ghost();
@@ -565,16 +530,13 @@ impl App {
                 Moment::At(t) => (Some(t), true),
                 _ => (None, false),
             };
-            let span = if fitted {
-                match (going, now) {
-                    (Some(_), Some(now)) => room_for(s.end_ms(), now),
-                    _ => s.end_ms(),
-                }
-                .max(1.0)
-                    * 1.03
-            } else {
-                shared
-            };
+            // Fitted to its own run (the overview lines the runs up).
+            let span = match (going, now) {
+                (Some(_), Some(now)) => room_for(s.end_ms(), now),
+                _ => s.end_ms(),
+            }
+            .max(1.0)
+                * 1.03;
             // Zoomed: the window, kept within the run (a new run may be shorter).
             let (from_ms, to_ms) = match s.window.get() {
                 Some((a, b)) => Geometry::panned(a, b, 0.0, span),
@@ -585,14 +547,16 @@ impl App {
                 width,
                 from_ms,
                 to_ms,
-                lanes_px: match (present, many) {
-                    (true, _) => (lanes * 36.0).clamp(240.0, 640.0),
-                    (false, true) => 120.0,
-                    (false, false) => 220.0,
+                lanes_px: match (lesson, present, many) {
+                    (true, _, _) => lesson_lanes,
+                    (false, true, _) => (lanes * 36.0).clamp(240.0, 640.0),
+                    (false, false, true) => (lanes * 14.0).clamp(140.0, 240.0),
+                    (false, false, false) => 240.0,
                 },
                 scale,
-                text_px: if present { 21.0 } else { 12.0 }, // axis and notes 1 px less
-                shared_lag_ms: if fitted { 0.0 } else { shared_lag_ms },
+                text_px: if present || lesson { 21.0 } else { 12.0 }, // axis and notes 1 px less
+                shared_lag_ms: 0.0,
+                probe: !lesson,
             };
             let focused_index = self.focus.get().filter(|(si, _)| *si == i).map(|(_, hi)| hi);
             let key = Painted {
@@ -647,11 +611,77 @@ impl App {
             }
         }
         self.first_paint_only.set(false);
+        drop(sections);
+        drop(live);
+        self.paint_overview();
         if !self.first_timeline.replace(true) {
             if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
                 let _ = p.mark("loopscope-first-timeline");
             }
         }
+    }
+}
+
+impl App {
+    pub(super) fn build_overview(self: &Rc<Self>) -> Res {
+        let canvas: HtmlCanvasElement = by_id(&self.doc, "overview-canvas")?;
+        let painter = Painter::new(&canvas)?;
+        *self.overview.borrow_mut() = Some((canvas, painter));
+        Ok(())
+    }
+
+    /// Every run shown on one axis, a row each: in the Lab when it shows several, and
+    /// the Lesson's side-by-side step.
+    fn paint_overview(&self) {
+        let Ok(figure) = by_id::<HtmlElement>(&self.doc, "overview") else {
+            return;
+        };
+        let step = self.current_step();
+        let sections = self.shown_sections();
+        let wanted = match &step {
+            Some(s) => s.id == "compare",
+            None => sections.len() > 1,
+        };
+        figure.set_hidden(!wanted);
+        if !wanted {
+            return;
+        }
+        let overview = self.overview.borrow();
+        let Some((canvas, painter)) = overview.as_ref() else {
+            return;
+        };
+        let live = self.live.borrow();
+        let reports: Vec<(Variant, Rc<Report>, Option<Rc<Report>>)> = sections
+            .iter()
+            .map(|s| {
+                let measured = if self.replay_model.get() {
+                    None
+                } else {
+                    s.measured.borrow().clone()
+                };
+                (s.variant, s.predicted.borrow().clone(), measured)
+            })
+            .collect();
+        let rows: Vec<loopscope::view::overview::Row> = reports
+            .iter()
+            .map(|(variant, p, m)| loopscope::view::overview::Row {
+                variant: *variant,
+                predicted: p,
+                measured: m
+                    .as_deref()
+                    .filter(|_| !live.as_ref().is_some_and(|l| l.variant == *variant)),
+            })
+            .collect();
+        let big = step.is_some() || self.present.get();
+        let width = canvas.client_width().max(300) as f64;
+        let layout = loopscope::view::overview::overview(
+            &rows,
+            width,
+            if big { 21.0 } else { 12.0 },
+            if step.is_some() { 96.0 } else { 0.0 },
+            self.settings.borrow().scale,
+        );
+        painter.paint(canvas, &layout, None);
     }
 }
 
@@ -707,7 +737,7 @@ pub(super) fn caption(
             let warnings: String = m.measurement.as_ref().map_or(String::new(), |x| {
                 x.warnings
                     .iter()
-                    .map(|w| format!(" · <span class=\"warning\">⚠ {}</span>", escape(w)))
+                    .map(|w| format!("<span class=\"warning\"> · ⚠ {}</span>", escape(w)))
                     .collect()
             });
             // A check that failed says what it found, beside the numbers (in the run's
@@ -762,13 +792,13 @@ pub(super) fn caption(
             let verdict = match Verdict::of(predicted, m, f) {
                 Verdict::AsPredicted => " · within the prediction's bounds".to_string(),
                 Verdict::GivenTheMachine { off_pct, why } => format!(
-                    " · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure",
+                    " · <b>{off_pct:+.0} % against the prediction</b><span class=\"detail\">, all of it this machine's: {} agrees with every figure</span>",
                     escape(&why)
                 ),
-                Verdict::Outside => " · <b>outside the model's bounds</b> (each check that failed is below)".to_string(),
+                Verdict::Outside => " · <b>outside the prediction's bounds</b> (each check that failed is below)".to_string(),
             };
             format!(
-                "measured <b>{}</b> (predicted {}){verdict} · {} stalls, longest {}{gil}{warnings}{failures}{probe_note}",
+                "measured <b>{}</b> (predicted {}){verdict}<span class=\"detail\"> · {} stalls, longest {}{gil}</span>{warnings}{failures}{probe_note}",
                 d(m.stats.makespan_ms),
                 d(p.makespan_ms),
                 m.loop_stalls.len(),
@@ -834,9 +864,9 @@ mod tests {
         let check = fidelity(&predicted, &measured);
         assert!(!check.ok);
         let html = caption(Variant::FullAsync, &predicted, Some((&measured, &check)), 0.2);
-        assert!(html.contains("<b>outside the model's bounds</b>"), "{html}");
+        assert!(html.contains("<b>outside the prediction's bounds</b>"), "{html}");
         assert!(
-            html.contains("data-failed-check>✗ makespan_ms: measured 1800 ms, the model says 1500 ms"),
+            html.contains("data-failed-check>✗ makespan_ms: measured 1800 ms, predicted 1500 ms"),
             "{html}"
         );
         assert!(

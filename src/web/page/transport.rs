@@ -195,7 +195,11 @@ impl App {
             }));
         }
         if let Ok(play) = by_id::<HtmlButtonElement>(&self.doc, "t-play") {
-            play.set_text_content(Some(if clock.playing { "❚❚ Pause" } else { "▶ Play" }));
+            play.set_text_content(Some(if clock.playing {
+                "❚❚ Pause"
+            } else {
+                "▶ Replay"
+            }));
             let _ = play.set_attribute("aria-pressed", if clock.playing { "true" } else { "false" });
             play.set_disabled(live);
         }

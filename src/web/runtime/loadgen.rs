@@ -677,10 +677,10 @@ async fn measure_once(run: &Run<'_>, log: Option<&LogTo>) -> Result<Report, RunE
 }
 
 /// Why a run on several server workers cannot run in this page.
-pub const WORKERS_NEED_ISOLATION: &str = "several server workers share one accept queue, kept in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the model's prediction; `make run` serves the page isolated";
+pub const WORKERS_NEED_ISOLATION: &str = "several server workers share one accept queue, kept in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the prediction; `make run` serves the page isolated";
 
 /// Why a `python_cpu` run cannot run in this page.
-pub const PYTHON_CPU_NEEDS_ISOLATION: &str = "python_cpu work needs a real GIL, a lock in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the model's prediction; `make run` serves the page isolated";
+pub const PYTHON_CPU_NEEDS_ISOLATION: &str = "python_cpu work needs a real GIL, a lock in a SharedArrayBuffer, and this page is not cross-origin isolated (opened from a file?): the timelines show the prediction; `make run` serves the page isolated";
 
 /// The run's report: what the page recorded from every worker's events, with what each
 /// server worker measured (its probe, its pools) and what could make it wrong.
@@ -702,7 +702,7 @@ fn assemble(
     let mut probe_gaps: Vec<ProbeStall> = parts.iter().flat_map(|p| p.probe_gaps.iter().cloned()).collect();
     probe_gaps.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
     let unexplained: f64 = probe_gaps.iter().map(|p| p.end_ms - p.start_ms).sum();
-    if unexplained > 50.0 {
+    if unexplained > 50.0 && unexplained > 0.1 * report.stats.makespan_ms {
         warnings.push(format!(
             "the heartbeat ran late for {unexplained:.0} ms while the loop ran nothing: timers were throttled \
              (hidden tab?) or the machine was busy, so the run may be late"

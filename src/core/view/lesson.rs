@@ -1,0 +1,413 @@
+//! The Lesson: the tutorial told as steps a teacher clicks through, each one idea on one
+//! screen (one timeline fitted to its run, the code with the lines that matter lit, and
+//! one sentence written from what the run did), then a comparison of the five, and
+//! optional steps past the tutorial for the questions a class asks next.
+//!
+//! Everything here is computed from reports (measured or predicted), so each sentence is
+//! tested natively; the page only shows it.
+
+use super::legend::{self, Swatch};
+use super::presets::{preset, Preset};
+use crate::format::duration;
+use crate::model::{PhaseKind, Place, Report, Variant};
+
+/// One step of the Lesson.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// Its id in a link (`#view=lesson&step=def`).
+    pub id: &'static str,
+    /// Its title: the idea it shows.
+    pub title: &'static str,
+    /// What to watch, before it runs: one sentence.
+    pub watch: &'static str,
+    /// The endpoints it runs and shows, in order.
+    pub variants: &'static [Variant],
+    /// The preset whose settings it runs with.
+    pub preset: &'static str,
+    /// Past the tutorial: a question a class asks next.
+    pub optional: bool,
+}
+
+impl Step {
+    /// Its settings' preset.
+    pub fn preset(&self) -> Preset {
+        preset(self.preset).expect("every step names a preset")
+    }
+
+    /// Whether it compares several endpoints on one screen.
+    pub fn compares(&self) -> bool {
+        self.variants.len() > 1
+    }
+}
+
+/// Every step, in order: the tutorial's five, their comparison, then the optional ones.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step {
+            id: "def",
+            title: "A def endpoint",
+            watch: "Ten requests at once to a plain def endpoint that calls time.sleep. The tutorial says they are served one after another. Watch the event loop's lane and when the answers come.",
+            variants: &[Variant::SyncDef],
+            preset: "tutorial",
+            optional: false,
+        },
+        Step {
+            id: "blocking",
+            title: "A blocking call inside async def",
+            watch: "The same body in an async def: time.sleep now runs on the event loop itself. Watch the loop's lane.",
+            variants: &[Variant::Blocking],
+            preset: "tutorial",
+            optional: false,
+        },
+        Step {
+            id: "async-io",
+            title: "Async I/O, a blocking prediction",
+            watch: "The fetch is awaited now (asyncio.sleep), but the prediction is still a plain call in async def.",
+            variants: &[Variant::AsyncIo],
+            preset: "tutorial",
+            optional: false,
+        },
+        Step {
+            id: "threadpool",
+            title: "The prediction in run_in_threadpool",
+            watch: "The prediction moves to a threadpool thread with await run_in_threadpool(...): the loop only waits for its result.",
+            variants: &[Variant::FullAsync],
+            preset: "tutorial",
+            optional: false,
+        },
+        Step {
+            id: "background",
+            title: "A background task after the response",
+            watch: "The same endpoint adds a log task with BackgroundTasks: FastAPI runs it after the response has gone.",
+            variants: &[Variant::Background],
+            preset: "tutorial",
+            optional: false,
+        },
+        Step {
+            id: "compare",
+            title: "The five side by side",
+            watch: "The same ten requests to each of the five endpoints, on one time axis.",
+            variants: &Variant::TUTORIAL,
+            preset: "tutorial",
+            optional: false,
+        },
+        Step {
+            id: "threads",
+            title: "Why async at all? 41 requests, 40 threads",
+            watch: "FastAPI lends its threadpool out 40 threads at a time (anyio's limit). Send 41 requests at once to the def endpoint, then to the one that awaits run_in_threadpool.",
+            variants: &[Variant::SyncDef, Variant::FullAsync],
+            preset: "threadpool-exhausted",
+            optional: true,
+        },
+        Step {
+            id: "gil",
+            title: "CPU-bound Python: threads or processes?",
+            watch: "The prediction is pure Python now, which holds the GIL while it computes. Eight requests: in the threadpool, then in a process pool.",
+            variants: &[Variant::FullAsync, Variant::ProcessPool],
+            preset: "cpu-python",
+            optional: true,
+        },
+        Step {
+            id: "workers",
+            title: "uvicorn --workers 4 and a blocking endpoint",
+            watch: "Four server processes share one listening socket. Forty requests from eight clients to the blocking endpoint, and to the one that awaits.",
+            variants: &[Variant::Blocking, Variant::FullAsync],
+            preset: "workers",
+            optional: true,
+        },
+    ]
+}
+
+/// The step with this id.
+pub fn step(id: &str) -> Option<Step> {
+    steps().into_iter().find(|s| s.id == id)
+}
+
+/// A run of one of a step's endpoints: its report, and whether it was measured in the
+/// page (else it is the prediction).
+#[derive(Clone, Copy, Debug)]
+pub struct Run<'a> {
+    pub report: &'a Report,
+    pub measured: bool,
+}
+
+/// What happened, in the tutorial's time (`scale` is the run's time scale).
+struct Said<'a> {
+    run: Run<'a>,
+    scale: f64,
+}
+
+impl Said<'_> {
+    fn t(&self, ms: f64) -> String {
+        duration(ms / self.scale)
+    }
+    fn makespan(&self) -> String {
+        self.t(self.run.report.stats.makespan_ms)
+    }
+    fn blocked(&self) -> f64 {
+        self.run.report.stats.loop_stall_total_ms
+    }
+    fn n(&self) -> usize {
+        self.run.report.requests.len()
+    }
+    /// "measured" or "predicted": whose numbers these are.
+    fn whose(&self) -> &'static str {
+        if self.run.measured {
+            "Measured"
+        } else {
+            "Predicted"
+        }
+    }
+    /// The first answer, in ms of the run.
+    fn first(&self) -> f64 {
+        self.run
+            .report
+            .requests
+            .responded_column()
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    }
+    /// The most requests running a phase of `kind` on a thread of the pool at one moment.
+    fn most_on_threads(&self, kind: PhaseKind) -> usize {
+        crate::model::stats::most_at_once(self.run.report.requests.iter().flat_map(|r| {
+            r.phases
+                .iter()
+                .filter(move |p| p.kind == kind && p.on == Place::Pool && p.blocking)
+                .map(|p| (p.start_ms, p.end_ms))
+                .collect::<Vec<_>>()
+        }))
+    }
+}
+
+/// The step's one sentence, written from its runs (`runs[i]` is `step.variants[i]`'s):
+/// measured where they were, else predicted, and saying which.
+pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
+    let said: Vec<Said> = runs.iter().map(|&run| Said { run, scale }).collect();
+    let Some(one) = said.first() else {
+        return String::new();
+    };
+    let whose = if said.iter().all(|s| s.run.measured) {
+        "Measured"
+    } else if said.iter().any(|s| s.run.measured) {
+        "Measured and predicted"
+    } else {
+        "Predicted"
+    };
+    match step.id {
+        "def" => format!(
+            "{}: all {} answered at {}, up to {} at once on threadpool threads, and the event loop was never blocked. FastAPI runs a def endpoint in its threadpool: not one after another, as the tutorial says.",
+            one.whose(),
+            one.n(),
+            one.makespan(),
+            one.most_on_threads(PhaseKind::Io)
+        ),
+        "blocking" => format!(
+            "{}: the loop was blocked {} of {}: each request waited for the one before it, the last answered {}× later than the first.",
+            one.whose(),
+            one.t(one.blocked()),
+            one.makespan(),
+            (one.run.report.stats.makespan_ms / one.first().max(1e-9)).round()
+        ),
+        "async-io" => format!(
+            "{}: the fetches overlapped, but each prediction held the loop, {} in all: the last answer came at {}.",
+            one.whose(),
+            one.t(one.blocked()),
+            one.makespan()
+        ),
+        "threadpool" => format!(
+            "{}: all {} answered at {}, the loop never blocked: it waited for the fetches and the threads without holding anyone up.",
+            one.whose(),
+            one.n(),
+            one.makespan()
+        ),
+        "background" => format!(
+            "{}: every answer came by {}; the log tasks ran after the responses, on threadpool threads, and were done at {}.",
+            one.whose(),
+            one.makespan(),
+            one.run
+                .report
+                .stats
+                .background_done_ms
+                .map_or("—".to_string(), |t| one.t(t))
+        ),
+        "compare" => {
+            let parts: Vec<String> = step
+                .variants
+                .iter()
+                .zip(&said)
+                .map(|(v, s)| {
+                    let blocked = if s.blocked() > 0.0 {
+                        format!(", loop blocked {}", s.t(s.blocked()))
+                    } else {
+                        String::new()
+                    };
+                    format!("{} {}{blocked}", v.route().trim_start_matches("POST "), s.makespan())
+                })
+                .collect();
+            format!(
+                "{whose}, last answer: {}. Only blocking calls on the event loop serialise the server.",
+                parts.join("; ")
+            )
+        }
+        "threads" => {
+            let last_two = |s: &Said| {
+                let mut a = s.run.report.requests.responded_column().to_vec();
+                a.sort_by(f64::total_cmp);
+                let n = a.len();
+                (a[n.saturating_sub(2)], a[n - 1])
+            };
+            // The def endpoint holds a thread for its whole request; the one that awaits,
+            // for its prediction only.
+            let awaits = said.get(1).unwrap_or(one);
+            let ((_, def_last), (before, last)) = (last_two(one), last_two(awaits));
+            format!(
+                "{whose}: the 41st request waited for a thread: answered at {} from the def endpoint, at {} ({} after the 40th) from the one that awaits. A thread costs memory (on Linux each reserves 8 MiB of stack) and anyio lends out 40; a request awaiting on the loop holds none.",
+                one.t(def_last),
+                awaits.t(last),
+                awaits.t(last - before)
+            )
+        }
+        "gil" => {
+            let other = said.get(1).unwrap_or(one);
+            format!(
+                "{whose}: in the threadpool the eight took turns on one GIL, the last at {}; in a pool of {} processes, each with a GIL of its own, the last came at {}.",
+                one.makespan(),
+                other.run.report.config.processes,
+                other.makespan()
+            )
+        }
+        "workers" => {
+            let other = said.get(1).unwrap_or(one);
+            format!(
+                "{whose}: with four workers the blocking endpoint still blocked each worker's loop for {} in all, and finished at {}; the endpoint that awaits finished at {}.",
+                one.t(one.blocked()),
+                one.makespan(),
+                other.makespan()
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// The legend of a step: at most five swatches, naming only what its runs show (the
+/// side-by-side step shows the overview's rows).
+pub fn legend_of(step: &Step, runs: &[&Report]) -> Vec<Swatch> {
+    let mut all = if step.id == "compare" {
+        legend::overview(runs)
+    } else {
+        legend::present(runs)
+    };
+    all.truncate(5);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::settings::scaled;
+
+    fn run_of(step: &Step) -> Vec<Report> {
+        step.variants
+            .iter()
+            .map(|&v| crate::simulate(&scaled(&step.preset().settings).with_variant(v)).unwrap())
+            .collect()
+    }
+
+    fn predicted(step: &Step) -> String {
+        let reports = run_of(step);
+        let runs: Vec<Run> = reports
+            .iter()
+            .map(|report| Run {
+                report,
+                measured: false,
+            })
+            .collect();
+        takeaway(step, &runs, step.preset().settings.scale)
+    }
+
+    #[test]
+    fn the_tutorial_comes_first_then_the_comparison_then_the_questions() {
+        let all = steps();
+        let ids: Vec<&str> = all.iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "def",
+                "blocking",
+                "async-io",
+                "threadpool",
+                "background",
+                "compare",
+                "threads",
+                "gil",
+                "workers"
+            ]
+        );
+        assert!(all[..6].iter().all(|s| !s.optional));
+        assert!(all[6..].iter().all(|s| s.optional));
+        for s in &all {
+            assert!(!s.variants.is_empty());
+            let _ = s.preset();
+        }
+        assert_eq!(step("gil").map(|s| s.variants.len()), Some(2));
+    }
+
+    #[test]
+    fn each_takeaway_is_one_sentence_from_the_numbers() {
+        let say = |id: &str| predicted(&step(id).unwrap());
+        assert_eq!(
+            say("def"),
+            "Predicted: all 10 answered at 1.50 s, up to 10 at once on threadpool threads, and the event loop was never blocked. FastAPI runs a def endpoint in its threadpool: not one after another, as the tutorial says."
+        );
+        assert_eq!(
+            say("blocking"),
+            "Predicted: the loop was blocked 15.00 s of 15.00 s: each request waited for the one before it, the last answered 10× later than the first."
+        );
+        assert!(say("async-io").contains("10.00 s in all: the last answer came at 10.50 s"));
+        assert!(say("threadpool").starts_with("Predicted: all 10 answered at 1.50 s"));
+        assert!(say("background").ends_with("were done at 1.70 s."));
+        let compare = say("compare");
+        assert!(
+            compare.contains("/predict_blocking 15.00 s, loop blocked 15.00 s"),
+            "{compare}"
+        );
+        assert!(compare.contains("/predict_sync 1.50 s;"), "{compare}");
+        assert!(
+            say("threads")
+                .contains("answered at 3.00 s from the def endpoint, at 2.50 s (1.00 s after the 40th)"),
+            "{}",
+            say("threads")
+        );
+        assert!(say("gil").contains("in a pool of 4 processes"));
+    }
+
+    #[test]
+    fn a_measured_run_says_so() {
+        let s = step("threadpool").unwrap();
+        let reports = run_of(&s);
+        let runs = [Run {
+            report: &reports[0],
+            measured: true,
+        }];
+        assert!(takeaway(&s, &runs, 0.2).starts_with("Measured: all 10 answered at 1.50 s"));
+    }
+
+    #[test]
+    fn a_steps_legend_has_at_most_five_items_it_shows() {
+        for s in steps() {
+            let reports = run_of(&s);
+            let refs: Vec<&Report> = reports.iter().collect();
+            let l = legend_of(&s, &refs);
+            assert!(!l.is_empty() && l.len() <= 5, "{}: {l:?}", s.id);
+        }
+        let blocking = run_of(&step("blocking").unwrap());
+        let l = legend_of(&step("blocking").unwrap(), &[&blocking[0]]);
+        assert!(l.contains(&Swatch::LoopBlocked), "{l:?}");
+        assert!(!l.contains(&Swatch::PredictPool), "{l:?}");
+        let def = run_of(&step("def").unwrap());
+        let l = legend_of(&step("def").unwrap(), &[&def[0]]);
+        assert!(!l.contains(&Swatch::LoopBlocked), "{l:?}");
+        assert!(l.contains(&Swatch::PredictPool), "{l:?}");
+    }
+}
