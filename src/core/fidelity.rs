@@ -25,6 +25,10 @@ pub struct Fidelity {
     /// What the measurement was held against: the model as configured, or (compute
     /// work) the model given how long one prediction took on this machine.
     pub reference: String,
+    /// Where the machine took the run away from the prediction, in a few plain words
+    /// ("" when it did not much): what a reader needs beside a measurement far from it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 impl Fidelity {
@@ -405,6 +409,7 @@ pub fn fidelity(predicted: &Report, measured: &Report) -> Fidelity {
         return Fidelity {
             ok: false,
             reference: "nothing".into(),
+            reason: String::new(),
             checks: vec![Check {
                 name: "complete".into(),
                 expected: cut.requests as f64,
@@ -423,7 +428,62 @@ pub fn fidelity(predicted: &Report, measured: &Report) -> Fidelity {
     let (model, reference) = reference(predicted, measured);
     let mut f = fidelity_against(predicted, measured, &model);
     f.reference = reference;
+    f.reason = reason(measured);
     f
+}
+
+/// What of the machine moved a run off its prediction, in plain words: steps that took
+/// longer than asked (cores shared), an uneven split between server workers (the
+/// accept race), slow messages between threads. "" when nothing did much.
+pub fn reason(measured: &Report) -> String {
+    let config = &measured.config;
+    let mut said = Vec::new();
+    let asked = [
+        (PhaseKind::Cpu, config.cpu_ms, "prediction"),
+        (PhaseKind::Io, config.io_ms, "fetch"),
+        (PhaseKind::Background, config.bg_ms, "log write"),
+    ];
+    for (kind, asked, what) in asked {
+        let most = measured
+            .requests
+            .iter()
+            .map(|r| {
+                r.phases
+                    .iter()
+                    .filter(|p| p.kind == kind && p.blocking)
+                    .map(|p| p.end_ms - p.start_ms)
+                    .sum::<f64>()
+            })
+            .fold(0.0f64, f64::max);
+        if most > asked * 1.05 + 1.0 {
+            said.push(format!(
+                "a {what} took up to {:.0} % longer than asked (threads sharing this machine's cores)",
+                (most / asked - 1.0) * 100.0
+            ));
+        }
+    }
+    if config.workers > 1 {
+        let mut per = vec![0u64; config.workers as usize];
+        for r in measured.requests.iter() {
+            if let Some(n) = per.get_mut(r.worker as usize) {
+                *n += 1;
+            }
+        }
+        let counts: Vec<String> = per.iter().map(u64::to_string).collect();
+        said.push(format!(
+            "the workers took {} of the requests: which one accepts a connection is a race, in uvicorn too",
+            counts.join(", ")
+        ));
+    }
+    let slowest = measured
+        .handoffs
+        .iter()
+        .map(|h| h.to_ms + h.back_ms)
+        .fold(0.0, f64::max);
+    if slowest > 5.0 {
+        said.push(format!("a message between threads took up to {slowest:.0} ms"));
+    }
+    said.join("; ")
 }
 
 /// [`fidelity`]'s checks of `measured` against `model` (the prediction, or the model
@@ -504,6 +564,7 @@ fn fidelity_against(predicted: &Report, measured: &Report, model: &Report) -> Fi
         ok: checks.iter().all(|c| c.ok),
         checks,
         reference,
+        reason: String::new(),
     }
 }
 

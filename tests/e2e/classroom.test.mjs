@@ -99,7 +99,7 @@ test('clicking a console line replays from it; keys play, pause and step', async
     // The timeline is fitted to its own run, 700 ms (× 1.03); the plot starts after the
     // lane labels.
     const gutter = 12 * 6.8; const plot = at.w - gutter - 12; const span = 700 * 1.03;
-    await page.click(canvas, { position: { x: gutter + (600 / span) * plot, y: at.h - 6 } });
+    await page.click(canvas, { position: { x: gutter + (600 / span) * plot, y: at.h - 6 - 12 * 0.4 } });
     assert.equal(Number(await page.inputValue('input[data-testid="scrubber"]')), 500, `canvas ${JSON.stringify(box)}`);
     // And from the keyboard: a bar focused with the arrows, Enter replays from it.
     await page.focus(canvas);

@@ -27,3 +27,11 @@ pub fn real_fastapi_line() -> String {
         FASTAPI.measured_on
     )
 }
+
+/// The Lesson's line on what it shows: what runs where, and what the faint bars are.
+pub fn how_it_runs_line() -> String {
+    format!(
+        "How this works: each step runs for real in this page (the endpoint's code in Rust, its event loop in a Web Worker, Web Workers as its threads), sped up; the faint bars are what FastAPI's rules predict, held against {}: 299 of 299 answers within 3 %",
+        FASTAPI.measured_on
+    )
+}

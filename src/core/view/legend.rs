@@ -43,9 +43,9 @@ impl Swatch {
         match self {
             Swatch::LoopBlocked => "event loop blocked",
             Swatch::LoopGil => "event loop waiting for the GIL",
-            Swatch::FetchBlocking => "fetch: time.sleep holds its thread",
-            Swatch::FetchAwaited => "fetch, awaited: the loop is free",
-            Swatch::Fetch => "fetch (dark: time.sleep holds its thread)",
+            Swatch::FetchBlocking => "fetch with time.sleep: holds the thread it runs on",
+            Swatch::FetchAwaited => "fetch awaited (asyncio.sleep): frees the loop",
+            Swatch::Fetch => "fetch (dark: time.sleep holds the thread it runs on)",
             Swatch::PredictLoop => "predict on the event loop",
             Swatch::PredictPool => "predict on a threadpool thread",
             Swatch::PredictProcess => "predict in a process",

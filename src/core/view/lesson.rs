@@ -26,6 +26,9 @@ pub struct Step {
     pub preset: &'static str,
     /// Past the tutorial: a question a class asks next.
     pub optional: bool,
+    /// The lines of code that make the difference, for a step whose endpoints are side
+    /// by side (its screen has no room for the whole modules).
+    pub key_code: &'static [&'static str],
 }
 
 impl Step {
@@ -46,10 +49,11 @@ pub fn steps() -> Vec<Step> {
         Step {
             id: "def",
             title: "A def endpoint",
-            watch: "Ten requests at once to a plain def endpoint that calls time.sleep. The tutorial says they are served one after another. Watch the event loop's lane and when the answers come.",
+            watch: "The FastAPI ML-serving tutorial's first endpoint is a plain def whose fetch and prediction call time.sleep (0.5 s and 1 s). It claims: \u{201c}send several requests concurrently and the server processes them one after another, because time.sleep blocks the worker process.\u{201d} Ten requests at once: watch the event loop's lane (the one thread that runs every request's async code, in turns) and when the answers come.",
             variants: &[Variant::SyncDef],
             preset: "tutorial",
             optional: false,
+            key_code: &[],
         },
         Step {
             id: "blocking",
@@ -58,6 +62,7 @@ pub fn steps() -> Vec<Step> {
             variants: &[Variant::Blocking],
             preset: "tutorial",
             optional: false,
+            key_code: &[],
         },
         Step {
             id: "async-io",
@@ -66,6 +71,7 @@ pub fn steps() -> Vec<Step> {
             variants: &[Variant::AsyncIo],
             preset: "tutorial",
             optional: false,
+            key_code: &[],
         },
         Step {
             id: "threadpool",
@@ -74,6 +80,7 @@ pub fn steps() -> Vec<Step> {
             variants: &[Variant::FullAsync],
             preset: "tutorial",
             optional: false,
+            key_code: &[],
         },
         Step {
             id: "background",
@@ -82,6 +89,7 @@ pub fn steps() -> Vec<Step> {
             variants: &[Variant::Background],
             preset: "tutorial",
             optional: false,
+            key_code: &[],
         },
         Step {
             id: "compare",
@@ -90,30 +98,34 @@ pub fn steps() -> Vec<Step> {
             variants: &Variant::TUTORIAL,
             preset: "tutorial",
             optional: false,
+            key_code: &[],
         },
         Step {
             id: "threads",
             title: "Why async at all? 41 requests, 40 threads",
-            watch: "FastAPI lends its threadpool out 40 threads at a time (anyio's limit). Send 41 requests at once to the def endpoint, then to the one that awaits run_in_threadpool.",
+            watch: "FastAPI lends its threadpool out 40 threads at a time (anyio's limit). 41 requests at once (fetch 0.5 s, prediction 1 s), to the def endpoint, then to the one that awaits its fetch and sends only the prediction to a thread.",
             variants: &[Variant::SyncDef, Variant::FullAsync],
             preset: "threadpool-exhausted",
             optional: true,
+            key_code: &["def predict_synchronously(...):  # a thread for the whole request", "prediction = await run_in_threadpool(  # a thread only to predict"],
         },
         Step {
             id: "gil",
             title: "CPU-bound Python: threads or processes?",
-            watch: "The prediction is pure Python now, which holds the GIL while it computes. Eight requests: in the threadpool, then in a process pool.",
+            watch: "The prediction is pure Python now (0.2 s of computing), which holds the GIL, the lock that lets one thread of a process run Python at a time. Eight requests at once: in the threadpool, then in a process pool, a process per core of this machine.",
             variants: &[Variant::FullAsync, Variant::ProcessPool],
             preset: "cpu-python",
             optional: true,
+            key_code: &["sum(i * data_point for i in range(N))  # pure Python: holds the GIL", "await run_in_threadpool(run_model_prediction, x)  # threads: one GIL", "await loop.run_in_executor(process_pool, run_model_prediction, x)  # a GIL each"],
         },
         Step {
             id: "workers",
             title: "uvicorn --workers 4 and a blocking endpoint",
-            watch: "Four server processes share one listening socket. Forty requests from eight clients to the blocking endpoint, and to the one that awaits.",
+            watch: "Four server processes share one listening socket. Forty requests from eight clients, each sending its next request when its answer comes, with a short fetch (0.1 s) and prediction (0.15 s): to the blocking endpoint, and to the one that awaits.",
             variants: &[Variant::Blocking, Variant::FullAsync],
             preset: "workers",
             optional: true,
+            key_code: &["uvicorn app:app --workers 4  # four processes, one socket", "time.sleep(...) inside async def  # blocks its own worker's loop"],
         },
     ]
 }
@@ -180,6 +192,10 @@ impl Said<'_> {
     }
 }
 
+fn config_workers(said: &Said) -> usize {
+    said.run.report.config.workers as usize
+}
+
 /// The step's one sentence, written from its runs (`runs[i]` is `step.variants[i]`'s):
 /// measured where they were, else predicted, and saying which.
 pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
@@ -196,14 +212,14 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
     };
     match step.id {
         "def" => format!(
-            "{}: all {} answered at {}, up to {} at once on threadpool threads, and the event loop was never blocked. FastAPI runs a def endpoint in its threadpool: not one after another, as the tutorial says.",
+            "{}: all {} answered at {}, up to {} at once on threadpool threads, and the event loop was never blocked. Contrary to the tutorial, FastAPI runs a def endpoint in its threadpool, so they overlap.",
             one.whose(),
             one.n(),
             one.makespan(),
             one.most_on_threads(PhaseKind::Io)
         ),
         "blocking" => format!(
-            "{}: the loop was blocked {} of {}: each request waited for the one before it, the last answered {}× later than the first.",
+            "{}: the loop was blocked {} of {}: each request waited for the one before it, and the last was answered {}× later than the first. The tutorial's claim is true here, of async def, not of def.",
             one.whose(),
             one.t(one.blocked()),
             one.makespan(),
@@ -216,7 +232,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             one.makespan()
         ),
         "threadpool" => format!(
-            "{}: all {} answered at {}, the loop never blocked: it waited for the fetches and the threads without holding anyone up.",
+            "{}: all {} answered at {}, the loop never blocked: it waited for the fetches and the threads without holding anyone up. The same as the def endpoint here: with 40 threads both serve ten at once; step 7 shows where they part.",
             one.whose(),
             one.n(),
             one.makespan()
@@ -246,7 +262,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
                 })
                 .collect();
             format!(
-                "{whose}, last answer: {}. Only blocking calls on the event loop serialise the server.",
+                "{whose}, last answer: {}. The rule: blocking calls go in a def endpoint or in await run_in_threadpool(...); inside async def, only await.",
                 parts.join("; ")
             )
         }
@@ -260,12 +276,11 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             // The def endpoint holds a thread for its whole request; the one that awaits,
             // for its prediction only.
             let awaits = said.get(1).unwrap_or(one);
-            let ((_, def_last), (before, last)) = (last_two(one), last_two(awaits));
+            let ((_, def_last), (_, last)) = (last_two(one), last_two(awaits));
             format!(
-                "{whose}: the 41st request waited for a thread: answered at {} from the def endpoint, at {} ({} after the 40th) from the one that awaits. A thread costs memory (on Linux each reserves 8 MiB of stack) and anyio lends out 40; a request awaiting on the loop holds none.",
+                "{whose}: the 41st request waited for a free thread, answered at {} from the def endpoint, which holds a thread through its fetch too, and at {} from the one that awaits its fetch and needs a thread only to predict. Threads are a budget of 40; a request awaiting on the loop holds none, so thousands can wait at once.",
                 one.t(def_last),
-                awaits.t(last),
-                awaits.t(last - before)
+                awaits.t(last)
             )
         }
         "gil" => {
@@ -279,10 +294,26 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
         }
         "workers" => {
             let other = said.get(1).unwrap_or(one);
+            // What one worker would have taken, predicted.
+            let config = crate::model::Config {
+                workers: 1,
+                ..one.run.report.config.clone()
+            };
+            let alone = crate::simulate_summary(&config).map_or(0.0, |s| s.makespan_ms);
+            // The first burst: how many of it the busiest worker took.
+            let mut per = vec![0usize; config_workers(one)];
+            let burst: Vec<_> = one.run.report.requests.iter().filter(|r| r.sent_ms <= 0.0).collect();
+            for r in &burst {
+                if let Some(n) = per.get_mut(r.worker as usize) {
+                    *n += 1;
+                }
+            }
+            let most = per.iter().copied().max().unwrap_or(0);
             format!(
-                "{whose}: with four workers the blocking endpoint still blocked each worker's loop for {} in all, and finished at {}; the endpoint that awaits finished at {}.",
-                one.t(one.blocked()),
+                "{whose}: the blocking endpoint finished at {} on four workers (one worker alone would take {}): the first idle worker takes every waiting connection, so {most} of the first {} queued on one, and each worker still blocked its own loop for every request it took. The endpoint that awaits finished at {}.",
                 one.makespan(),
+                one.t(alone),
+                burst.len(),
                 other.makespan()
             )
         }
@@ -358,11 +389,11 @@ mod tests {
         let say = |id: &str| predicted(&step(id).unwrap());
         assert_eq!(
             say("def"),
-            "Predicted: all 10 answered at 1.50 s, up to 10 at once on threadpool threads, and the event loop was never blocked. FastAPI runs a def endpoint in its threadpool: not one after another, as the tutorial says."
+            "Predicted: all 10 answered at 1.50 s, up to 10 at once on threadpool threads, and the event loop was never blocked. Contrary to the tutorial, FastAPI runs a def endpoint in its threadpool, so they overlap."
         );
         assert_eq!(
             say("blocking"),
-            "Predicted: the loop was blocked 15.00 s of 15.00 s: each request waited for the one before it, the last answered 10× later than the first."
+            "Predicted: the loop was blocked 15.00 s of 15.00 s: each request waited for the one before it, and the last was answered 10× later than the first. The tutorial's claim is true here, of async def, not of def."
         );
         assert!(say("async-io").contains("10.00 s in all: the last answer came at 10.50 s"));
         assert!(say("threadpool").starts_with("Predicted: all 10 answered at 1.50 s"));
@@ -374,12 +405,15 @@ mod tests {
         );
         assert!(compare.contains("/predict_sync 1.50 s;"), "{compare}");
         assert!(
-            say("threads")
-                .contains("answered at 3.00 s from the def endpoint, at 2.50 s (1.00 s after the 40th)"),
+            say("threads").contains(
+                "answered at 3.00 s from the def endpoint, which holds a thread through its fetch too, and at 2.50 s"
+            ),
             "{}",
             say("threads")
         );
         assert!(say("gil").contains("in a pool of 4 processes"));
+        let workers = say("workers");
+        assert!(workers.contains("(one worker alone would take "), "{workers}");
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub struct Row<'a> {
 
 /// Lays the rows out over `width` px, each `row_px` tall (at least two lines of text),
 /// with text of `text_px`, the axis in the tutorial's time (`scale` is the runs' time
-/// scale).
-pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64) -> Layout {
+/// scale); `at`, a replay's moment on the runs' clock, shows each run as it stood then.
+pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64, at: Option<f64>) -> Layout {
     fn shown_report<'a>(r: &Row<'a>) -> &'a Report {
         r.measured.unwrap_or(r.predicted)
     }
@@ -55,17 +55,25 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64)
         shapes.push(Shape::Text {
             x: x(run_t) + 2.0,
             y: text + 1.0,
-            text: format::round_duration(t),
+            // One unit a whole axis: "0 s" beside "5 s", not "0 ms".
+            text: if span / scale >= 1000.0 {
+                format!("{} s", (t / 10.0).round() / 100.0)
+            } else {
+                format::round_duration(t)
+            },
             style: Style::Axis,
             right: false,
         });
         t += step;
     }
+    let until = at.unwrap_or(f64::INFINITY);
     for (i, row) in rows.iter().enumerate() {
         let top = axis_h + i as f64 * row_h;
         let mid = top + row_h / 2.0;
         let report = shown_report(row);
         let makespan = report.stats.makespan_ms;
+        let done = makespan <= until;
+        let drawn_to = makespan.min(until);
         shapes.push(Shape::Text {
             x: gutter - 8.0,
             y: mid + text * 0.35,
@@ -82,26 +90,27 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64)
             style: Style::Queued,
             ghost: true,
         });
-        // The run: a bar to its last answer, the loop's stalls hatched on it.
+        // The run: a bar to its last answer (so far), the loop's stalls hatched on it.
         shapes.push(Shape::Rect {
             x: x(0.0),
             y: mid - bar_h / 2.0,
-            w: (x(makespan) - x(0.0)).max(1.0),
+            w: (x(drawn_to) - x(0.0)).max(1.0),
             h: bar_h,
             style: Style::Grid,
             ghost: row.measured.is_none(),
         });
-        for s in &report.loop_stalls {
+        for s in report.loop_stalls.iter().filter(|s| s.start_ms < until) {
+            let end = s.end_ms.min(until);
             shapes.push(Shape::Rect {
                 x: x(s.start_ms),
                 y: mid - bar_h / 2.0,
-                w: (x(s.end_ms) - x(s.start_ms)).max(1.0),
+                w: (x(end) - x(s.start_ms)).max(1.0),
                 h: bar_h,
                 style: Style::Stall,
                 ghost: row.measured.is_none(),
             });
         }
-        for &t in report.requests.responded_column() {
+        for &t in report.requests.responded_column().iter().filter(|&&t| t <= until) {
             shapes.push(Shape::Rect {
                 x: x(t) - 1.0,
                 y: mid - bar_h / 2.0 - 2.0,
@@ -114,9 +123,11 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64)
         let blocked = report.stats.loop_stall_total_ms;
         let end = format::duration(makespan / scale);
         shapes.push(Shape::Text {
-            x: x(makespan) + 6.0,
+            x: x(drawn_to) + 6.0,
             y: mid + text * 0.35,
-            text: if blocked > 0.0 && x(makespan) + text * 14.0 < width {
+            text: if !done {
+                "…".to_string()
+            } else if blocked > 0.0 && x(makespan) + text * 14.0 < width {
                 format!("{end} · loop blocked {}", format::duration(blocked / scale))
             } else {
                 end.clone()
@@ -124,6 +135,16 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64)
             style: Style::Label,
             right: false,
         });
+        // No room after a long run's end: its blocked time inside its bar.
+        if done && blocked > 0.0 && x(makespan) + text * 14.0 >= width {
+            shapes.push(Shape::Text {
+                x: x(makespan) - 8.0,
+                y: mid + text * 0.35,
+                text: format!("loop blocked {}", format::duration(blocked / scale)),
+                style: Style::LabelOnDark,
+                right: true,
+            });
+        }
         hits.push(Hit {
             x: x(0.0),
             y: top,
@@ -147,6 +168,12 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64)
                 }
             ),
             t_ms: makespan,
+        });
+    }
+    if let Some(t) = at.filter(|&t| t < span) {
+        shapes.push(Shape::Line {
+            points: vec![(x(t), axis_h - 4.0), (x(t), height)],
+            style: Style::Now,
         });
     }
     Layout {
@@ -192,7 +219,7 @@ mod tests {
                 measured: None,
             })
             .collect();
-        let l = overview(&rows, 1200.0, 20.0, 0.0, 1.0);
+        let l = overview(&rows, 1200.0, 20.0, 0.0, 1.0, None);
         assert_eq!(l.hits.len(), 5);
         assert!(l.hits[1].text.starts_with("POST /predict_blocking: last answer at 15.00 s (predicted; not run yet), the event loop blocked 15.00 s"));
         assert!(l.hits[0].text.ends_with("the event loop never blocked"));
@@ -229,5 +256,25 @@ mod tests {
             labels.contains(&"/predict_sync") && labels.contains(&"1.50 s"),
             "{labels:?}"
         );
+        // At a replay's moment, each run as it stood: 2 s in, blocking's is not done.
+        let then = overview(&rows, 1200.0, 20.0, 0.0, 1.0, Some(2000.0));
+        let stalls_then = then
+            .shapes
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s,
+                    Shape::Rect {
+                        style: Style::Stall,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(stalls_then, 2 + 2, "blocking's first two, async_io's first two");
+        assert!(then
+            .shapes
+            .iter()
+            .any(|s| matches!(s, Shape::Text { text, .. } if text == "…")));
     }
 }

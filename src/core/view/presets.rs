@@ -41,7 +41,7 @@ pub fn presets() -> Vec<Preset> {
     vec![
         Preset {
             id: "tutorial",
-            title: "The tutorial as written",
+            title: "The tutorial's five endpoints",
             explanation: "Ten clients each send one request at once, with the tutorial's durations \
                 (fetch 0.5 s, prediction 1 s, log 0.2 s) played five times faster. Try the five \
                 endpoints in turn and compare when the last response arrives and how long the event \
@@ -53,7 +53,7 @@ pub fn presets() -> Vec<Preset> {
         },
         Preset {
             id: "def-endpoint",
-            title: "What FastAPI really does with a def endpoint",
+            title: "The tutorial's claim about def, tested",
             explanation: "The tutorial says requests to its def endpoint are served one after another, \
                 but FastAPI runs a def endpoint in its threadpool (40 threads by default), so ten \
                 requests overlap and all finish after one fetch and one prediction. Requests are \

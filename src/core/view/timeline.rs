@@ -305,8 +305,14 @@ impl Geometry {
         self.text_px * 6.8
     }
 
+    /// The tallest a lane gets: room for its label (a projector's timeline with ten
+    /// requests fills its height with them).
     fn lane_max(&self) -> f64 {
-        (self.text_px * 1.5).max(18.0)
+        if self.text_px >= 20.0 {
+            self.text_px * 2.6
+        } else {
+            (self.text_px * 1.5).max(18.0)
+        }
     }
 
     /// The window `from_ms..to_ms` zoomed by `factor` (2: twice as close) about
@@ -357,7 +363,7 @@ impl Lanes {
                 last,
                 per_row: 1,
                 rows: n,
-                row_h: lane_height(n, lanes_px).min(lane_max),
+                row_h: (lanes_px / n as f64).clamp(MIN_LANE_PX, lane_max),
             };
         }
         let rows_max = ((lanes_px / MIN_LANE_PX).floor() as usize).max(1);
@@ -530,6 +536,22 @@ fn tick_step(span_ms: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
+/// One unit a whole axis: seconds once it reaches a second (`0 s, 0.5 s, 1.0 s`), not
+/// `0 ms … 500 ms, 1.0 s`.
+fn tick_label_on(t: f64, step: f64, axis_end: f64) -> String {
+    if axis_end >= 1000.0 && step < 1000.0 {
+        let places = if step >= 100.0 {
+            1
+        } else if step >= 10.0 {
+            2
+        } else {
+            3
+        };
+        return format!("{:.*} s", places, t / 1000.0);
+    }
+    tick_label(t, step)
+}
+
 fn tick_label(t: f64, step: f64) -> String {
     if step >= 1000.0 {
         format!("{} s", t / 1000.0)
@@ -681,7 +703,8 @@ pub fn layout_cached(
         let l = lanes.expect("a lane is drawn only when there are lanes");
         row_y(l.row_of(lane).unwrap_or(0))
     };
-    let height = lanes_y + lanes.map_or(0, |l| l.rows) as f64 * lane_h + 4.0;
+    // Room under the last lane for its label's descent.
+    let height = lanes_y + lanes.map_or(0, |l| l.rows) as f64 * lane_h + 4.0 + text * 0.4;
     let label_y = |top: f64, h: f64| top + h / 2.0 + text * 0.35;
     let shown = |t: f64| geo.shown(t);
     let mut shapes = Vec::new();
@@ -696,12 +719,14 @@ pub fn layout_cached(
             points: vec![(x(run_t), axis_h - 4.0), (x(run_t), height)],
             style: Style::Grid,
         });
+        // The last label, near the right edge, ends at its tick rather than past it.
+        let near_end = x(run_t) > geo.width - RIGHT_PAD - text * 3.0;
         shapes.push(Shape::Text {
-            x: x(run_t) + 2.0,
+            x: if near_end { x(run_t) - 2.0 } else { x(run_t) + 2.0 },
             y: text + 1.0,
-            text: tick_label(t, step),
+            text: tick_label_on(t, step, shown(to)),
             style: Style::Axis,
-            right: false,
+            right: near_end,
         });
         t += step;
     }
@@ -1774,10 +1799,11 @@ mod tests {
         let p = Picture::from_report(&report(Variant::FullAsync));
         let g = geo(1500.0);
         let l = layout(&p, &[], g, None, false);
+        // The last lane's middle: above the room left for its label.
         let i = hit_at(
             &l,
             g.gutter() + 1000.0 / 1500.0 * (800.0 - g.gutter() - RIGHT_PAD),
-            l.height - 6.0,
+            l.height - 6.0 - g.text_px * 0.4,
         )
         .unwrap();
         assert_eq!(

@@ -56,6 +56,12 @@ impl App {
             b.set_attribute("aria-label", &format!("Step {}: {}", i + 1, step.title))?;
             if step.optional {
                 li.set_class_name("optional");
+                if i > 0 && !lesson::steps()[i - 1].optional {
+                    let label = self.doc.create_element("li")?;
+                    label.set_class_name("beyond-label");
+                    label.set_text_content(Some("beyond the tutorial:"));
+                    list.append_child(&label)?;
+                }
             }
             let app = self.clone();
             on(&b, "click", move |_: web_sys::Event| app.go_to_step(i))?;
@@ -175,6 +181,7 @@ impl App {
         self.apply_shown();
         self.code_variant.set(step.variants[0]);
         self.render_code();
+        self.scroll_code_to_endpoint();
         if changed {
             let _ = self.settings_changed(false);
         } else {
@@ -205,6 +212,29 @@ impl App {
         }
     }
 
+    /// In a code panel too short for the whole module, the endpoint at its top: the
+    /// helpers it calls are above it.
+    pub(super) fn scroll_code_to_endpoint(&self) {
+        let Ok(list) = by_id::<HtmlElement>(&self.doc, "code-lines") else {
+            return;
+        };
+        if list.scroll_height() <= list.client_height() {
+            return;
+        }
+        let Ok(items) = self.doc.query_selector_all("#code-lines li") else {
+            return;
+        };
+        for i in 0..items.length() {
+            let Some(li) = items.item(i).and_then(|n| n.dyn_into::<HtmlElement>().ok()) else {
+                continue;
+            };
+            if li.text_content().is_some_and(|t| t.starts_with("@app.post(")) {
+                list.set_scroll_top(li.offset_top() - list.offset_top());
+                return;
+            }
+        }
+    }
+
     /// The page's parts for one view or the other.
     fn show_view(&self, lesson: bool) {
         if let Some(body) = self.doc.body() {
@@ -231,6 +261,18 @@ impl App {
         }
         if let Ok(t) = by_id::<HtmlElement>(&self.doc, "takeaway") {
             t.set_hidden(!lesson);
+        }
+        // Is this real FastAPI? The Lesson says what runs where, the Lab how close.
+        if let Some(real) = self.doc.get_element_by_id("real") {
+            let line = if lesson {
+                loopscope::view::calibration::how_it_runs_line()
+            } else {
+                loopscope::view::calibration::real_fastapi_line()
+            };
+            real.set_inner_html(&format!(
+                "{} (<a href=\"BENCHMARKS.md\">BENCHMARKS.md</a>).",
+                super::escape(&line)
+            ));
         }
         if !lesson {
             if let Ok(p) = by_id::<HtmlElement>(&self.doc, "debug-line") {
@@ -285,6 +327,10 @@ impl App {
         }
         if let Ok(watch) = by_id::<Element>(&self.doc, "lesson-watch") {
             watch.set_text_content(Some(step.watch));
+        }
+        if let Ok(code) = by_id::<HtmlElement>(&self.doc, "lesson-code") {
+            code.set_text_content(Some(&step.key_code.join("\n")));
+            code.set_hidden(step.key_code.is_empty());
         }
         if let Ok(items) = self.doc.query_selector_all("#lesson-steps [data-step]") {
             for k in 0..items.length() {
@@ -346,7 +392,7 @@ impl App {
             match first.filter(|_| !running && !step.compares()) {
                 Some(line) => {
                     p.set_inner_html(&format!(
-                        "<b>Finding it in your own service:</b> asyncio's debug mode (<code>PYTHONASYNCIODEBUG=1</code>, Python 3.12+) logs each step that held the loop 0.1 s or more: <code>{}</code>",
+                        "<b>Finding it in your own service:</b> asyncio's debug mode (<code>PYTHONASYNCIODEBUG=1</code>; on Python 3.11 uvicorn's command line turns it off) logs each step that held the loop 0.1 s or more: <code>{}</code>",
                         super::escape(&line.text)
                     ));
                     p.set_hidden(false);

@@ -121,6 +121,8 @@ struct App {
     lesson_at: Cell<Option<usize>>,
     /// The console shows what asyncio's debug mode would log.
     asyncio_debug: Cell<bool>,
+    /// The Lab's timelines show the probe's lane, and its numbers their column.
+    show_probe: Cell<bool>,
     /// Every run on one axis (the Lab's comparison, the Lesson's side by side).
     overview: RefCell<Option<(web_sys::HtmlCanvasElement, paint::Painter)>>,
 }
@@ -230,6 +232,7 @@ pub fn start(glue_source: String) -> Res {
         exporting: Cell::new(false),
         lesson_at: Cell::new(None),
         asyncio_debug: Cell::new(false),
+        show_probe: Cell::new(false),
         overview: RefCell::default(),
     });
     PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
@@ -256,12 +259,7 @@ pub fn start(glue_source: String) -> Res {
     app.build_explainer()?;
     app.build_prediction_log()?;
     app.build_lesson()?;
-    if let Some(real) = app.doc.get_element_by_id("real") {
-        real.set_inner_html(&format!(
-            "{} (<a href=\"BENCHMARKS.md\">BENCHMARKS.md</a>).",
-            escape(&loopscope::view::calibration::real_fastapi_line())
-        ));
-    }
+
     app.build_overview()?;
     app.set_present(present);
     app.fill_form();
@@ -518,11 +516,12 @@ impl App {
         if let Some(step) = self.current_step() {
             self.code_variant.set(step.variants[0]);
             self.render_code();
+            self.scroll_code_to_endpoint();
         }
         self.reset_clock();
         self.render_moment(true);
         self.status(
-            "Done. Replay it with ▶ (space), step with , and ., or drag the time; hover a bar for details.",
+            "Done. Replay it with ▶ Replay (or space), move event by event with the , and . keys, or drag the time; hover a bar for details.",
             false,
         );
         Ok(())

@@ -62,7 +62,12 @@ fn pattern(ctx: &CanvasRenderingContext2d, style: Style) -> Option<CanvasPattern
             t.line_to(10.0, 6.0);
             t.stroke();
         }
-        Style::Io { .. } => {
+        Style::Io { blocking } => {
+            // Awaited: wide pale stripes, the loop free; time.sleep: thin ones, solid.
+            if !blocking {
+                t.set_stroke_style_str("rgba(255,255,255,0.8)");
+                t.set_line_width(3.5);
+            }
             t.move_to(-2.0, 10.0);
             t.line_to(10.0, -2.0);
             t.move_to(6.0, 10.0);
@@ -172,7 +177,7 @@ impl Painter {
                     style,
                     ghost,
                 } => {
-                    ctx.set_global_alpha(if *ghost { 0.22 } else { 1.0 });
+                    ctx.set_global_alpha(if *ghost { 0.32 } else { 1.0 });
                     if *style == Style::Queued {
                         // Hollow: a wait holds nothing.
                         ctx.set_stroke_style_str(colour(*style));

@@ -43,6 +43,16 @@ impl App {
             }));
             app.render_code();
         })?;
+        let probe: web_sys::HtmlInputElement = by_id(&self.doc, "show-probe")?;
+        let app = self.clone();
+        let check = probe.clone();
+        on(&probe, "change", move |_: web_sys::Event| {
+            app.show_probe.set(check.checked());
+            if let Some(body) = app.doc.body() {
+                let _ = body.class_list().toggle_with_force("probe", check.checked());
+            }
+            app.paint_all();
+        })?;
         let debug: web_sys::HtmlInputElement = by_id(&self.doc, "asyncio-debug")?;
         let app = self.clone();
         let check = debug.clone();
@@ -358,6 +368,12 @@ impl App {
                         let _ = li.remove_attribute("aria-current");
                     }
                 }
+                // The whole run shown: its last lines in view, as a terminal's are.
+                if matches!(moment, Moment::End) {
+                    if let Some(el) = list.dyn_ref::<HtmlElement>() {
+                        el.set_scroll_top(i32::MAX);
+                    }
+                }
                 if let (Some(li), Some(el)) = (latest, list.dyn_ref::<HtmlElement>()) {
                     // Keep the latest line in view inside the console (not the page).
                     if let Some(li) = li.dyn_ref::<HtmlElement>() {
@@ -508,8 +524,13 @@ pub(super) fn stats_row(
             ),
             _ => "<span class=\"m\">—</span>".to_string(),
         };
+        let class = if key == "probe_stall_total_ms" {
+            " class=\"probe-only\""
+        } else {
+            ""
+        };
         html.push_str(&format!(
-            "<td data-metric=\"{key}\" data-measured=\"{}\" data-predicted=\"{}\"{ok_attr}>{cell}</td>",
+            "<td data-metric=\"{key}\"{class} data-measured=\"{}\" data-predicted=\"{}\"{ok_attr}>{cell}</td>",
             attr(m),
             attr(p)
         ));

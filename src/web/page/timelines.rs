@@ -406,9 +406,14 @@ impl App {
     /// The span a section shows unzoomed: its own run (every timeline is fitted to
     /// it; the overview lines the runs up).
     fn unzoomed_span(&self, s: &Section) -> f64 {
+        let own = if self.lesson_at.get().is_some() && self.view.borrow().shown().len() > 1 {
+            self.span_ms(None)
+        } else {
+            s.end_ms()
+        };
         match self.moment() {
-            Moment::Live { variant, now } if variant == s.variant => room_for(s.end_ms(), now),
-            _ => s.end_ms(),
+            Moment::Live { variant, now } if variant == s.variant => room_for(own, now),
+            _ => own,
         }
         .max(1.0)
             * 1.03
@@ -505,18 +510,29 @@ impl App {
             .and_then(|w| w.inner_height().ok())
             .and_then(|h| h.as_f64())
             .unwrap_or(1080.0);
-        let lesson_lanes = if many {
-            // Side by side.
-            (screen_h - 690.0).clamp(160.0, 520.0)
+        // What is left of the screen under the timelines' top, less a caption, the
+        // axis, the loop's lane and the takeaway under them.
+        let timelines_top = if lesson {
+            self.doc
+                .get_element_by_id("timelines")
+                .map_or(400.0, |el| el.get_bounding_client_rect().top())
+                + web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0)
         } else {
-            (screen_h - 560.0).clamp(160.0, 560.0)
+            0.0
         };
+        let loops = self.settings.borrow().config.workers as f64;
+        let lesson_lanes = (screen_h - timelines_top - 345.0 - (loops - 1.0) * 36.0).clamp(150.0, 560.0);
         if let Ok(out) = by_id::<Element>(&self.doc, "t-badge") {
             let badge = format::played_at(scale);
             if out.text_content().as_deref() != Some(badge.as_str()) {
                 out.set_text_content(Some(&badge));
             }
         }
+        let shared_end = sections
+            .iter()
+            .filter(|s| shown.contains(&s.variant))
+            .map(|s| s.end_ms())
+            .fold(1.0, f64::max);
         for (i, s) in sections.iter().enumerate() {
             if !shown.contains(&s.variant) {
                 continue;
@@ -530,10 +546,12 @@ impl App {
                 Moment::At(t) => (Some(t), true),
                 _ => (None, false),
             };
-            // Fitted to its own run (the overview lines the runs up).
+            // Fitted to its own run (the overview lines the runs up); the Lesson's two side
+            // by side share one axis, so they compare at a glance.
+            let own = if lesson && many { shared_end } else { s.end_ms() };
             let span = match (going, now) {
-                (Some(_), Some(now)) => room_for(s.end_ms(), now),
-                _ => s.end_ms(),
+                (Some(_), Some(now)) => room_for(own, now),
+                _ => own,
             }
             .max(1.0)
                 * 1.03;
@@ -549,14 +567,14 @@ impl App {
                 to_ms,
                 lanes_px: match (lesson, present, many) {
                     (true, _, _) => lesson_lanes,
-                    (false, true, _) => (lanes * 36.0).clamp(240.0, 640.0),
+                    (false, true, _) => (lanes * 24.0).clamp(200.0, 420.0),
                     (false, false, true) => (lanes * 14.0).clamp(140.0, 240.0),
                     (false, false, false) => 240.0,
                 },
                 scale,
                 text_px: if present || lesson { 21.0 } else { 12.0 }, // axis and notes 1 px less
                 shared_lag_ms: 0.0,
-                probe: !lesson,
+                probe: !lesson && self.show_probe.get(),
             };
             let focused_index = self.focus.get().filter(|(si, _)| *si == i).map(|(_, hi)| hi);
             let key = Painted {
@@ -674,12 +692,17 @@ impl App {
             .collect();
         let big = step.is_some() || self.present.get();
         let width = canvas.client_width().max(300) as f64;
+        let at = match self.moment() {
+            Moment::At(t) => Some(t),
+            _ => None,
+        };
         let layout = loopscope::view::overview::overview(
             &rows,
             width,
             if big { 21.0 } else { 12.0 },
             if step.is_some() { 96.0 } else { 0.0 },
             self.settings.borrow().scale,
+            at,
         );
         painter.paint(canvas, &layout, None);
     }
@@ -755,7 +778,7 @@ pub(super) fn caption(
             let merged = merged_by_probe(m);
             let mut probe_note = if merged > 1 {
                 format!(
-                    "<span class=\"note\">The probe saw {merged} stalls in a row as one: its heartbeat cannot run between steps that follow each other on the loop.</span>"
+                    "<span class=\"note probe-only\">The probe saw {merged} stalls in a row as one: its heartbeat cannot run between steps that follow each other on the loop.</span>"
                 )
             } else {
                 String::new()
@@ -775,12 +798,12 @@ pub(super) fn caption(
                     "the loop running many requests' steps back to back"
                 };
                 probe_note.push_str(&format!(
-                    "<span class=\"note\">{what} {busy}, not a blocking call of the endpoint.</span>"
+                    "<span class=\"note probe-only\">{what} {busy}, not a blocking call of the endpoint.</span>"
                 ));
             }
             if let Some(x) = m.measurement.as_ref().filter(|x| x.probe_period_ms > 1.0) {
                 probe_note.push_str(&format!(
-                    "<span class=\"note\">The probe's heartbeat here is a {} ms <code>setTimeout</code> (this page is not cross-origin isolated, so it has no precise timed wait): it misses stalls under about {} ms.</span>",
+                    "<span class=\"note probe-only\">The probe's heartbeat here is a {} ms <code>setTimeout</code> (this page is not cross-origin isolated, so it has no precise timed wait): it misses stalls under about {} ms.</span>",
                     x.probe_period_ms, x.probe_threshold_ms
                 ));
             }
@@ -790,15 +813,16 @@ pub(super) fn caption(
                 String::new()
             };
             let verdict = match Verdict::of(predicted, m, f) {
-                Verdict::AsPredicted => " · within the prediction's bounds".to_string(),
+                Verdict::AsPredicted => "<span class=\"detail\"> · within the prediction's bounds</span>".to_string(),
                 Verdict::GivenTheMachine { off_pct, why } => format!(
-                    " · <b>{off_pct:+.0} % against the prediction</b><span class=\"detail\">, all of it this machine's: {} agrees with every figure</span>",
-                    escape(&why)
+                    "<span class=\"detail\"> · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure</span><span class=\"plain\"> · {off_pct:+.0} %: {}</span>",
+                    escape(&why),
+                    escape(if f.reason.is_empty() { "this machine's timing" } else { &f.reason })
                 ),
                 Verdict::Outside => " · <b>outside the prediction's bounds</b> (each check that failed is below)".to_string(),
             };
             format!(
-                "measured <b>{}</b> (predicted {}){verdict}<span class=\"detail\"> · {} stalls, longest {}{gil}</span>{warnings}{failures}{probe_note}",
+                "measured: last answer at <b>{}</b> (predicted {}){verdict}<span class=\"detail\"> · {} stalls, longest {}{gil}</span>{warnings}{failures}{probe_note}",
                 d(m.stats.makespan_ms),
                 d(p.makespan_ms),
                 m.loop_stalls.len(),

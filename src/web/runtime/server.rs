@@ -44,6 +44,10 @@ fn fail(message: String) {
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
+/// A task: its request, its coroutine, and, until it has run a step, when its request
+/// was read.
+type TaskSlot = (u64, Task, Option<f64>);
+
 /// The event loop's own state: its ready queue, timers, tasks and the requests that
 /// arrived since its last poll.
 #[derive(Default)]
@@ -53,8 +57,9 @@ struct Loop {
     timers: RefCell<BinaryHeap<Timer>>,
     seq: Cell<u64>,
     signals: RefCell<Signals>,
-    /// Each task, with its request and whether it has run a step yet.
-    tasks: RefCell<Vec<Option<(u64, Task, bool)>>>,
+    /// Each task, with its request and, until it has run a step, when its request was
+    /// read (its first step waits for the loop since).
+    tasks: RefCell<Vec<Option<TaskSlot>>>,
     free_tasks: RefCell<Vec<usize>>,
     /// Requests received (as messages) that no poll has read yet.
     inbox: RefCell<VecDeque<u64>>,
@@ -199,9 +204,10 @@ impl Server {
     /// `data_received`: the request is read now and its task created; its first step
     /// runs next iteration.
     fn read(self: &Rc<Self>, id: u64) {
+        let accepted = self.now();
         self.emit(Event::Accepted {
             request: id,
-            t: self.now(),
+            t: accepted,
             worker: self.worker,
         });
         let handle = Handle {
@@ -216,12 +222,12 @@ impl Server {
         });
         let index = match self.aio.free_tasks.borrow_mut().pop() {
             Some(i) => {
-                self.aio.tasks.borrow_mut()[i] = Some((id, task, false));
+                self.aio.tasks.borrow_mut()[i] = Some((id, task, Some(accepted)));
                 i
             }
             None => {
                 let mut tasks = self.aio.tasks.borrow_mut();
-                tasks.push(Some((id, task, false)));
+                tasks.push(Some((id, task, Some(accepted))));
                 tasks.len() - 1
             }
         };
@@ -231,12 +237,21 @@ impl Server {
     /// One step of task `index`: a step that blocked the loop is a ground-truth stall.
     fn step(self: &Rc<Self>, index: usize) {
         let taken = self.aio.tasks.borrow_mut().get_mut(index).and_then(Option::take);
-        let Some((request, mut task, stepped)) = taken else {
+        let Some((request, mut task, first)) = taken else {
             return; // finished, woken again
         };
         // What this step holds the loop for: its blocking calls and FastAPI's work.
         self.step_held.set(0.0);
-        if !stepped {
+        if let Some(accepted) = first {
+            // Read with others, it waited for the loop to run its first step, as the
+            // model's does.
+            let to = self.now();
+            self.emit(Event::Waited {
+                request,
+                on: Place::Loop,
+                from: accepted,
+                to,
+            });
             // FastAPI reads, routes and validates the request.
             self.overhead(self.config.overhead_at_first_step());
         }
@@ -247,7 +262,7 @@ impl Server {
         if done {
             self.aio.free_tasks.borrow_mut().push(index);
         } else {
-            self.aio.tasks.borrow_mut()[index] = Some((request, task, true));
+            self.aio.tasks.borrow_mut()[index] = Some((request, task, None));
         }
         if let Some(stall) = self.step.borrow_mut().take().and_then(Step::finish) {
             self.emit(Event::Stall { stall });
