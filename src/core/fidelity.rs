@@ -310,7 +310,7 @@ pub fn reference<'a>(predicted: &'a Report, measured: &Report) -> (Cow<'a, Repor
     };
     let kinds = [
         (PhaseKind::Io, config.io_ms, "each blocking fetch"),
-        (PhaseKind::Cpu, config.cpu_ms, "each prediction"),
+        (PhaseKind::Cpu, config.cpu_ms, "each model inference"),
         (PhaseKind::Background, config.bg_ms, "each log write"),
     ];
     let mut any = false;
@@ -439,7 +439,7 @@ pub fn reason(measured: &Report) -> String {
     let config = &measured.config;
     let mut said = Vec::new();
     let asked = [
-        (PhaseKind::Cpu, config.cpu_ms, "prediction"),
+        (PhaseKind::Cpu, config.cpu_ms, "model inference"),
         (PhaseKind::Io, config.io_ms, "fetch"),
         (PhaseKind::Background, config.bg_ms, "log write"),
     ];
@@ -457,7 +457,7 @@ pub fn reason(measured: &Report) -> String {
             .fold(0.0f64, f64::max);
         if most > asked * 1.05 + 1.0 {
             said.push(format!(
-                "a {what} took up to {:.0} % longer than asked (threads sharing this machine's cores)",
+                "a {what} took up to {:.0} % longer than asked (it shared this machine's cores)",
                 (most / asked - 1.0) * 100.0
             ));
         }
@@ -861,7 +861,7 @@ mod tests {
             Verdict::GivenTheMachine { off_pct, why } => {
                 assert!((off_pct - 213.3).abs() < 0.1, "{off_pct}");
                 assert!(
-                    why.contains("what each prediction took here, 680–680 ms (asked: 200 ms)"),
+                    why.contains("what each model inference took here, 680–680 ms (asked: 200 ms)"),
                     "{why}"
                 );
             }

@@ -64,7 +64,7 @@ test('lanes past the rows merge; zooming in on a stream gives each request its l
     await canvas.scrollIntoViewIfNeeded();
     const box = await canvas.boundingBox();
     // Low in the lanes: a merged row, saying how many of its requests did what.
-    const merged = await hover(page, 'full_async', 7);
+    const merged = await hover(page, 'full_async', 20);
     assert.match(merged, /^requests \d+–\d+ \(\d+ merged in this row\) at [\d.]+ ms: .*\(predicted\); zoom in to see each/, merged);
     const reset = page.locator('figure[data-variant="full_async"] button.zoom', { hasText: 'Whole run' });
     assert.equal(await reset.isDisabled(), true, 'not zoomed yet');
@@ -75,7 +75,7 @@ test('lanes past the rows merge; zooming in on a stream gives each request its l
       await page.mouse.move(box.x + box.width / 2, box.y + 40);
       await page.mouse.wheel(0, -300);
       await page.waitForTimeout(30);
-      single = await hover(page, 'full_async', 8);
+      single = await hover(page, 'full_async', 21);
     }
     assert.equal(await reset.isDisabled(), false);
     assert.match(single, /^request \d+: /, `a lane each once zoomed in: ${single}`);

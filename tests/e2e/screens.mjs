@@ -65,11 +65,12 @@ if (!only || only === 'lab') {
 
 if (!only || only === 'present') {
   const page = await open('#view=lab&preset=tutorial', { width: 1920, height: 1080 }, '?present=1');
-  await page.click('[data-preset="tutorial"]');
+  // Present mode hides the presets: the link's preset=tutorial chose them.
   await page.click('[data-run="all"]');
   await idle(page);
+  // The teacher picks the endpoint to show large, as a class would see it.
+  await page.selectOption('#code-variant', { index: 1 });
   await page.evaluate(() => window.loopscope.seek(2000 * 0.2));
-  await page.evaluate(() => document.getElementById('results').scrollIntoView());
   await page.waitForTimeout(300);
   await shot(page, 'present-paused');
   await page.close();

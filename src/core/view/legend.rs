@@ -11,8 +11,10 @@ pub enum Swatch {
     LoopBlocked,
     /// The event loop's lane: it had work ready but waited for its GIL.
     LoopGil,
-    /// A fetch that holds its thread (`time.sleep`).
+    /// A fetch that holds a threadpool thread (`time.sleep` in a `def`).
     FetchBlocking,
+    /// A fetch that holds the event loop (`time.sleep` in an `async def`).
+    FetchOnLoop,
     /// A fetch that is awaited (`await asyncio.sleep`): the loop is free meanwhile.
     FetchAwaited,
     /// Both kinds of fetch, in one swatch (where a legend must stay short).
@@ -43,12 +45,13 @@ impl Swatch {
         match self {
             Swatch::LoopBlocked => "event loop blocked",
             Swatch::LoopGil => "event loop waiting for the GIL",
-            Swatch::FetchBlocking => "fetch with time.sleep: holds the thread it runs on",
-            Swatch::FetchAwaited => "fetch awaited (asyncio.sleep): frees the loop",
-            Swatch::Fetch => "fetch (dark: time.sleep holds the thread it runs on)",
-            Swatch::PredictLoop => "predict on the event loop",
-            Swatch::PredictPool => "predict on a threadpool thread",
-            Swatch::PredictProcess => "predict in a process",
+            Swatch::FetchBlocking => "fetch with time.sleep, on that thread",
+            Swatch::FetchOnLoop => "fetch with time.sleep, on the event loop",
+            Swatch::FetchAwaited => "fetch awaited (asyncio.sleep): no thread held",
+            Swatch::Fetch => "fetch (hatched: on the loop, or a thread; pale: awaited)",
+            Swatch::PredictLoop => "model inference on the event loop",
+            Swatch::PredictPool => "model inference on a threadpool thread",
+            Swatch::PredictProcess => "model inference in a process",
             Swatch::GilWait => "waiting for the GIL",
             Swatch::Background => "background log task",
             Swatch::Waiting => "waiting (for the loop or a thread)",
@@ -64,6 +67,7 @@ impl Swatch {
             Swatch::LoopBlocked => "stall",
             Swatch::LoopGil => "loop-gil",
             Swatch::FetchBlocking => "io-blocking",
+            Swatch::FetchOnLoop => "io-loop",
             Swatch::FetchAwaited => "io",
             Swatch::Fetch => "io-both",
             Swatch::PredictLoop => "cpu-loop",
@@ -113,7 +117,14 @@ pub fn present(reports: &[&Report]) -> Vec<Swatch> {
         Swatch::LoopGil,
         reports.iter().any(|r| !r.loop_gil_waits.is_empty()),
     );
-    note(Swatch::FetchBlocking, any(&|k, _, b| k == PhaseKind::Io && b));
+    note(
+        Swatch::FetchOnLoop,
+        any(&|k, on, b| k == PhaseKind::Io && b && on == Place::Loop),
+    );
+    note(
+        Swatch::FetchBlocking,
+        any(&|k, on, b| k == PhaseKind::Io && b && on != Place::Loop),
+    );
     note(Swatch::FetchAwaited, any(&|k, _, b| k == PhaseKind::Io && !b));
     note(
         Swatch::PredictLoop,
@@ -137,12 +148,16 @@ pub fn present(reports: &[&Report]) -> Vec<Swatch> {
     );
     note(Swatch::Answered, true);
     note(Swatch::Failed, reports.iter().any(|r| r.stats.failed > 0));
-    // Two kinds of fetch take one swatch where the legend runs long.
-    if seen.len() > 5 && seen.contains(&Swatch::FetchBlocking) && seen.contains(&Swatch::FetchAwaited) {
-        seen.retain(|&s| s != Swatch::FetchAwaited);
-        if let Some(f) = seen.iter_mut().find(|s| **s == Swatch::FetchBlocking) {
-            *f = Swatch::Fetch;
-        }
+    // Kinds of fetch take one swatch where the legend runs long.
+    let fetches = [Swatch::FetchOnLoop, Swatch::FetchBlocking, Swatch::FetchAwaited];
+    if seen.len() > 5 && seen.iter().filter(|s| fetches.contains(s)).count() > 1 {
+        let first = seen.iter().position(|s| fetches.contains(s)).expect("counted");
+        seen[first] = Swatch::Fetch;
+        let mut i = 0;
+        seen.retain(|s| {
+            i += 1;
+            i - 1 == first || !fetches.contains(s)
+        });
     }
     seen
 }
@@ -167,7 +182,7 @@ mod tests {
             present(&[&blocking]),
             [
                 Swatch::LoopBlocked,
-                Swatch::FetchBlocking,
+                Swatch::FetchOnLoop,
                 Swatch::PredictLoop,
                 Swatch::Waiting,
                 Swatch::Answered

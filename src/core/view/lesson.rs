@@ -49,7 +49,7 @@ pub fn steps() -> Vec<Step> {
         Step {
             id: "def",
             title: "A def endpoint",
-            watch: "The FastAPI ML-serving tutorial's first endpoint is a plain def whose fetch and prediction call time.sleep (0.5 s and 1 s). It claims: \u{201c}send several requests concurrently and the server processes them one after another, because time.sleep blocks the worker process.\u{201d} Ten requests at once: watch the event loop's lane (the one thread that runs every request's async code, in turns) and when the answers come.",
+            watch: "The FastAPI ML-serving tutorial's first endpoint is a plain def whose fetch and model inference (run_model_prediction) call time.sleep, 0.5 s and 1 s. It claims: \u{201c}send several requests concurrently and the server processes them one after another, because time.sleep blocks the worker process.\u{201d} Ten requests at once: watch the event loop's lane (the one thread that runs every request's async code, in turns) and when the answers come.",
             variants: &[Variant::SyncDef],
             preset: "tutorial",
             optional: false,
@@ -66,8 +66,8 @@ pub fn steps() -> Vec<Step> {
         },
         Step {
             id: "async-io",
-            title: "Async I/O, a blocking prediction",
-            watch: "The fetch is awaited now (asyncio.sleep), but the prediction is still a plain call in async def.",
+            title: "Async I/O, a blocking inference",
+            watch: "The fetch is awaited now (asyncio.sleep), but the inference is still a plain call in async def.",
             variants: &[Variant::AsyncIo],
             preset: "tutorial",
             optional: false,
@@ -75,8 +75,8 @@ pub fn steps() -> Vec<Step> {
         },
         Step {
             id: "threadpool",
-            title: "The prediction in run_in_threadpool",
-            watch: "The prediction moves to a threadpool thread with await run_in_threadpool(...): the loop only waits for its result.",
+            title: "The inference in run_in_threadpool",
+            watch: "The inference moves to a threadpool thread with await run_in_threadpool(...): the loop only waits for its result.",
             variants: &[Variant::FullAsync],
             preset: "tutorial",
             optional: false,
@@ -85,7 +85,7 @@ pub fn steps() -> Vec<Step> {
         Step {
             id: "background",
             title: "A background task after the response",
-            watch: "The same endpoint adds a log task with BackgroundTasks: FastAPI runs it after the response has gone.",
+            watch: "Step 4's endpoint, with a log task added through BackgroundTasks: FastAPI runs it after the response has gone.",
             variants: &[Variant::Background],
             preset: "tutorial",
             optional: false,
@@ -103,16 +103,16 @@ pub fn steps() -> Vec<Step> {
         Step {
             id: "threads",
             title: "Why async at all? 41 requests, 40 threads",
-            watch: "FastAPI lends its threadpool out 40 threads at a time (anyio's limit). 41 requests at once (fetch 0.5 s, prediction 1 s), to the def endpoint, then to the one that awaits its fetch and sends only the prediction to a thread.",
+            watch: "FastAPI lends its threadpool out 40 threads at a time (anyio's limit). 41 requests at once (fetch 0.5 s, inference 1 s), to the def endpoint, then to the one that awaits its fetch and sends only the inference to a thread.",
             variants: &[Variant::SyncDef, Variant::FullAsync],
             preset: "threadpool-exhausted",
             optional: true,
-            key_code: &["def predict_synchronously(...):  # a thread for the whole request", "prediction = await run_in_threadpool(  # a thread only to predict"],
+            key_code: &["def predict_synchronously(...):  # a thread for the whole request", "prediction = await run_in_threadpool(  # a thread only for the inference"],
         },
         Step {
             id: "gil",
             title: "CPU-bound Python: threads or processes?",
-            watch: "The prediction is pure Python now (0.2 s of computing), which holds the GIL, the lock that lets one thread of a process run Python at a time. Eight requests at once: in the threadpool, then in a process pool, a process per core of this machine.",
+            watch: "The inference is pure Python now (0.2 s of computing), which holds the GIL, the lock that lets one thread of a process run Python at a time. Eight requests at once: in the threadpool, then in a process pool, a process per core of this machine.",
             variants: &[Variant::FullAsync, Variant::ProcessPool],
             preset: "cpu-python",
             optional: true,
@@ -121,7 +121,7 @@ pub fn steps() -> Vec<Step> {
         Step {
             id: "workers",
             title: "uvicorn --workers 4 and a blocking endpoint",
-            watch: "Four server processes share one listening socket. Forty requests from eight clients, each sending its next request when its answer comes, with a short fetch (0.1 s) and prediction (0.15 s): to the blocking endpoint, and to the one that awaits.",
+            watch: "Four server processes share one listening socket. Forty requests from eight clients, each sending its next request when its answer comes, with a short fetch (0.1 s) and inference (0.15 s): to the blocking endpoint, and to the one that awaits.",
             variants: &[Variant::Blocking, Variant::FullAsync],
             preset: "workers",
             optional: true,
@@ -226,7 +226,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             (one.run.report.stats.makespan_ms / one.first().max(1e-9)).round()
         ),
         "async-io" => format!(
-            "{}: the fetches overlapped, but each prediction held the loop, {} in all: the last answer came at {}.",
+            "{}: the fetches overlapped, but each inference held the loop, {} in all: the last answer came at {}.",
             one.whose(),
             one.t(one.blocked()),
             one.makespan()
@@ -262,7 +262,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
                 })
                 .collect();
             format!(
-                "{whose}, last answer: {}. The rule: blocking calls go in a def endpoint or in await run_in_threadpool(...); inside async def, only await.",
+                "{whose}, last answer: {}. The rule: blocking calls go in a def endpoint or in await run_in_threadpool(...); inside async def, only await (and CPU-bound Python in a process pool: step 8).",
                 parts.join("; ")
             )
         }
@@ -278,7 +278,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             let awaits = said.get(1).unwrap_or(one);
             let ((_, def_last), (_, last)) = (last_two(one), last_two(awaits));
             format!(
-                "{whose}: the 41st request waited for a free thread, answered at {} from the def endpoint, which holds a thread through its fetch too, and at {} from the one that awaits its fetch and needs a thread only to predict. Threads are a budget of 40; a request awaiting on the loop holds none, so thousands can wait at once.",
+                "{whose}: the 41st request (req 40) waited for a free thread, answered at {} from the def endpoint, which holds a thread through its fetch too, and at {} from the one that awaits its fetch and needs a thread only for the inference. Threads are a budget of 40; a request awaiting on the loop holds none, so thousands can wait at once.",
                 one.t(def_last),
                 awaits.t(last)
             )
@@ -302,7 +302,9 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             let alone = crate::simulate_summary(&config).map_or(0.0, |s| s.makespan_ms);
             // The first burst: how many of it the busiest worker took.
             let mut per = vec![0usize; config_workers(one)];
-            let burst: Vec<_> = one.run.report.requests.iter().filter(|r| r.sent_ms <= 0.0).collect();
+            // The first burst: the clients' first requests, sent together.
+            let clients = one.run.report.config.concurrency;
+            let burst: Vec<_> = one.run.report.requests.iter().filter(|r| r.id < clients).collect();
             for r in &burst {
                 if let Some(n) = per.get_mut(r.worker as usize) {
                     *n += 1;
@@ -414,6 +416,7 @@ mod tests {
         assert!(say("gil").contains("in a pool of 4 processes"));
         let workers = say("workers");
         assert!(workers.contains("(one worker alone would take "), "{workers}");
+        assert!(workers.contains("so 8 of the first 8 queued on one"), "{workers}");
     }
 
     #[test]

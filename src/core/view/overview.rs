@@ -15,7 +15,8 @@ pub struct Row<'a> {
     pub measured: Option<&'a Report>,
 }
 
-/// Lays the rows out over `width` px, each `row_px` tall (at least two lines of text),
+/// Lays the rows out over `width` px, each `row_px` tall (0: two lines of text; never
+/// under one and a half),
 /// with text of `text_px`, the axis in the tutorial's time (`scale` is the runs' time
 /// scale); `at`, a replay's moment on the runs' clock, shows each run as it stood then.
 pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64, at: Option<f64>) -> Layout {
@@ -26,7 +27,9 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64,
     let gutter = text * 14.5;
     let right = text * 5.0;
     let axis_h = text * 1.9;
-    let row_h = row_px.max(text * 2.2).max(24.0);
+    let row_h = if row_px > 0.0 { row_px } else { text * 2.2 }
+        .max(text * 1.5)
+        .max(24.0);
     let bar_h = row_h * 0.62;
     let plot_w = (width - gutter - right).max(10.0);
     let span = rows

@@ -43,7 +43,7 @@ pub fn presets() -> Vec<Preset> {
             id: "tutorial",
             title: "The tutorial's five endpoints",
             explanation: "Ten clients each send one request at once, with the tutorial's durations \
-                (fetch 0.5 s, prediction 1 s, log 0.2 s) played five times faster. Try the five \
+                (fetch 0.5 s, inference 1 s, log 0.2 s) played five times faster. Try the five \
                 endpoints in turn and compare when the last response arrives and how long the event \
                 loop was blocked.",
             settings: Settings::default(),
@@ -56,7 +56,7 @@ pub fn presets() -> Vec<Preset> {
             title: "The tutorial's claim about def, tested",
             explanation: "The tutorial says requests to its def endpoint are served one after another, \
                 but FastAPI runs a def endpoint in its threadpool (40 threads by default), so ten \
-                requests overlap and all finish after one fetch and one prediction. Requests are \
+                requests overlap and all finish after one fetch and one inference. Requests are \
                 served one after another only when the blocking calls run inside an async def, as in \
                 /predict_blocking, which takes ten times as long.",
             settings: settings(Variant::SyncDef, 10, 10, 0.2),
@@ -69,9 +69,9 @@ pub fn presets() -> Vec<Preset> {
             title: "Threadpool exhausted: 41 requests, 40 threads",
             explanation: "Forty-one requests arrive at once but FastAPI lends out 40 threads at a time \
                 (anyio's 40 tokens), so the 41st waits until one of the other 40 gives its thread \
-                back. From /predict_full_async its response comes one whole prediction after the \
+                back. From /predict_full_async its response comes one whole inference after the \
                 others; from the def endpoint, which holds its thread through the fetch too, one \
-                whole fetch and prediction after.",
+                whole fetch and inference after.",
             settings: settings(Variant::FullAsync, 41, 41, 0.5),
             suggested: &[Variant::FullAsync, Variant::SyncDef],
             shown: &Variant::TUTORIAL,
@@ -81,9 +81,9 @@ pub fn presets() -> Vec<Preset> {
             id: "blocking-async",
             title: "One blocking call inside async def",
             explanation: "The ten fetches are awaited, so they overlap, but run_model_prediction is \
-                called without await inside the async def, so each prediction holds the event loop \
+                called without await inside the async def, so each inference holds the event loop \
                 and everything else queues behind it. The last response comes after one fetch and \
-                ten predictions; /predict_full_async moves the prediction into the threadpool and \
+                ten inferences; /predict_full_async moves the inference into the threadpool and \
                 all ten finish together.",
             settings: settings(Variant::AsyncIo, 10, 10, 0.2),
             suggested: &[Variant::AsyncIo, Variant::FullAsync],
@@ -93,11 +93,11 @@ pub fn presets() -> Vec<Preset> {
         Preset {
             id: "cpu-python",
             title: "CPU-bound Python in the threadpool",
-            explanation: "The prediction is now pure Python, which holds the GIL while it computes, so \
+            explanation: "The inference is now pure Python, which holds the GIL while it computes, so \
                 run_in_threadpool's eight threads take turns on one GIL: the last answer comes after \
-                eight predictions, and the event loop itself waits for the GIL between them. A process \
-                pool gives each prediction an interpreter and a GIL of its own, so four run at once and \
-                the eight take two predictions' time, on a machine with a core per process.",
+                eight inferences, and the event loop itself waits for the GIL between them. A process \
+                pool gives each inference an interpreter and a GIL of its own, so four run at once and \
+                the eight take two inferences' time, on a machine with a core per process.",
             settings: Settings {
                 config: Config {
                     work: Work::PythonCpu,
@@ -135,8 +135,8 @@ pub fn presets() -> Vec<Preset> {
             id: "background-load",
             title: "Background logging under load",
             explanation: "Each sync log task asks the threadpool for a thread only after its response, in \
-                the same first-come, first-served line as the predictions, so with 60 clients and a \
-                0.5 s log write the logs hold threads that later predictions wait for. A task queue, as \
+                the same first-come, first-served line as the inferences, so with 60 clients and a \
+                0.5 s log write the logs hold threads that later inferences wait for. A task queue, as \
                 the tutorial advises for heavy background work, hands each log job to queue workers \
                 outside the server: no thread is held, the answers come as from /predict_full_async, \
                 and the logs finish when the queue workers get to them.",
@@ -192,7 +192,7 @@ impl Preset {
             k => (format!("{k} cores"), format!("{k} processes")),
         };
         format!(
-            "{} This machine has {cores_said}, so the pool here has {pool}, one per core: the {n} take {rounds} predictions' time{}.",
+            "{} This machine has {cores_said}, so the pool here has {pool}, one per core: the {n} take {rounds} inferences' time{}.",
             self.explanation,
             if here == 1 {
                 ", no faster than threads taking turns on one GIL"
@@ -264,7 +264,7 @@ mod tests {
         assert_eq!(p.settings_here(2).config.processes, 2);
         assert!(p
             .explanation_here(2)
-            .ends_with("This machine has 2 cores, so the pool here has 2 processes, one per core: the 8 take 4 predictions' time."));
+            .ends_with("This machine has 2 cores, so the pool here has 2 processes, one per core: the 8 take 4 inferences' time."));
         assert!(p.explanation_here(1).contains("no faster than threads"));
         // On two cores the lesson holds: the process pool beats the threads on one GIL.
         let run = |v: Variant| {

@@ -154,10 +154,12 @@ impl Picture {
 pub enum Style {
     /// Waiting for the loop or a token: hollow.
     Queued,
-    /// I/O: awaited (not blocking) or `time.sleep` (blocking).
+    /// I/O: awaited (not blocking) or `time.sleep` (blocking) on a thread of the pool.
     Io {
         blocking: bool,
     },
+    /// I/O with `time.sleep` on the event loop: the loop's vermilion, hatched as a fetch.
+    IoOnLoop,
     /// The prediction on the event loop: the work that blocks it (solid vermilion).
     CpuLoop,
     /// The prediction on a pool thread.
@@ -195,6 +197,7 @@ impl Style {
     fn of(bar: &Bar) -> Style {
         match (bar.kind, bar.on) {
             (PhaseKind::Queued, _) => Style::Queued,
+            (PhaseKind::Io, Place::Loop) if bar.blocking => Style::IoOnLoop,
             (PhaseKind::Io, _) => Style::Io {
                 blocking: bar.blocking,
             },
@@ -416,10 +419,11 @@ pub struct Merged {
 
 /// The styles a merged row can hold, in the order drawn (the most telling last: a cell
 /// shows its commonest style).
-pub const CELL_STYLES: [Style; 10] = [
+pub const CELL_STYLES: [Style; 11] = [
     Style::Queued,
     Style::Io { blocking: false },
     Style::Io { blocking: true },
+    Style::IoOnLoop,
     Style::GilWait,
     Style::CpuPool,
     Style::CpuProcess,
@@ -437,12 +441,13 @@ fn cell_words(style: Style) -> &'static str {
     match style {
         Style::Queued => "waiting (for the loop, a token, a process or a queue worker)",
         Style::Io { blocking: false } => "in awaited I/O",
-        Style::Io { blocking: true } => "in I/O with time.sleep",
+        Style::Io { blocking: true } => "in I/O with time.sleep on a pool thread",
+        Style::IoOnLoop => "in I/O with time.sleep on the event loop",
         Style::GilWait => "waiting for the GIL",
-        Style::CpuPool => "predicting on a pool thread",
-        Style::CpuProcess => "predicting in another process",
+        Style::CpuPool => "running the model's inference on a pool thread",
+        Style::CpuProcess => "running the model's inference in another process",
         Style::Background => "running the background log",
-        Style::CpuLoop => "predicting on the event loop",
+        Style::CpuLoop => "running the model's inference on the event loop",
         _ => "answered",
     }
 }
@@ -516,9 +521,9 @@ fn describe(kind: PhaseKind, on: Place, blocking: bool) -> &'static str {
         (PhaseKind::Io, Place::Loop, true) => "I/O with time.sleep on the event loop (blocks it)",
         (PhaseKind::Io, Place::Pool, _) => "I/O on a pool thread",
         (PhaseKind::Io, Place::Process | Place::Queue, _) => "I/O in another process",
-        (PhaseKind::Cpu, Place::Loop, _) => "prediction on the event loop (blocks it)",
-        (PhaseKind::Cpu, Place::Pool, _) => "prediction on a pool thread",
-        (PhaseKind::Cpu, Place::Process | Place::Queue, _) => "prediction in a process of the pool",
+        (PhaseKind::Cpu, Place::Loop, _) => "model inference on the event loop (blocks it)",
+        (PhaseKind::Cpu, Place::Pool, _) => "model inference on a pool thread",
+        (PhaseKind::Cpu, Place::Process | Place::Queue, _) => "model inference in a process of the pool",
         (PhaseKind::GilWait, _, _) => "ready to compute, waiting for the GIL",
         (PhaseKind::Background, Place::Queue, _) => "log job in a queue worker, outside the server",
         (PhaseKind::Background, _, _) => "background log task on a pool thread",
@@ -1054,6 +1059,26 @@ pub fn layout_cached(
         None => {}
     }
     loop_lanes(top, false, &mut shapes, &mut hits);
+    // A loop nothing held in the whole window says so: an empty lane reads as missing.
+    for worker in 0..workers {
+        let held = all.iter().any(|p| {
+            p.stalls
+                .iter()
+                .any(|s| s.worker.min(workers - 1) == worker && in_window(s.start_ms, s.end_ms))
+                || p.gil_waits
+                    .iter()
+                    .any(|&(w, a, b)| w.min(workers - 1) == worker && in_window(a, b))
+        });
+        if !held {
+            shapes.push(Shape::Text {
+                x: gutter + 6.0,
+                y: label_y(loop_top(worker), loop_h),
+                text: "free: nothing blocked it".into(),
+                style: Style::Note,
+                right: false,
+            });
+        }
+    }
     // The task queue's workers, a row each: the log jobs they ran.
     for row in 0..queue_rows_n {
         let jobs: Vec<&(usize, usize, f64, f64)> = queue_jobs
@@ -1592,14 +1617,30 @@ mod tests {
             .collect()
     }
 
+    /// The texts of a style, but the note that a loop was free.
     fn texts(l: &Layout, style: Style) -> Vec<&str> {
         l.shapes
             .iter()
             .filter_map(|s| match s {
-                Shape::Text { text, style: st, .. } if *st == style => Some(text.as_str()),
+                Shape::Text { text, style: st, .. } if *st == style && !text.starts_with("free:") => {
+                    Some(text.as_str())
+                }
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_loop_nothing_held_says_so() {
+        let free = |v| {
+            let p = Picture::from_report(&report(v));
+            layout(&p, &[], geo(15_000.0), None, false)
+                .shapes
+                .iter()
+                .any(|s| matches!(s, Shape::Text { text, .. } if text == "free: nothing blocked it"))
+        };
+        assert!(free(Variant::FullAsync));
+        assert!(!free(Variant::Blocking));
     }
 
     #[test]
@@ -1808,7 +1849,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             l.hits[i].text,
-            "request 9: prediction on a pool thread, 500.0–1500.0 ms (1.00 s, predicted)"
+            "request 9: model inference on a pool thread, 500.0–1500.0 ms (1.00 s, predicted)"
         );
         assert_eq!(l.hits[i].t_ms, 500.0);
         assert_eq!(hit_at(&l, 1.0, 1.0), None);
@@ -1962,7 +2003,7 @@ mod tests {
             "{first}"
         );
         assert!(
-            first.contains(": 6 of 6 predicting on a pool thread (predicted)"),
+            first.contains(": 6 of 6 running the model's inference on a pool thread (predicted)"),
             "{first}"
         );
         assert!((t - 75.0).abs() <= m.col_ms);
@@ -1971,7 +2012,8 @@ mod tests {
         // The keyboard reads a row at a time: what it did over the window.
         assert!(l.hits.iter().any(
             |h| h.text.starts_with("requests 0–5 (6 merged in this row), 0.0–")
-                && h.text.contains("% predicting on a pool thread")
+                && h.text
+                    .contains("% running the model's inference on a pool thread")
         ));
     }
 

@@ -419,8 +419,13 @@ impl App {
     /// names them on the "Run all" button.
     pub(super) fn apply_shown(&self) {
         let shown = self.view.borrow().shown();
+        let focus = self.present_focus();
         for s in self.sections.borrow().iter() {
             s.figure.set_hidden(!shown.contains(&s.variant));
+            let _ = s
+                .figure
+                .class_list()
+                .toggle_with_force("focus", Some(s.variant) == focus);
         }
         // The legend names what the timelines shown can show.
         self.render_legend();
@@ -519,11 +524,23 @@ impl App {
 
     /// Projector mode: the form hidden, text at least 20 px, lanes tall enough to read
     /// from the back of a room; `?present=1` in the address opens the page this way.
+    /// The one timeline Present mode shows large: the endpoint whose code is shown
+    /// (the overview's rows choose it), or the first one shown.
+    pub(super) fn present_focus(&self) -> Option<Variant> {
+        if !self.present.get() || self.lesson_at.get().is_some() {
+            return None;
+        }
+        let shown = self.view.borrow().shown();
+        let v = self.code_variant.get();
+        Some(if shown.contains(&v) { v } else { *shown.first()? })
+    }
+
     pub(super) fn set_present(&self, on: bool) {
         self.present.set(on);
         if let Some(body) = self.doc.body() {
             let _ = body.class_list().toggle_with_force("present", on);
         }
+        self.apply_shown();
         if let Ok(b) = by_id::<HtmlButtonElement>(&self.doc, "present") {
             let _ = b.set_attribute("aria-pressed", if on { "true" } else { "false" });
             b.set_text_content(Some(if on { "Leave Present mode" } else { "Present" }));

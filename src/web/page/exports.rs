@@ -69,7 +69,7 @@ impl App {
     }
 
     fn timelines_png(&self) -> Res<String> {
-        let sections = self.shown_sections();
+        let sections = self.drawn_sections();
         let scale = self.settings.borrow().scale;
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
         let title_h = 22.0 * dpr;

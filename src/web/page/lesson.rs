@@ -392,7 +392,7 @@ impl App {
             match first.filter(|_| !running && !step.compares()) {
                 Some(line) => {
                     p.set_inner_html(&format!(
-                        "<b>Finding it in your own service:</b> asyncio's debug mode (<code>PYTHONASYNCIODEBUG=1</code>; on Python 3.11 uvicorn's command line turns it off) logs each step that held the loop 0.1 s or more: <code>{}</code>",
+                        "<b>Finding it in your own service:</b> run it on Python 3.12+ with <code>PYTHONASYNCIODEBUG=1</code>, and asyncio logs each step that held the loop 0.1 s or more, naming its task: <code>{}</code>",
                         super::escape(&line.text)
                     ));
                     p.set_hidden(false);
@@ -409,7 +409,7 @@ impl App {
             return;
         };
         let reports: Vec<Rc<Report>> = self
-            .shown_sections()
+            .drawn_sections()
             .iter()
             .map(|s| {
                 s.measured

@@ -125,6 +125,8 @@ struct App {
     show_probe: Cell<bool>,
     /// Every run on one axis (the Lab's comparison, the Lesson's side by side).
     overview: RefCell<Option<(web_sys::HtmlCanvasElement, paint::Painter)>>,
+    /// The overview's rows: their span of the canvas's height, and their endpoint.
+    overview_rows: RefCell<Vec<((f64, f64), Variant)>>,
 }
 
 thread_local! {
@@ -234,6 +236,7 @@ pub fn start(glue_source: String) -> Res {
         asyncio_debug: Cell::new(false),
         show_probe: Cell::new(false),
         overview: RefCell::default(),
+        overview_rows: RefCell::default(),
     });
     PAGE.with(|p| *p.borrow_mut() = Some(app.clone()));
     app.code_variant.set(app.settings.borrow().config.variant);
@@ -340,7 +343,7 @@ impl App {
             let c = &config;
             self.status(
                 &format!(
-                    "Ready: {} requests, {} at a time; fetch {} ms, predict {} ms, log {} ms ({}× time); a threadpool of {} thread{}.",
+                    "Ready: {} requests, {} at a time; fetch {} ms, inference {} ms, log {} ms ({}× time); a threadpool of {} thread{}.",
                     c.requests,
                     c.concurrency,
                     c.io_ms,

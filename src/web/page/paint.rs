@@ -10,8 +10,12 @@ use web_sys::{CanvasPattern, CanvasRenderingContext2d, HtmlCanvasElement};
 fn colour(style: Style) -> &'static str {
     match style {
         Style::Queued => "#6b6b6b",
+        // Colour says where a step runs, texture what it is: a fetch is hatched; on a
+        // pool thread the pool's green, on the loop the loop's vermilion, awaited (no
+        // thread held) pale sky blue.
         Style::Io { blocking: false } => "#56b4e9",
-        Style::Io { blocking: true } => "#0072b2",
+        Style::Io { blocking: true } => "#009e73",
+        Style::IoOnLoop => "#d55e00",
         Style::CpuLoop | Style::Stall => "#d55e00",
         Style::ProbeStall => "rgba(230,159,0,0.45)",
         Style::Note => "#555555",
@@ -62,9 +66,9 @@ fn pattern(ctx: &CanvasRenderingContext2d, style: Style) -> Option<CanvasPattern
             t.line_to(10.0, 6.0);
             t.stroke();
         }
-        Style::Io { blocking } => {
-            // Awaited: wide pale stripes, the loop free; time.sleep: thin ones, solid.
-            if !blocking {
+        Style::Io { .. } | Style::IoOnLoop => {
+            // Awaited: wide pale stripes, no thread held; time.sleep: thin ones, solid.
+            if style == (Style::Io { blocking: false }) {
                 t.set_stroke_style_str("rgba(255,255,255,0.8)");
                 t.set_line_width(3.5);
             }
@@ -126,6 +130,7 @@ impl Painter {
             Style::Stall,
             Style::Io { blocking: false },
             Style::Io { blocking: true },
+            Style::IoOnLoop,
             Style::CpuPool,
             Style::Background,
             Style::GilWait,

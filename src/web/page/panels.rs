@@ -24,9 +24,7 @@ impl App {
         let sel = select.clone();
         on(&select, "change", move |_: web_sys::Event| {
             if let Ok(v) = sel.value().parse() {
-                app.code_variant.set(v);
-                app.render_code();
-                app.render_console(true);
+                app.show_endpoint(v);
             }
         })?;
         let toggle: HtmlButtonElement = by_id(&self.doc, "code-lang")?;
@@ -90,7 +88,30 @@ impl App {
         })
     }
 
+    /// The endpoint whose code and console are shown (and, in Present mode, whose
+    /// timeline is shown large): the code's menu and the overview's rows choose it.
+    pub(super) fn show_endpoint(&self, v: Variant) {
+        self.code_variant.set(v);
+        if let Ok(select) = by_id::<HtmlSelectElement>(&self.doc, "code-variant") {
+            select.set_value(v.id());
+        }
+        self.render_code();
+        self.render_console(true);
+        if self.present_focus().is_some() {
+            self.apply_shown();
+            self.paint_all();
+        }
+    }
+
     pub(super) fn render_code(&self) {
+        // Present mode shows the timeline of the endpoint whose code is shown.
+        let focus = self.present_focus();
+        for s in self.sections.borrow().iter() {
+            let _ = s
+                .figure
+                .class_list()
+                .toggle_with_force("focus", Some(s.variant) == focus);
+        }
         let Ok(list) = by_id::<Element>(&self.doc, "code-lines") else {
             return;
         };

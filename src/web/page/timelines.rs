@@ -137,6 +137,14 @@ impl App {
             .collect()
     }
 
+    /// The timelines drawn: those shown, or in Present mode the one shown large.
+    pub(super) fn drawn_sections(&self) -> Vec<Rc<Section>> {
+        let focus = self.present_focus();
+        let mut sections = self.shown_sections();
+        sections.retain(|s| !focus.is_some_and(|f| f != s.variant));
+        sections
+    }
+
     pub(super) fn build_sections(self: &Rc<Self>) -> Res {
         let host: Element = by_id(&self.doc, "timelines")?;
         let config = scaled(&self.settings.borrow());
@@ -533,8 +541,9 @@ impl App {
             .filter(|s| shown.contains(&s.variant))
             .map(|s| s.end_ms())
             .fold(1.0, f64::max);
+        let focus = self.present_focus();
         for (i, s) in sections.iter().enumerate() {
-            if !shown.contains(&s.variant) {
+            if !shown.contains(&s.variant) || focus.is_some_and(|f| f != s.variant) {
                 continue;
             }
             let width = widths[i];
@@ -567,7 +576,7 @@ impl App {
                 to_ms,
                 lanes_px: match (lesson, present, many) {
                     (true, _, _) => lesson_lanes,
-                    (false, true, _) => (lanes * 24.0).clamp(200.0, 420.0),
+                    (false, true, _) => (lanes * 21.0).clamp(180.0, 400.0),
                     (false, false, true) => (lanes * 14.0).clamp(140.0, 240.0),
                     (false, false, false) => 240.0,
                 },
@@ -644,6 +653,18 @@ impl App {
     pub(super) fn build_overview(self: &Rc<Self>) -> Res {
         let canvas: HtmlCanvasElement = by_id(&self.doc, "overview-canvas")?;
         let painter = Painter::new(&canvas)?;
+        // A row of the overview chooses the endpoint whose code (and, in Present mode,
+        // whose timeline) is shown.
+        let app = self.clone();
+        let c = canvas.clone();
+        on(&canvas, "click", move |e: web_sys::MouseEvent| {
+            let rect = c.get_bounding_client_rect();
+            let y = f64::from(e.client_y()) - rect.top();
+            let rows = app.overview_rows.borrow().clone();
+            if let Some(&(_, v)) = rows.iter().find(|(r, _)| y >= r.0 && y < r.1) {
+                app.show_endpoint(v);
+            }
+        })?;
         *self.overview.borrow_mut() = Some((canvas, painter));
         Ok(())
     }
@@ -700,10 +721,20 @@ impl App {
             &rows,
             width,
             if big { 21.0 } else { 12.0 },
-            if step.is_some() { 96.0 } else { 0.0 },
+            match (step.is_some(), self.present.get()) {
+                (true, _) => 96.0,
+                (false, true) => 34.0, // Present mode: the focused timeline needs the height
+                _ => 0.0,
+            },
             self.settings.borrow().scale,
             at,
         );
+        *self.overview_rows.borrow_mut() = layout
+            .hits
+            .iter()
+            .zip(rows.iter())
+            .map(|(h, r)| ((h.y, h.y + h.h), r.variant))
+            .collect();
         painter.paint(canvas, &layout, None);
     }
 }
