@@ -26,6 +26,10 @@
       simulate: (config, options) => wasm.simulate(config, options),
       /** Every reason run(config) would refuse it, as [{ field, message }]; [] when it can run. */
       problems: (config) => wasm.problems(config),
+      /** The model's event loop at t_ms (its queues, tokens, GIL); worker for --workers, 0 by default. */
+      loopState: (config, t_ms, worker) => wasm.loop_state(config, t_ms, worker),
+      /** Every iteration of the model's event loop (asyncio's _run_once), with what each ran. */
+      iterations: (config) => wasm.iterations(config),
       /** Shows the page at t_ms on the runs' clock, as the scrubber does. */
       seek: (t_ms) => wasm.seek(t_ms),
       /** Every row the background tasks logged (IndexedDB, or memory where it failed), newest first. */

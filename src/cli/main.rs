@@ -110,6 +110,11 @@ mod cli {
         /// all of them (-n, up to 10 000 000).
         #[arg(long)]
         summary: bool,
+        /// Print every iteration of the event loop (asyncio's `_run_once`) as one JSON
+        /// line: what its poll read, the timers it found due, the callbacks it ran, and
+        /// the loop's queues after it (runs of up to 2000 requests).
+        #[arg(long, conflicts_with_all = ["summary", "json"])]
+        trace: bool,
     }
 
     /// A usage error: one line on stderr, exit status 2.
@@ -157,6 +162,9 @@ mod cli {
             return usage_error(&format!("{} (--{})", e.message, e.field.replace('_', "-")));
         }
         let config = read.config;
+        if a.trace {
+            return trace(&variants, &config);
+        }
         if a.summary {
             let summaries: Vec<_> = variants
                 .iter()
@@ -194,6 +202,28 @@ mod cli {
                 eprintln!("loopscope: cannot write JSON: {e}");
                 ExitCode::FAILURE
             }
+        }
+    }
+
+    /// `simulate --trace`: a JSON line per iteration, each naming its endpoint.
+    fn trace(variants: &[Variant], config: &Config) -> ExitCode {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for v in variants {
+            let traced = match loopscope::sim::trace::trace(&config.with_variant(*v)) {
+                Ok(t) => t,
+                Err(e) => return usage_error(&format!("{} (--{})", e.message, e.field.replace('_', "-"))),
+            };
+            for iteration in &traced.iterations {
+                let line = serde_json::json!({ "variant": v.id(), "iteration": iteration });
+                if writeln!(out, "{line}").is_err() {
+                    return ExitCode::FAILURE; // stdout closed (a pipe into head): stop quietly
+                }
+            }
+        }
+        match out.flush() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
         }
     }
 

@@ -421,6 +421,46 @@ pub fn seek(t_ms: JsValue) -> Result<(), JsValue> {
     }
 }
 
+/// `loopState(config, t_ms, worker)`: the model's event loop at `t_ms` of the run
+/// `config` describes (its clock: the durations times `scale`): asyncio's ready queue
+/// and timers, the connections not read yet, anyio's threadpool tokens and their line,
+/// the GIL, the process pool, the task queue, the background tasks pending. `worker`
+/// (a server worker, 0 when not given) for `--workers`. Runs of up to 2000 requests.
+#[wasm_bindgen]
+pub fn loop_state(config: JsValue, t_ms: JsValue, worker: JsValue) -> Result<JsValue, JsValue> {
+    let config = read_js_config(&config, Target::Model).map_err(|p| refused(&p))?;
+    let Some(t) = t_ms.as_f64() else {
+        return Err(error(&format!(
+            "loopState takes a time in ms, got {}",
+            described(&t_ms)
+        )));
+    };
+    let worker = if worker.is_undefined() {
+        0
+    } else {
+        match worker.as_f64() {
+            Some(w) if w >= 0.0 && w.fract() == 0.0 && w < 1e9 => w as u64,
+            _ => {
+                return Err(error(&format!(
+                    "worker must be a server worker's number from 0, got {}",
+                    described(&worker)
+                )))
+            }
+        }
+    };
+    to_js(&loopscope::sim::trace::loop_state(&config, t, worker).map_err(|e| refused(&[e]))?)
+}
+
+/// `iterations(config)`: every iteration of the model's event loops (asyncio's
+/// `_run_once`), in order: what its poll read, the timers it found due, the callbacks
+/// it ran, and the loop after it. Runs of up to 2000 requests.
+#[wasm_bindgen]
+pub fn iterations(config: JsValue) -> Result<JsValue, JsValue> {
+    let config = read_js_config(&config, Target::Model).map_err(|p| refused(&p))?;
+    let trace = loopscope::sim::trace::trace(&config).map_err(|e| refused(&[e]))?;
+    to_js(&trace.iterations)
+}
+
 /// Starts the page: `start_ui(glue_source)` from www/main.js.
 #[wasm_bindgen]
 pub fn start_ui(glue_source: String) -> Result<(), JsValue> {

@@ -176,12 +176,19 @@ impl Future for Checkpoint {
 /// (anyio/_backends/_asyncio.py `run_sync_in_worker_thread`): `await checkpoint()`,
 /// then `async with limiter`, which, finding a token free and nobody waiting, also
 /// yields once (`cancel_shielded_checkpoint`); else the task waits in the limiter's
-/// FIFO line and resumes the iteration after the token is handed to it.
-pub async fn anyio_acquire(limiter: &Limiter) -> Token {
+/// FIFO line and resumes the iteration after the token is handed to it. `request` is
+/// who asks, for a view of the line; `note` is told, before each yield, what the task
+/// resumes after (for a view of the ready queue).
+pub async fn anyio_acquire(limiter: &Limiter, request: u64, note: impl Fn(&'static str)) -> Token {
+    note("resume after anyio's checkpoint (sleep(0)) before taking a token");
     Checkpoint::new().await;
     let free = limiter.in_use() < limiter.total() && limiter.waiting() == 0;
-    let token = limiter.acquire().await;
+    if !free {
+        note("resume with the threadpool token handed to it");
+    }
+    let token = limiter.acquire_as(request).await;
     if free {
+        note("resume after anyio's second checkpoint, a token in hand");
         Checkpoint::new().await;
     }
     token

@@ -16,6 +16,8 @@ use std::task::{Context, Poll, Waker};
 struct Slot {
     granted: Cell<bool>,
     waker: RefCell<Option<Waker>>,
+    /// Who waits (a request's id), for a view of the line.
+    owner: u64,
 }
 
 struct Inner {
@@ -23,6 +25,9 @@ struct Inner {
     in_use: Cell<u64>,
     peak: Cell<u64>,
     waiters: RefCell<VecDeque<Rc<Slot>>>,
+    /// Who holds the tokens, in the order they got them, when [`Limiter::track`] asked
+    /// for it (a view of the loop's state; a big run keeps none).
+    holders: Option<RefCell<Vec<u64>>>,
 }
 
 /// A FIFO capacity limiter. Cloning shares it.
@@ -30,23 +35,44 @@ struct Inner {
 pub struct Limiter(Rc<Inner>);
 
 /// A held token; dropping it releases the token (to the oldest waiter, if any).
-pub struct Token(Limiter);
+pub struct Token(Limiter, u64);
 
 impl Drop for Token {
     fn drop(&mut self) {
-        self.0.release();
+        self.0.release(self.1);
     }
 }
 
 impl Limiter {
     pub fn new(total: u64) -> Limiter {
+        Self::make(total, false)
+    }
+
+    /// A limiter that also keeps who holds its tokens and who waits, by the owner each
+    /// [`Limiter::acquire_as`] names.
+    pub fn tracked(total: u64) -> Limiter {
+        Self::make(total, true)
+    }
+
+    fn make(total: u64, tracked: bool) -> Limiter {
         assert!(total > 0, "a limiter needs at least one token");
         Limiter(Rc::new(Inner {
             total,
             in_use: Cell::new(0),
             peak: Cell::new(0),
             waiters: RefCell::new(VecDeque::new()),
+            holders: tracked.then(RefCell::default),
         }))
+    }
+
+    /// Who holds the tokens (empty unless tracked), in the order they got them.
+    pub fn borrowers(&self) -> Vec<u64> {
+        self.0.holders.as_ref().map_or(Vec::new(), |h| h.borrow().clone())
+    }
+
+    /// Who waits for a token, first in line first.
+    pub fn waiters(&self) -> Vec<u64> {
+        self.0.waiters.borrow().iter().map(|s| s.owner).collect()
     }
 
     /// Tokens in all.
@@ -72,24 +98,43 @@ impl Limiter {
     /// `async with limiter:` — resolves to a token once one is free and every earlier
     /// waiter has been served.
     pub fn acquire(&self) -> Acquire {
+        self.acquire_as(u64::MAX)
+    }
+
+    /// [`Limiter::acquire`] for `owner` (a request's id), whom a tracked limiter names
+    /// among its borrowers and waiters.
+    pub fn acquire_as(&self, owner: u64) -> Acquire {
         Acquire {
             limiter: self.clone(),
             slot: None,
+            owner,
         }
     }
 
-    fn take(&self) {
+    fn take(&self, owner: u64) {
         let n = self.0.in_use.get() + 1;
         self.0.in_use.set(n);
         self.0.peak.set(self.0.peak.get().max(n));
+        if let Some(h) = &self.0.holders {
+            h.borrow_mut().push(owner);
+        }
     }
 
-    fn release(&self) {
+    fn release(&self, owner: u64) {
+        if let Some(h) = &self.0.holders {
+            let mut h = h.borrow_mut();
+            if let Some(i) = h.iter().position(|&o| o == owner) {
+                h.remove(i);
+            }
+        }
         let next = self.0.waiters.borrow_mut().pop_front();
         match next {
             // The token passes to the waiter; in_use is unchanged.
             Some(slot) => {
                 slot.granted.set(true);
+                if let Some(h) = &self.0.holders {
+                    h.borrow_mut().push(slot.owner);
+                }
                 if let Some(w) = slot.waker.borrow_mut().take() {
                     w.wake();
                 }
@@ -104,6 +149,7 @@ impl Limiter {
 pub struct Acquire {
     limiter: Limiter,
     slot: Option<Rc<Slot>>,
+    owner: u64,
 }
 
 impl Future for Acquire {
@@ -114,10 +160,14 @@ impl Future for Acquire {
             None => {
                 let inner = &lim.0;
                 if inner.in_use.get() < inner.total && inner.waiters.borrow().is_empty() {
-                    lim.take();
-                    return Poll::Ready(Token(lim));
+                    lim.take(self.owner);
+                    let owner = self.owner;
+                    return Poll::Ready(Token(lim, owner));
                 }
-                let slot = Rc::new(Slot::default());
+                let slot = Rc::new(Slot {
+                    owner: self.owner,
+                    ..Slot::default()
+                });
                 *slot.waker.borrow_mut() = Some(cx.waker().clone());
                 inner.waiters.borrow_mut().push_back(slot.clone());
                 self.slot = Some(slot);
@@ -125,7 +175,8 @@ impl Future for Acquire {
             }
             Some(slot) if slot.granted.get() => {
                 self.slot = None;
-                Poll::Ready(Token(lim))
+                let owner = self.owner;
+                Poll::Ready(Token(lim, owner))
             }
             Some(slot) => {
                 *slot.waker.borrow_mut() = Some(cx.waker().clone());
@@ -139,7 +190,7 @@ impl Drop for Acquire {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
             if slot.granted.get() {
-                self.limiter.release();
+                self.limiter.release(slot.owner);
             } else {
                 self.limiter
                     .0
@@ -212,6 +263,21 @@ mod tests {
         drop(b);
         assert_eq!(lim.in_use(), 0);
         assert_eq!(lim.peak(), 2);
+    }
+
+    #[test]
+    fn a_tracked_limiter_names_its_borrowers_and_its_line() {
+        let lim = Limiter::tracked(2);
+        let a = poll(&mut lim.acquire_as(4)).unwrap();
+        let _b = poll(&mut lim.acquire_as(7)).unwrap();
+        let mut c = lim.acquire_as(9);
+        let mut d = lim.acquire_as(1);
+        assert!(poll(&mut c).is_none() && poll(&mut d).is_none());
+        assert_eq!((lim.borrowers(), lim.waiters()), (vec![4, 7], vec![9, 1]));
+        drop(a);
+        // The token went to 9, first in line, before 9 has run.
+        assert_eq!((lim.borrowers(), lim.waiters()), (vec![7, 9], vec![1]));
+        assert!(Limiter::new(1).borrowers().is_empty(), "untracked: nobody named");
     }
 
     #[test]

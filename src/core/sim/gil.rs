@@ -38,6 +38,11 @@ impl Gil {
         self.holder.map(|(w, _)| w)
     }
 
+    /// Who waits for it, first in line first.
+    pub fn waiting(&self) -> Vec<Who> {
+        self.waiters.iter().map(|(w, _)| *w).collect()
+    }
+
     /// `who` wants the GIL at `t`: whether it has it now (else it waits in line).
     pub fn acquire(&mut self, who: Who, t: f64) -> bool {
         debug_assert!(self.holder() != Some(who), "{who:?} already holds the GIL");

@@ -43,6 +43,7 @@
 //! idle worker, or waits for the first to poll again.
 
 mod gil;
+pub mod trace;
 
 pub use gil::SWITCH_INTERVAL_MS;
 
@@ -183,6 +184,31 @@ fn run(config: &Config, faults: &Faults, given: &Given) -> Result<(Report, u64),
         .expect("the virtual runtime answers every request");
     report.faults = faults.clone();
     Ok((report, peak))
+}
+
+/// A sim of `config` that keeps what a trace needs: who holds each token, and words
+/// for each future ([`trace::trace`] checks the config first).
+fn traced_sim(config: &Config) -> Sim {
+    // Nothing recorded: a trace wants the loop's queues, not the report.
+    let out = Out::Summary(Box::new(SummaryRecorder::new(config.clone())));
+    let mut sim = Sim::new(config.clone(), Faults::default(), None, out);
+    sim.limiters = (0..config.workers)
+        .map(|_| Limiter::tracked(config.tokens))
+        .collect();
+    sim.world.borrow_mut().labels = Some(Default::default());
+    sim
+}
+
+/// `config`'s run, every iteration of its loops.
+fn run_traced(config: &Config) -> trace::Trace {
+    let mut sim = traced_sim(config);
+    sim.tracer = Some(trace::Trace::default());
+    sim.run_and_trace()
+}
+
+/// Every loop of `config`'s run as it stands at `t_ms` (all due by then done).
+fn states_at(config: &Config, t_ms: f64) -> Vec<trace::LoopState> {
+    traced_sim(config).run_until(t_ms)
 }
 
 /// [`simulate`], summed up as it goes: the stats and a latency histogram, in memory that
@@ -377,6 +403,11 @@ struct World {
     arrivals: Option<Vec<f64>>,
     /// Requests sent or about to be (a client's next is sent as its answer arrives).
     clients_due: u64,
+    /// A traced run's words for each future a callback completes (its request, what it
+    /// stands for); `None` when not traced.
+    labels: Option<std::collections::HashMap<usize, (Option<u64>, String)>>,
+    /// A traced run's requests answered whose background work is not done.
+    background_pending: std::collections::BTreeSet<u64>,
 }
 
 impl World {
@@ -439,6 +470,14 @@ impl World {
     }
 
     /// The next thing to do, in the order (time, late, scheduled), and its time.
+    /// When the next action is due (now, if some are queued for now).
+    fn next_time(&self) -> Option<f64> {
+        if !self.now_queue.is_empty() || !self.now_late.is_empty() {
+            return Some(self.now);
+        }
+        self.events.peek().map(|d| d.t)
+    }
+
     fn next_due(&mut self) -> Option<Action> {
         let now = self.now;
         let top = self.events.peek().map(|d| (d.t, d.order & LATE != 0));
@@ -473,6 +512,13 @@ impl World {
 
     fn signal(&mut self) -> (usize, Rc<Signal>) {
         self.signals.add()
+    }
+
+    /// In a traced run, what the future `signal` stands for.
+    fn label(&mut self, signal: usize, request: u64, what: impl FnOnce() -> String) {
+        if let Some(labels) = &mut self.labels {
+            labels.insert(signal, (Some(request), what()));
+        }
     }
 
     fn fire(&mut self, id: usize) {
@@ -819,6 +865,7 @@ impl World {
 
     fn queue_done(&mut self, request: u64) {
         let now = self.now;
+        self.background_pending.remove(&request);
         self.emit(Event::BackgroundDone { request, t: now });
         match self.queue.waiting.pop_front() {
             Some(job) => self.start_queue_job(job, now),
@@ -838,6 +885,8 @@ struct LoopHandle {
     fault: Cell<Option<Fault>>,
     /// Given: its pool jobs' trips to their worker and back, in order.
     handoffs: RefCell<VecDeque<Handoff>>,
+    /// What its task's next step resumes after (shared with its task's slot).
+    waiting: Rc<Cell<&'static str>>,
 }
 
 impl LoopHandle {
@@ -919,6 +968,11 @@ impl EventLoop for LoopHandle {
             let mut w = self.world.borrow_mut();
             let start = w.servers[self.server].clock;
             let (id, signal) = w.signal();
+            let request = self.request;
+            w.label(id, request, || match kind {
+                PhaseKind::Io => format!("req {request}'s fetch (asyncio.sleep)"),
+                _ => format!("req {request}'s asyncio.sleep"),
+            });
             w.seq += 1;
             let seq = w.seq;
             w.servers[self.server].timers.push(Timer {
@@ -928,6 +982,7 @@ impl EventLoop for LoopHandle {
             });
             (start, Wait(signal))
         };
+        self.waiting.set("resume after its fetch's timer");
         async move {
             fired.await;
             let resumed = self.now();
@@ -953,7 +1008,8 @@ impl EventLoop for LoopHandle {
     fn run_in_threadpool(&self, call: SyncCall) -> impl Future<Output = Result<SyncReturn, Raised>> {
         let asked = self.now();
         async move {
-            let token = anyio_acquire(&self.limiter).await;
+            let token = anyio_acquire(&self.limiter, self.request, |what| self.waiting.set(what)).await;
+            self.waiting.set("resume after its job on a thread");
             let granted = self.now();
             self.emit(Event::Waited {
                 request: self.request,
@@ -965,6 +1021,8 @@ impl EventLoop for LoopHandle {
             let signal = {
                 let mut w = self.world.borrow_mut();
                 let (id, signal) = w.signal();
+                let request = self.request;
+                w.label(id, request, || format!("req {request}'s job on a thread, done"));
                 let (to, back) = self.trip(Place::Pool);
                 w.start_thread(self.server, self.request, ops, id, granted + to, back);
                 signal
@@ -983,6 +1041,8 @@ impl EventLoop for LoopHandle {
         let done = {
             let mut w = self.world.borrow_mut();
             let (id, signal) = w.signal();
+            let request = self.request;
+            w.label(id, request, || format!("req {request}'s job in a process, done"));
             let (to, back) = self.trip(Place::Process);
             let job = Job {
                 request: self.request,
@@ -1001,6 +1061,7 @@ impl EventLoop for LoopHandle {
             }
             signal
         };
+        self.waiting.set("resume after its job in a process");
         async move {
             Wait(done.clone()).await;
             self.resumed_after_job(done.at.get());
@@ -1018,6 +1079,9 @@ impl EventLoop for LoopHandle {
         let Script { ops, .. } = self.script(&call, None);
         let ops = self.world.borrow_mut().share(ops);
         let mut w = self.world.borrow_mut();
+        if w.labels.is_some() {
+            w.background_pending.insert(self.request);
+        }
         let job = Job {
             request: self.request,
             ops,
@@ -1045,6 +1109,9 @@ impl EventLoop for LoopHandle {
             t: now,
             answer: answer.clone(),
         });
+        if w.labels.is_some() && w.config.variant == crate::model::Variant::Background && answer.is_ok() {
+            w.background_pending.insert(self.request);
+        }
         if w.arrivals.is_none() && w.clients_due < w.config.requests {
             w.clients_due += 1;
             w.schedule(now, Action::ClientNext); // this client's next request
@@ -1053,6 +1120,7 @@ impl EventLoop for LoopHandle {
 
     fn background_done(&self) {
         let t = self.now();
+        self.world.borrow_mut().background_pending.remove(&self.request);
         self.emit(Event::BackgroundDone {
             request: self.request,
             t,
@@ -1086,6 +1154,8 @@ struct TaskSlot {
     accepted: f64,
     /// Puts its next step on its loop's ready queue: made once, cloned into each poll.
     waker: std::task::Waker,
+    /// What its next step resumes after, in words (a traced run's).
+    waiting: Rc<Cell<&'static str>>,
 }
 
 struct Sim {
@@ -1100,6 +1170,10 @@ struct Sim {
     limiters: Vec<Limiter>,
     /// Each request's pool jobs' trips, when given (else none take time).
     handoffs: Option<Vec<Vec<Handoff>>>,
+    /// A traced run's states and iterations, as they come.
+    tracer: Option<trace::Trace>,
+    /// Where a traced run's trace goes when the run ends.
+    trace_out: Option<Rc<RefCell<Option<trace::Trace>>>>,
 }
 
 impl Sim {
@@ -1147,6 +1221,8 @@ impl Sim {
             accept_queue: VecDeque::new(),
             accepted_by: None,
             arrivals: None,
+            labels: None,
+            background_pending: std::collections::BTreeSet::new(),
             clients_due: config.concurrency,
             config,
         };
@@ -1159,6 +1235,8 @@ impl Sim {
             batch: VecDeque::new(),
             limiters,
             handoffs: None,
+            tracer: None,
+            trace_out: None,
         }
     }
 
@@ -1180,6 +1258,7 @@ impl Sim {
                 .unwrap_or_else(|| self.world.borrow().config.durations()),
             request,
             fault: Cell::new(self.faults.of(request)),
+            waiting: Rc::new(Cell::new("first step (FastAPI reads and routes it)")),
             handoffs: RefCell::new(
                 self.handoffs
                     .as_mut()
@@ -1189,6 +1268,7 @@ impl Sim {
                     .into(),
             ),
         };
+        let waiting = handle.waiting.clone();
         let variant = self.world.borrow().config.variant;
         let body = PredictionRequest::for_index(request);
         let index = self.free_tasks.pop().unwrap_or_else(|| {
@@ -1203,6 +1283,7 @@ impl Sim {
             polled: false,
             accepted: self.world.borrow().servers[server].clock,
             waker: aio::waker(index, &ready),
+            waiting,
         });
         push(&ready, Callback::Step(index));
     }
@@ -1256,6 +1337,8 @@ impl Sim {
     /// callbacks ready at that point.
     fn iterate(&mut self, server: usize, gil_since: Option<f64>) {
         let ready = self.ready(server);
+        let tracing = self.tracer.is_some();
+        let mut fired = Vec::new();
         {
             let mut w = self.world.borrow_mut();
             let now = w.now;
@@ -1273,11 +1356,33 @@ impl Sim {
             s.clock = now;
             while s.timers.peek().is_some_and(|t| t.when <= now) {
                 let timer = s.timers.pop().expect("peeked");
+                if tracing {
+                    fired.push((timer.signal, timer.when));
+                }
                 push(&ready, Callback::Fire(timer.signal));
             }
         }
         let mut batch = std::mem::take(&mut self.batch);
         aio::take_iteration(&ready, &mut batch);
+        // A traced run: what this iteration found and runs, in words, before it runs.
+        let traced = self.tracer.is_some().then(|| {
+            let start = self.world.borrow().now;
+            let (mut polled, mut timers, mut ran) = (Vec::new(), Vec::new(), Vec::new());
+            for &c in batch.iter() {
+                let item = self.describe(c);
+                match c {
+                    Callback::Read(_) => polled.push(item.clone()),
+                    Callback::Fire(signal) => {
+                        if let Some(&(_, due)) = fired.iter().find(|(s, _)| *s == signal) {
+                            timers.push(Sim::timer_state(&self.world.borrow(), signal, due));
+                        }
+                    }
+                    _ => {}
+                }
+                ran.push(item);
+            }
+            (start, polled, timers, ran)
+        });
         for callback in batch.drain(..) {
             match callback {
                 Callback::Step(task) => self.poll_task(task),
@@ -1297,10 +1402,28 @@ impl Sim {
             }
         }
         self.batch = batch;
-        let mut w = self.world.borrow_mut();
-        let end = w.servers[server].clock;
-        w.servers[server].last_end = end;
-        w.schedule(end, Action::LoopIdle { server });
+        let end = {
+            let mut w = self.world.borrow_mut();
+            let end = w.servers[server].clock;
+            w.servers[server].last_end = end;
+            w.schedule(end, Action::LoopIdle { server });
+            end
+        };
+        if let Some((start_ms, polled, timers, ran)) = traced {
+            let state = self.snapshot(end).swap_remove(server);
+            let tracer = self.tracer.as_mut().expect("traced");
+            let n = tracer.iterations.len() as u64;
+            tracer.iterations.push(trace::Iteration {
+                n,
+                worker: server as u64,
+                start_ms,
+                end_ms: end,
+                polled,
+                timers,
+                ran,
+                state,
+            });
+        }
     }
 
     fn poll_task(&mut self, index: usize) {
@@ -1344,60 +1467,88 @@ impl Sim {
         }
     }
 
+    /// Runs a traced sim; returns its trace.
+    fn run_and_trace(mut self) -> trace::Trace {
+        let tracer = Rc::new(RefCell::new(None));
+        self.trace_out = Some(tracer.clone());
+        let _ = self.run();
+        tracer.take().unwrap_or_default()
+    }
+
+    /// The clients' first requests sent (or every arrival scheduled).
+    fn start_clients(&mut self) {
+        let mut w = self.world.borrow_mut();
+        match w.arrivals.take() {
+            Some(times) => {
+                for (request, &t) in times.iter().enumerate() {
+                    let request = request as u64;
+                    if t <= 0.0 {
+                        w.emit(Event::Sent { request, t: 0.0 });
+                        w.arrive(request);
+                    } else {
+                        w.schedule(t, Action::Arrive { request });
+                    }
+                }
+                w.arrivals = Some(times);
+            }
+            None => {
+                for _ in 0..w.config.concurrency {
+                    w.send();
+                }
+            }
+        }
+    }
+
+    /// Takes the next action due and does it; `false` when there is none left.
+    fn step(&mut self) -> bool {
+        let Some(action) = self.world.borrow_mut().next_due() else {
+            return false;
+        };
+        match action {
+            Action::LoopWake { server, gen } => self.loop_wake(server, gen),
+            Action::LoopRun { server } => self.loop_run(server),
+            action => {
+                let mut w = self.world.borrow_mut();
+                match action {
+                    Action::LoopIdle { server } => w.loop_idle(server),
+                    Action::ThreadWake { server, thread } => w.thread_wake(server, thread),
+                    Action::GilTick { server, gen } => w.gil_tick(server, gen),
+                    Action::Finished { server, signal } => w.post_result(server, signal),
+                    Action::ProcessFree { server } => w.process_free(server),
+                    Action::QueueDone { request } => w.queue_done(request),
+                    Action::ClientNext => w.send(),
+                    Action::Arrive { request } => {
+                        let t = w.now;
+                        w.emit(Event::Sent { request, t });
+                        w.arrive(request);
+                    }
+                    Action::LoopWake { .. } | Action::LoopRun { .. } => unreachable!("handled above"),
+                }
+            }
+        }
+        true
+    }
+
+    /// Runs up to `t_ms` (everything due at or before it done) and gives every loop's
+    /// state then.
+    fn run_until(mut self, t_ms: f64) -> Vec<trace::LoopState> {
+        self.start_clients();
+        while self.world.borrow().next_time().is_some_and(|next| next <= t_ms) {
+            self.step();
+        }
+        self.snapshot(t_ms)
+    }
+
     fn run(mut self) -> (Out, u64) {
-        {
-            let mut w = self.world.borrow_mut();
-            match w.arrivals.take() {
-                Some(times) => {
-                    for (request, &t) in times.iter().enumerate() {
-                        let request = request as u64;
-                        if t <= 0.0 {
-                            w.emit(Event::Sent { request, t: 0.0 });
-                            w.arrive(request);
-                        } else {
-                            w.schedule(t, Action::Arrive { request });
-                        }
-                    }
-                    w.arrivals = Some(times);
-                }
-                None => {
-                    for _ in 0..w.config.concurrency {
-                        w.send();
-                    }
-                }
-            }
-        }
-        loop {
-            let Some(action) = self.world.borrow_mut().next_due() else {
-                break;
-            };
-            match action {
-                Action::LoopWake { server, gen } => self.loop_wake(server, gen),
-                Action::LoopRun { server } => self.loop_run(server),
-                action => {
-                    let mut w = self.world.borrow_mut();
-                    match action {
-                        Action::LoopIdle { server } => w.loop_idle(server),
-                        Action::ThreadWake { server, thread } => w.thread_wake(server, thread),
-                        Action::GilTick { server, gen } => w.gil_tick(server, gen),
-                        Action::Finished { server, signal } => w.post_result(server, signal),
-                        Action::ProcessFree { server } => w.process_free(server),
-                        Action::QueueDone { request } => w.queue_done(request),
-                        Action::ClientNext => w.send(),
-                        Action::Arrive { request } => {
-                            let t = w.now;
-                            w.emit(Event::Sent { request, t });
-                            w.arrive(request);
-                        }
-                        Action::LoopWake { .. } | Action::LoopRun { .. } => unreachable!("handled above"),
-                    }
-                }
-            }
-        }
+        self.start_clients();
+        while self.step() {}
         assert!(
             self.tasks.iter().all(Option::is_none),
             "every request ran to completion"
         );
+        if let (Some(out), Some(t)) = (self.trace_out.take(), self.tracer.take()) {
+            *out.borrow_mut() = Some(t);
+        }
         let peak = self.limiters.iter().map(Limiter::peak).max().unwrap_or(0);
         drop(self.limiters);
         let world = Rc::try_unwrap(self.world)

@@ -619,7 +619,7 @@ impl EventLoop for Handle {
         let asked = self.now();
         self.began(PhaseKind::Queued, Place::Pool, false, asked);
         async move {
-            let token = anyio_acquire(&self.server.limiter).await;
+            let token = anyio_acquire(&self.server.limiter, self.request, |_| {}).await;
             let granted = self.now();
             self.waited(Place::Pool, asked, granted);
             match call.first_kind() {
