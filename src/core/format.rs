@@ -15,21 +15,24 @@ pub fn duration(ms: f64) -> String {
 }
 
 /// The badge on a timeline: how fast the run was played against the tutorial's time,
-/// in words that cannot be read backwards ("played 5× faster", not "at 0.2×").
+/// in words that cannot be read backwards ("the run went 5× faster", not "at 0.2×").
 pub fn played_at(scale: f64) -> String {
     let ratio = |x: f64| {
         let x = (x * 100.0).round() / 100.0;
         format!("{x}")
     };
     if scale == 1.0 {
-        "played in the tutorial's time".to_string()
+        "times in the tutorial's seconds (the run took them as they are)".to_string()
     } else if scale < 1.0 {
         format!(
-            "played {}× faster: times in the tutorial's seconds",
+            "times in the tutorial's seconds (the run went {}× faster)",
             ratio(1.0 / scale)
         )
     } else {
-        format!("played {}× slower: times in the tutorial's seconds", ratio(scale))
+        format!(
+            "times in the tutorial's seconds (the run went {}× slower)",
+            ratio(scale)
+        )
     }
 }
 
@@ -88,16 +91,19 @@ mod tests {
         assert_eq!(round_duration(0.5), "0.5 ms");
         assert_eq!(
             played_at(0.2),
-            "played 5× faster: times in the tutorial's seconds"
+            "times in the tutorial's seconds (the run went 5× faster)"
         );
         assert_eq!(
             played_at(0.3),
-            "played 3.33× faster: times in the tutorial's seconds"
+            "times in the tutorial's seconds (the run went 3.33× faster)"
         );
         assert_eq!(
             played_at(2.0),
-            "played 2× slower: times in the tutorial's seconds"
+            "times in the tutorial's seconds (the run went 2× slower)"
         );
-        assert_eq!(played_at(1.0), "played in the tutorial's time");
+        assert_eq!(
+            played_at(1.0),
+            "times in the tutorial's seconds (the run took them as they are)"
+        );
     }
 }

@@ -15,7 +15,8 @@ async function waitIdle(page, timeout = 120000) {
 }
 
 test('four server workers, run after run: no panic and no failed run', async () => {
-  // The workers preset's blocking endpoint (at its time scale 0.5), through the JS API.
+  // The workers preset's blocking endpoint (at its time scale 0.5), with 40 requests
+  // rather than its 16, through the JS API.
   const config = { variant: 'blocking', workers: 4, requests: 40, concurrency: 8, io_ms: 50, cpu_ms: 75, tokens: 40 };
   for (let i = 0; i < 12; i++) {
     const outcome = await s.page.evaluate((c) => window.loopscope.run(c).then(

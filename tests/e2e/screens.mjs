@@ -76,6 +76,18 @@ if (!only || only === 'present') {
   await page.close();
 }
 
+if (!only || only === 'present' || only === 'inside') {
+  // Inside the loop, projected: 41 requests on 40 threads, at the moment the 41st waits.
+  const page = await open('#view=lab&preset=threadpool-exhausted', { width: 1920, height: 1080 }, '?present=1');
+  await page.click('[data-run="all"]');
+  await idle(page);
+  await page.selectOption('#code-variant', 'sync_def');
+  await page.evaluate(() => window.loopscope.seek(100));
+  await page.waitForTimeout(300);
+  await shot(page, 'present-41st-waits');
+  await page.close();
+}
+
 await browser.close();
 await server.stop();
 

@@ -23,7 +23,7 @@ pub const FASTAPI: Calibration = Calibration {
 /// against, and how close they came (BENCHMARKS.md has the runs).
 pub fn real_fastapi_line() -> String {
     format!(
-        "Is this real FastAPI? The predictions (FastAPI's rules, the faint bars) came within 3 % of {} on 299 of 299 answers; runs in this page also depend on this machine, and vary a little from run to run",
+        "Is this real FastAPI? The predictions (the faint bars, from FastAPI's rules) came within 3 % of real {} for every one of the 299 requests timed; a run in this page also depends on this machine, and varies a little from run to run",
         FASTAPI.measured_on
     )
 }
@@ -31,7 +31,7 @@ pub fn real_fastapi_line() -> String {
 /// The Lesson's line on what it shows: what runs where, and what the faint bars are.
 pub fn how_it_runs_line() -> String {
     format!(
-        "How this works: each step runs in this page on a real event loop and real threads (the endpoint's code translated line for line to Rust), sped up; the faint bars are what FastAPI's rules predict, which came within 3 % of {} on 299 of 299 answers; a run here varies a little with this machine",
+        "How this works: each step really runs in this page, sped up: the endpoint's Python ported line for line to Rust (WebAssembly), on a real event loop with Web Workers as threads. Faint bars: the prediction from FastAPI's rules, within 3 % of real {} on all 299 requests timed; runs here vary a little",
         FASTAPI.measured_on
     )
 }

@@ -221,9 +221,33 @@ pub struct LineCounts {
     /// for the loop or a token counts where it waits); an answered request counts
     /// nowhere.
     pub requests: Vec<u32>,
+    /// Of `requests`, those waiting there (for the event loop, a token, a process or a
+    /// worker), not running it.
+    pub waiting: Vec<u32>,
     /// Background tasks in it, after their request was answered: running (the log's
     /// line) or waiting for a token (the `add_task` line).
     pub tasks: Vec<u32>,
+}
+
+/// A lit line's badge and its words for a screen reader: `n` requests in it, `waiting`
+/// of them waiting there rather than running it, `tasks` background tasks.
+pub fn badge(n: u32, waiting: u32, tasks: u32) -> Option<(String, String)> {
+    let running = n - waiting.min(n);
+    let mut short = Vec::new();
+    let mut long = Vec::new();
+    if running > 0 {
+        short.push(format!("{running} running"));
+        long.push(format!("{running} running it"));
+    }
+    if waiting > 0 {
+        short.push(format!("{waiting} waiting"));
+        long.push(format!("{waiting} waiting here"));
+    }
+    if tasks > 0 {
+        short.push(format!("{tasks} log"));
+        long.push(format!("{tasks} background tasks"));
+    }
+    (!short.is_empty()).then(|| (short.join(", "), format!("requests: {}", long.join(", "))))
 }
 
 /// Requests and background tasks per line, from each request's `(position, responded)`.
@@ -231,6 +255,7 @@ pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
     let n = snippet(variant).len();
     let mut counts = LineCounts {
         requests: vec![0; n],
+        waiting: vec![0; n],
         tasks: vec![0; n],
     };
     // A few distinct places, however many requests: each looked up once.
@@ -258,8 +283,23 @@ pub fn counts(variant: Variant, positions: &[(Position, bool)]) -> LineCounts {
         } else {
             &mut counts.requests
         };
-        if let Some(c) = line_of(variant, position, responded).and_then(|i| column.get_mut(i)) {
+        let Some(line) = line_of(variant, position, responded) else {
+            continue;
+        };
+        if let Some(c) = column.get_mut(line) {
             *c = c.saturating_add(k);
+        }
+        let waits = matches!(
+            position,
+            Position::Arriving
+                | Position::Validating
+                | Position::In {
+                    kind: PhaseKind::Queued | PhaseKind::GilWait,
+                    ..
+                }
+        );
+        if waits && !responded {
+            counts.waiting[line] = counts.waiting[line].saturating_add(k);
         }
     }
     counts
@@ -276,6 +316,28 @@ mod tests {
 
     fn at(kind: PhaseKind, on: Place, blocking: bool) -> Position {
         Position::In { kind, on, blocking }
+    }
+
+    #[test]
+    fn a_badge_tells_running_from_waiting() {
+        assert_eq!(badge(0, 0, 0), None);
+        assert_eq!(badge(1, 0, 0).unwrap().0, "1 running");
+        assert_eq!(badge(9, 8, 0).unwrap().0, "1 running, 8 waiting");
+        assert_eq!(badge(8, 8, 2).unwrap().0, "8 waiting, 2 log");
+        assert_eq!(
+            badge(9, 8, 0).unwrap().1,
+            "requests: 1 running it, 8 waiting here"
+        );
+        // The blocking endpoint at 2 s: one request in the fetch, eight waiting for the
+        // loop on the `async def` line, none counted twice.
+        let blocking = Variant::Blocking;
+        let mut positions = vec![(Position::Arriving, false); 8];
+        positions.push((at(PhaseKind::Io, Place::Loop, true), false));
+        let c = counts(blocking, &positions);
+        assert_eq!(c.requests.iter().sum::<u32>(), 9);
+        assert_eq!(c.waiting.iter().sum::<u32>(), 8);
+        let def_line = c.waiting.iter().position(|&w| w == 8).unwrap();
+        assert!(python(&tutorial(blocking))[def_line].starts_with("async def"));
     }
 
     /// The text of the line a position lights.

@@ -17,13 +17,11 @@ pub enum Swatch {
     FetchOnLoop,
     /// A fetch that is awaited (`await asyncio.sleep`): the loop is free meanwhile.
     FetchAwaited,
-    /// Both kinds of fetch, in one swatch (where a legend must stay short).
-    Fetch,
-    /// The prediction on the event loop.
+    /// The model's inference on the event loop.
     PredictLoop,
-    /// The prediction on a threadpool thread.
+    /// The model's inference on a threadpool thread.
     PredictPool,
-    /// The prediction in a process of a process pool.
+    /// The model's inference in a process of a process pool.
     PredictProcess,
     /// Ready to compute, waiting for the GIL.
     GilWait,
@@ -45,10 +43,9 @@ impl Swatch {
         match self {
             Swatch::LoopBlocked => "event loop blocked",
             Swatch::LoopGil => "event loop waiting for the GIL",
-            Swatch::FetchBlocking => "fetch with time.sleep, on that thread",
+            Swatch::FetchBlocking => "fetch with time.sleep, on a threadpool thread",
             Swatch::FetchOnLoop => "fetch with time.sleep, on the event loop",
             Swatch::FetchAwaited => "fetch awaited (asyncio.sleep): no thread held",
-            Swatch::Fetch => "fetch (hatched: on the loop, or a thread; pale: awaited)",
             Swatch::PredictLoop => "model inference on the event loop",
             Swatch::PredictPool => "model inference on a threadpool thread",
             Swatch::PredictProcess => "model inference in a process",
@@ -69,7 +66,6 @@ impl Swatch {
             Swatch::FetchBlocking => "io-blocking",
             Swatch::FetchOnLoop => "io-loop",
             Swatch::FetchAwaited => "io",
-            Swatch::Fetch => "io-both",
             Swatch::PredictLoop => "cpu-loop",
             Swatch::PredictPool => "cpu-pool",
             Swatch::PredictProcess => "cpu-process",
@@ -148,17 +144,6 @@ pub fn present(reports: &[&Report]) -> Vec<Swatch> {
     );
     note(Swatch::Answered, true);
     note(Swatch::Failed, reports.iter().any(|r| r.stats.failed > 0));
-    // Kinds of fetch take one swatch where the legend runs long.
-    let fetches = [Swatch::FetchOnLoop, Swatch::FetchBlocking, Swatch::FetchAwaited];
-    if seen.len() > 5 && seen.iter().filter(|s| fetches.contains(s)).count() > 1 {
-        let first = seen.iter().position(|s| fetches.contains(s)).expect("counted");
-        seen[first] = Swatch::Fetch;
-        let mut i = 0;
-        seen.retain(|s| {
-            i += 1;
-            i - 1 == first || !fetches.contains(s)
-        });
-    }
     seen
 }
 
@@ -199,12 +184,13 @@ mod tests {
             l.contains(&Swatch::LoopGil) && l.contains(&Swatch::GilWait),
             "{l:?}"
         );
-        // All five at once: the two fetches share a swatch.
+        // All five at once: each kind of fetch its own swatch, one meaning a colour.
         let five: Vec<Report> = Variant::TUTORIAL.iter().map(|&v| of(v, Work::Sleep)).collect();
         let refs: Vec<&Report> = five.iter().collect();
         let l = present(&refs);
-        assert!(l.contains(&Swatch::Fetch), "{l:?}");
-        assert!(!l.contains(&Swatch::FetchAwaited), "{l:?}");
+        for fetch in [Swatch::FetchOnLoop, Swatch::FetchBlocking, Swatch::FetchAwaited] {
+            assert!(l.contains(&fetch), "{fetch:?}: {l:?}");
+        }
         for s in l {
             assert!(!s.label().is_empty() && !s.class().is_empty());
         }

@@ -121,13 +121,29 @@ pub fn steps() -> Vec<Step> {
         Step {
             id: "workers",
             title: "uvicorn --workers 4 and a blocking endpoint",
-            watch: "Four server processes share one listening socket. Forty requests from eight clients, each sending its next request when its answer comes, with a short fetch (0.1 s) and inference (0.15 s): to the blocking endpoint, and to the one that awaits.",
+            watch: "Four server processes share one listening socket. Sixteen requests from eight clients, each sending its next request when its answer comes, with a short fetch (0.1 s) and inference (0.15 s): to the blocking endpoint, and to the one that awaits.",
             variants: &[Variant::Blocking, Variant::FullAsync],
             preset: "workers",
             optional: true,
             key_code: &["uvicorn app:app --workers 4  # four processes, one socket", "time.sleep(...) inside async def  # blocks its own worker's loop"],
         },
     ]
+}
+
+/// The axis a tutorial step (1 to 5) draws its run on, the same for each: the longest
+/// of the tutorial's five endpoints, predicted for `config` (its blocking one, 15 s at
+/// the tutorial's numbers), so a 1.5 s run looks a tenth as long as a 15 s one.
+pub fn tutorial_axis_ms(config: &crate::model::Config) -> f64 {
+    Variant::TUTORIAL
+        .iter()
+        .filter_map(|&v| crate::simulate(&config.with_variant(v)).ok())
+        .map(|r| {
+            r.requests
+                .iter()
+                .map(|q| q.background_done_ms.unwrap_or(q.responded_ms).max(q.responded_ms))
+                .fold(r.stats.makespan_ms, f64::max)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// The step with this id.
@@ -277,8 +293,21 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             // for its prediction only.
             let awaits = said.get(1).unwrap_or(one);
             let ((_, def_last), (_, last)) = (last_two(one), last_two(awaits));
+            // The model's loop once they have all arrived: who holds the tokens, who waits.
+            let inside = crate::sim::trace::loop_state(&one.run.report.config, 0.0, 0)
+                .ok()
+                .filter(|s| !s.pool.waiting.is_empty())
+                .map(|s| {
+                    format!(
+                        " Inside the loop as they arrive: all {} of anyio's tokens lent ({}), {} first in line for one.",
+                        s.pool.total,
+                        crate::view::inside::requests(&s.pool.borrowers),
+                        crate::view::inside::requests(&s.pool.waiting)
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "{whose}: the 41st request (req 40) waited for a free thread, answered at {} from the def endpoint, which holds a thread through its fetch too, and at {} from the one that awaits its fetch and needs a thread only for the inference. Threads are a budget of 40; a request awaiting on the loop holds none, so thousands can wait at once.",
+                "{whose}: the 41st request (req 40) waited for a free thread, answered at {} from the def endpoint, which holds a thread through its fetch too, and at {} from the one that awaits its fetch and needs a thread only for the inference.{inside} Threads are a budget of 40; a request awaiting on the loop holds none.",
                 one.t(def_last),
                 awaits.t(last)
             )
@@ -311,11 +340,15 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
                 }
             }
             let most = per.iter().copied().max().unwrap_or(0);
+            let took = if most == burst.len() {
+                format!("all {most} of the first connections")
+            } else {
+                format!("{most} of the first {} connections", burst.len())
+            };
             format!(
-                "{whose}: the blocking endpoint finished at {} on four workers (one worker alone would take {}): the first idle worker takes every waiting connection, so {most} of the first {} queued on one, and each worker still blocked its own loop for every request it took. The endpoint that awaits finished at {}.",
+                "{whose}: on four workers the blocking endpoint took {} (one worker alone: {}), not a quarter of it. The first worker to poll accepted {took} and ran them one after another, its loop blocked; each worker blocks its own loop for every request it takes. The endpoint that awaits took {}.",
                 one.makespan(),
                 one.t(alone),
-                burst.len(),
                 other.makespan()
             )
         }
@@ -323,7 +356,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
     }
 }
 
-/// The legend of a step: at most five swatches, naming only what its runs show (the
+/// The legend of a step: at most seven swatches, naming only what its runs show (the
 /// side-by-side step shows the overview's rows).
 pub fn legend_of(step: &Step, runs: &[&Report]) -> Vec<Swatch> {
     let mut all = if step.id == "compare" {
@@ -331,7 +364,7 @@ pub fn legend_of(step: &Step, runs: &[&Report]) -> Vec<Swatch> {
     } else {
         legend::present(runs)
     };
-    all.truncate(5);
+    all.truncate(7);
     all
 }
 
@@ -413,10 +446,20 @@ mod tests {
             "{}",
             say("threads")
         );
+        assert!(
+            say("threads").contains(
+                "Inside the loop as they arrive: all 40 of anyio's tokens lent (req 0–39), req 40 first in line for one."
+            ),
+            "{}",
+            say("threads")
+        );
         assert!(say("gil").contains("in a pool of 4 processes"));
         let workers = say("workers");
-        assert!(workers.contains("(one worker alone would take "), "{workers}");
-        assert!(workers.contains("so 8 of the first 8 queued on one"), "{workers}");
+        assert!(workers.contains("(one worker alone: "), "{workers}");
+        assert!(
+            workers.contains("accepted all 8 of the first connections"),
+            "{workers}"
+        );
     }
 
     #[test]
@@ -436,7 +479,7 @@ mod tests {
             let reports = run_of(&s);
             let refs: Vec<&Report> = reports.iter().collect();
             let l = legend_of(&s, &refs);
-            assert!(!l.is_empty() && l.len() <= 5, "{}: {l:?}", s.id);
+            assert!(!l.is_empty() && l.len() <= 7, "{}: {l:?}", s.id);
         }
         let blocking = run_of(&step("blocking").unwrap());
         let l = legend_of(&step("blocking").unwrap(), &[&blocking[0]]);

@@ -231,8 +231,6 @@ pub fn from_hash(hash: &str) -> LinkRead {
             ));
         }
     }
-    let read = settings::read(&Settings::default(), &pairs);
-    errors.extend(read.errors);
     let preset_id = preset_id.and_then(|id| {
         if preset(&id).is_some() {
             Some(id)
@@ -249,6 +247,13 @@ pub fn from_hash(hash: &str) -> LinkRead {
             None
         }
     });
+    // The preset's settings, and what the link gives over them.
+    let base = preset_id
+        .as_deref()
+        .and_then(preset)
+        .map_or_else(Settings::default, |p| p.settings);
+    let read = settings::read(&base, &pairs);
+    errors.extend(read.errors);
     let mode = match mode.as_deref() {
         None if step.is_none() => None,
         None | Some("lesson") => {
@@ -289,6 +294,12 @@ pub fn from_hash(hash: &str) -> LinkRead {
         }
     }
     typed.reverse();
+    // A preset without `show`: the endpoints it shows.
+    if show.is_empty() {
+        if let Some(p) = preset_id.as_deref().and_then(preset) {
+            show = View::show_of(p.shown);
+        }
+    }
     LinkRead {
         settings: read.settings,
         view: View {
@@ -326,6 +337,19 @@ mod tests {
         assert_eq!(from_hash(hash.trim_start_matches('#')), read);
         assert_eq!(read.typed.len(), 8, "{:?}", read.typed);
         assert_eq!(from_hash("").settings, s);
+    }
+
+    #[test]
+    fn a_preset_alone_brings_its_settings_and_its_endpoints() {
+        let read = from_hash("#view=lab&preset=workers");
+        assert!(read.errors.is_empty(), "{:?}", read.errors);
+        let p = preset("workers").unwrap();
+        assert_eq!(read.settings, p.settings);
+        assert_eq!(read.view.shown(), p.shown);
+        // A value given goes over the preset's.
+        let read = from_hash("#preset=workers&requests=24");
+        assert_eq!(read.settings.config.requests, 24);
+        assert_eq!(read.settings.config.workers, 4);
     }
 
     #[test]

@@ -18,8 +18,17 @@ pub struct Row<'a> {
 /// Lays the rows out over `width` px, each `row_px` tall (0: two lines of text; never
 /// under one and a half),
 /// with text of `text_px`, the axis in the tutorial's time (`scale` is the runs' time
-/// scale); `at`, a replay's moment on the runs' clock, shows each run as it stood then.
-pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64, at: Option<f64>) -> Layout {
+/// scale); `at`, a replay's moment on the runs' clock, shows each run as it stood then;
+/// the axis spans at least `min_span_ms` (0: the rows' longest run).
+pub fn overview(
+    rows: &[Row],
+    width: f64,
+    text_px: f64,
+    row_px: f64,
+    scale: f64,
+    at: Option<f64>,
+    min_span_ms: f64,
+) -> Layout {
     fn shown_report<'a>(r: &Row<'a>) -> &'a Report {
         r.measured.unwrap_or(r.predicted)
     }
@@ -40,7 +49,7 @@ pub fn overview(rows: &[Row], width: f64, text_px: f64, row_px: f64, scale: f64,
                 .makespan_ms
                 .max(shown_report(r).stats.makespan_ms)
         })
-        .fold(1.0, f64::max)
+        .fold(min_span_ms.max(1.0), f64::max)
         * 1.02;
     let x = |t: f64| gutter + t.clamp(0.0, span) / span * plot_w;
     let height = axis_h + rows.len() as f64 * row_h + 4.0;
@@ -222,7 +231,7 @@ mod tests {
                 measured: None,
             })
             .collect();
-        let l = overview(&rows, 1200.0, 20.0, 0.0, 1.0, None);
+        let l = overview(&rows, 1200.0, 20.0, 0.0, 1.0, None, 0.0);
         assert_eq!(l.hits.len(), 5);
         assert!(l.hits[1].text.starts_with("POST /predict_blocking: last answer at 15.00 s (predicted; not run yet), the event loop blocked 15.00 s"));
         assert!(l.hits[0].text.ends_with("the event loop never blocked"));
@@ -260,7 +269,7 @@ mod tests {
             "{labels:?}"
         );
         // At a replay's moment, each run as it stood: 2 s in, blocking's is not done.
-        let then = overview(&rows, 1200.0, 20.0, 0.0, 1.0, Some(2000.0));
+        let then = overview(&rows, 1200.0, 20.0, 0.0, 1.0, Some(2000.0), 0.0);
         let stalls_then = then
             .shapes
             .iter()

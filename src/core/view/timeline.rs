@@ -689,7 +689,7 @@ pub fn layout_cached(
     let workers = all.iter().map(|p| p.workers).max().unwrap_or(1).max(1);
     // Several loops: each lane a little lower, so the four of `--workers 4` fit.
     let loop_h = if workers > 1 {
-        (loop_h * 0.75).max(20.0)
+        (text * 1.35).max(20.0) // a line of text each: the lanes under them need the room
     } else {
         loop_h
     };
@@ -839,7 +839,7 @@ pub fn layout_cached(
                 } else {
                     format!("{} stalls", j + 1 - i)
                 };
-                if bw >= text * 0.55 * label.chars().count() as f64 + 4.0 {
+                if bw >= text * 0.66 * label.chars().count() as f64 + 6.0 {
                     shapes.push(Shape::Text {
                         x: bx + 3.0,
                         y: label_y(y0, loop_h),

@@ -162,6 +162,7 @@ impl App {
             return;
         };
         self.lesson_at.set(Some(i));
+        self.lesson_fit.set(0.0);
         self.show_view(true);
         let settings = step
             .preset()
@@ -360,7 +361,7 @@ impl App {
             b.set_text_content(Some(&if running {
                 "■ Stop (Esc)".to_string()
             } else if measured {
-                format!("▶ Run {what} again")
+                format!("↻ Run {what} again")
             } else {
                 format!("▶ Run {what} (space)")
             }));
@@ -392,7 +393,7 @@ impl App {
             match first.filter(|_| !running && !step.compares()) {
                 Some(line) => {
                     p.set_inner_html(&format!(
-                        "<b>Finding it in your own service:</b> run it on Python 3.12+ with <code>PYTHONASYNCIODEBUG=1</code>, and asyncio logs each step that held the loop 0.1 s or more, naming its task: <code>{}</code>",
+                        "<b>Finding it in your own service:</b> with <code>PYTHONASYNCIODEBUG=1</code> (Python 3.12+; on 3.11 uvicorn turns it off), asyncio logs each step that held the loop 0.1 s or more; here, a line per request, ending in how long: <code>{}</code>",
                         super::escape(&line.text)
                     ));
                     p.set_hidden(false);
@@ -402,7 +403,7 @@ impl App {
         }
     }
 
-    /// The legend: what the timelines shown can show, and nothing else; at most five
+    /// The legend: what the timelines shown can show, and nothing else; at most seven
     /// swatches in the Lesson.
     pub(super) fn render_legend(&self) {
         let Ok(list) = by_id::<Element>(&self.doc, "legend") else {
@@ -435,8 +436,8 @@ impl App {
                 )
             })
             .collect();
-        if self.lesson_at.get().is_none() {
-            html.push_str("<li class=\"ghost-note\"><i class=\"sw ghost\"></i>faint: predicted; solid: measured in this page</li>");
+        if !self.current_step().is_some_and(|s| s.id == "compare") {
+            html.push_str("<li class=\"ghost-note\"><i class=\"sw ghost\"></i>faint, in each bar's colour: the prediction, behind it; solid: this page's run</li>");
         }
         if list.inner_html() != html {
             list.set_inner_html(&html);

@@ -14,6 +14,7 @@
 
 mod controls;
 mod exports;
+mod inside;
 mod lesson;
 mod paint;
 mod panels;
@@ -119,6 +120,16 @@ struct App {
     exporting: Cell<bool>,
     /// The Lesson's step shown; `None` in the Lab.
     lesson_at: Cell<Option<usize>>,
+    /// The model's traces for the loop panel, per config (a few kept).
+    inside_traces: RefCell<Vec<(loopscope::model::Config, Rc<loopscope::sim::trace::Trace>)>>,
+    /// The iteration the loop panel stepped to, while the clock stays on it.
+    inside_at: Cell<Option<usize>>,
+    /// The px the Lesson's lanes grow (or shrink) by to fill the screen, as measured.
+    lesson_fit: Cell<f64>,
+    /// Fitting the Lesson to the screen (a paint inside a paint).
+    fitting: Cell<bool>,
+    /// The axis steps 1 to 5 share, for the config it was worked out for.
+    lesson_axis: RefCell<Option<(loopscope::model::Config, f64)>>,
     /// The console shows what asyncio's debug mode would log.
     asyncio_debug: Cell<bool>,
     /// The Lab's timelines show the probe's lane, and its numbers their column.
@@ -233,6 +244,11 @@ pub fn start(glue_source: String) -> Res {
         first_paint_only: Cell::new(false),
         exporting: Cell::new(false),
         lesson_at: Cell::new(None),
+        lesson_axis: RefCell::default(),
+        lesson_fit: Cell::new(0.0),
+        inside_traces: RefCell::default(),
+        inside_at: Cell::new(None),
+        fitting: Cell::new(false),
         asyncio_debug: Cell::new(false),
         show_probe: Cell::new(false),
         overview: RefCell::default(),
@@ -259,6 +275,7 @@ pub fn start(glue_source: String) -> Res {
     app.build_sections()?;
     app.build_code_panel()?;
     app.build_transport()?;
+    app.build_inside()?;
     app.build_explainer()?;
     app.build_prediction_log()?;
     app.build_lesson()?;
@@ -390,8 +407,17 @@ impl App {
     /// Draws everything as it stands at the moment shown; `reset` redraws the console
     /// from scratch.
     fn render_moment(&self, reset: bool) {
+        // Paused or playing mid-replay: Present mode keeps the runs' results for the end.
+        let mid = matches!(self.moment(), Moment::At(t) if t < self.clock.borrow().span_ms);
+        if let Some(body) = self.doc.body() {
+            let _ = body.class_list().toggle_with_force("mid-replay", mid);
+        }
         self.paint_all();
         self.render_panels(reset);
+        // The step's words are known now: its lanes fitted to what is left of the screen.
+        if self.lesson_at.get().is_some() && self.live.borrow().is_none() {
+            self.fit_lesson_to_screen();
+        }
     }
 
     /// The code panel, the console, the numbers, the transport and the log, at the
@@ -401,6 +427,7 @@ impl App {
         self.render_lesson();
         self.render_console(reset);
         self.render_code_counts();
+        self.render_inside();
         self.render_stats();
         self.render_transport();
         self.render_prediction_log();
@@ -455,6 +482,7 @@ impl App {
             });
             self.code_variant.set(v);
             self.render_code();
+            self.scroll_code_to_endpoint();
             self.render_console(true);
             self.set_buttons();
             self.render_transport();
@@ -568,7 +596,15 @@ impl App {
                 }
             } else {
                 app.render_moment(false); // the last frame, at the end
-                                          // Dropping the closure from inside itself is not allowed: defer it.
+                let replayed = app
+                    .doc
+                    .get_element_by_id("status")
+                    .and_then(|s| s.text_content())
+                    .is_some_and(|t| t.starts_with("Replaying"));
+                if replayed {
+                    app.say_replay();
+                }
+                // Dropping the closure from inside itself is not allowed: defer it.
                 let app = app.clone();
                 wasm_bindgen_futures::spawn_local(async move {
                     app.raf.borrow_mut().take();

@@ -19,9 +19,9 @@ fn colour(style: Style) -> &'static str {
         Style::CpuLoop | Style::Stall => "#d55e00",
         Style::ProbeStall => "rgba(230,159,0,0.45)",
         Style::Note => "#555555",
-        // Greys out what comes after a replay's moment.
-        // A grey tint, not a fade: faded is how the model's layer looks.
-        Style::Veil => "rgba(96,96,96,0.30)",
+        // Hides what comes after a replay's moment, so the replay does not tell it: the
+        // card's own white, opaque (a fade would look like the model's faint layer).
+        Style::Veil => "#fff",
         Style::CpuPool | Style::LoopGilWait => "#009e73",
         // Ready to compute but not holding the GIL: the pool's green, pale.
         Style::GilWait => "#c7ebdf",
@@ -67,8 +67,10 @@ fn pattern(ctx: &CanvasRenderingContext2d, style: Style) -> Option<CanvasPattern
             t.stroke();
         }
         Style::Io { .. } | Style::IoOnLoop => {
-            // Awaited: wide pale stripes, no thread held; time.sleep: thin ones, solid.
-            if style == (Style::Io { blocking: false }) {
+            // Wide pale stripes: awaited (blue, no thread held), or time.sleep on a pool
+            // thread (green, lighter than the inference's solid green beside it); thin
+            // ones, solid: time.sleep on the event loop.
+            if style != Style::IoOnLoop {
                 t.set_stroke_style_str("rgba(255,255,255,0.8)");
                 t.set_line_width(3.5);
             }

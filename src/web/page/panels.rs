@@ -78,7 +78,7 @@ impl App {
 
     /// The report the code panel and the console follow for `v` when no run is going:
     /// the model's in a model replay, else the measurement if there is one.
-    fn followed(&self, v: Variant) -> Option<Rc<Report>> {
+    pub(super) fn followed(&self, v: Variant) -> Option<Rc<Report>> {
         let sections = self.sections.borrow();
         let s = sections.iter().find(|s| s.variant == v)?;
         let measured = s.measured.borrow();
@@ -96,6 +96,7 @@ impl App {
             select.set_value(v.id());
         }
         self.render_code();
+        self.scroll_code_to_endpoint();
         self.render_console(true);
         if self.present_focus().is_some() {
             self.apply_shown();
@@ -185,15 +186,8 @@ impl App {
             let _ = li.class_list().toggle_with_force("lit", n > 0);
             let _ = li.class_list().toggle_with_force("tasks", tasks > 0);
             let badge = li.query_selector(".count").ok().flatten();
-            let text = match (n, tasks) {
-                (0, 0) => None,
-                (n, 0) => Some((format!("×{n}"), format!("{n} requests here"))),
-                (0, t) => Some((format!("{t} log"), format!("{t} background tasks here"))),
-                (n, t) => Some((
-                    format!("×{n}, {t} log"),
-                    format!("{n} requests and {t} background tasks here"),
-                )),
-            };
+            let waiting = counts.waiting.get(i as usize).copied().unwrap_or(0);
+            let text = code::badge(n, waiting, tasks);
             match (text, badge) {
                 (None, Some(b)) => b.remove(),
                 (None, None) => {}

@@ -478,6 +478,19 @@ impl App {
         }
     }
 
+    /// The axis the Lesson's steps 1 to 5 share (worked out once per config).
+    fn tutorial_axis(&self) -> f64 {
+        let config = scaled(&self.settings.borrow());
+        if let Some((c, axis)) = self.lesson_axis.borrow().as_ref() {
+            if *c == config {
+                return *axis;
+            }
+        }
+        let axis = loopscope::view::lesson::tutorial_axis_ms(&config);
+        *self.lesson_axis.borrow_mut() = Some((config, axis));
+        axis
+    }
+
     /// The span every timeline shares, so they line up; `now` for a run going on.
     pub(super) fn span_ms(&self, now: Option<f64>) -> f64 {
         let sections = self.shown_sections();
@@ -496,7 +509,8 @@ impl App {
         };
         let scale = self.settings.borrow().scale;
         let present = self.present.get();
-        let lesson = self.lesson_at.get().is_some();
+        let step = self.current_step();
+        let lesson = step.is_some();
         let live = self.live.borrow();
         let sections = self.sections.borrow();
         let shown = self.view.borrow().shown();
@@ -529,7 +543,9 @@ impl App {
             0.0
         };
         let loops = self.settings.borrow().config.workers as f64;
-        let lesson_lanes = (screen_h - timelines_top - 345.0 - (loops - 1.0) * 36.0).clamp(150.0, 560.0);
+        // Less what the step's text took, as measured after the last paint.
+        let lesson_lanes = (screen_h - timelines_top - 345.0 - (loops - 1.0) * 30.0 + self.lesson_fit.get())
+            .clamp(150.0, 640.0);
         if let Ok(out) = by_id::<Element>(&self.doc, "t-badge") {
             let badge = format::played_at(scale);
             if out.text_content().as_deref() != Some(badge.as_str()) {
@@ -557,6 +573,7 @@ impl App {
             };
             // Fitted to its own run (the overview lines the runs up); the Lesson's two side
             // by side share one axis, so they compare at a glance.
+            // (Steps 1 to 5 are fitted too: the strip above them sets each against 15 s.)
             let own = if lesson && many { shared_end } else { s.end_ms() };
             let span = match (going, now) {
                 (Some(_), Some(now)) => room_for(own, now),
@@ -576,8 +593,8 @@ impl App {
                 to_ms,
                 lanes_px: match (lesson, present, many) {
                     (true, _, _) => lesson_lanes,
-                    (false, true, _) => (lanes * 21.0).clamp(180.0, 400.0),
-                    (false, false, true) => (lanes * 14.0).clamp(140.0, 240.0),
+                    (false, true, _) => (lanes * 21.0).clamp(180.0, 300.0),
+                    (false, false, true) => (lanes * 20.0).clamp(160.0, 320.0),
                     (false, false, false) => 240.0,
                 },
                 scale,
@@ -638,9 +655,13 @@ impl App {
             }
         }
         self.first_paint_only.set(false);
+        let settled = live.is_none();
         drop(sections);
         drop(live);
         self.paint_overview();
+        if lesson && settled {
+            self.fit_lesson_to_screen();
+        }
         if !self.first_timeline.replace(true) {
             if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
                 let _ = p.mark("loopscope-first-timeline");
@@ -650,6 +671,34 @@ impl App {
 }
 
 impl App {
+    /// The Lesson's lanes grown or shrunk so the step's takeaway ends at the screen's
+    /// bottom: the room the step's words take is known only once they are laid out.
+    pub(super) fn fit_lesson_to_screen(&self) {
+        if self.fitting.replace(true) {
+            return;
+        }
+        let screen_h = web_sys::window()
+            .and_then(|w| w.inner_height().ok())
+            .and_then(|h| h.as_f64())
+            .unwrap_or(1080.0);
+        let bottom = ["takeaway", "timelines"].iter().find_map(|id| {
+            let el = self.doc.get_element_by_id(id)?;
+            let r = el.get_bounding_client_rect();
+            (r.height() > 0.0).then(|| r.bottom())
+        });
+        let scroll_y = web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
+        if let Some(bottom) = bottom {
+            let gap = screen_h - (bottom + scroll_y) - 12.0;
+            let fit = self.lesson_fit.get();
+            let wanted = (fit + gap).clamp(-400.0, 400.0);
+            if gap.abs() > 8.0 && (wanted - fit).abs() > 1.0 {
+                self.lesson_fit.set(wanted);
+                self.paint_all();
+            }
+        }
+        self.fitting.set(false);
+    }
+
     pub(super) fn build_overview(self: &Rc<Self>) -> Res {
         let canvas: HtmlCanvasElement = by_id(&self.doc, "overview-canvas")?;
         let painter = Painter::new(&canvas)?;
@@ -676,11 +725,50 @@ impl App {
             return;
         };
         let step = self.current_step();
-        let sections = self.shown_sections();
+        // Steps 2 to 5: a strip of this step's run beside the longest of the steps before
+        // it, on the axis the five share, so each is seen against the 15 s one.
+        let strip: Option<Vec<Variant>> = self
+            .lesson_at
+            .get()
+            .filter(|&i| i > 0 && step.as_ref().is_some_and(|s| !s.optional && !s.compares()))
+            .and_then(|i| {
+                let all = loopscope::view::lesson::steps();
+                let here = all[i].variants[0];
+                let sections = self.sections.borrow();
+                let end = |v: Variant| {
+                    sections
+                        .iter()
+                        .find(|s| s.variant == v)
+                        .map_or(0.0, |s| s.end_ms())
+                };
+                let longest = all[..i]
+                    .iter()
+                    .filter(|s| !s.optional && !s.compares())
+                    .map(|s| s.variants[0])
+                    .max_by(|a, b| end(*a).total_cmp(&end(*b)))?;
+                Some(vec![longest, here])
+            });
+        let sections: Vec<Rc<Section>> = match &strip {
+            Some(variants) => variants
+                .iter()
+                .filter_map(|v| self.sections.borrow().iter().find(|s| s.variant == *v).cloned())
+                .collect(),
+            None => self.shown_sections(),
+        };
         let wanted = match &step {
-            Some(s) => s.id == "compare",
+            Some(s) => s.id == "compare" || strip.is_some(),
             None => sections.len() > 1,
         };
+        if let Some(caption) = figure.query_selector("figcaption").ok().flatten() {
+            let text = if strip.is_some() {
+                "This step's run beside the longest before it, on one time axis"
+            } else {
+                "Every run on one time axis: when each last answered, and the event loop's blocked time, hatched"
+            };
+            if caption.text_content().as_deref() != Some(text) {
+                caption.set_text_content(Some(text));
+            }
+        }
         figure.set_hidden(!wanted);
         if !wanted {
             return;
@@ -722,12 +810,18 @@ impl App {
             width,
             if big { 21.0 } else { 12.0 },
             match (step.is_some(), self.present.get()) {
+                _ if strip.is_some() => 30.0, // a strip: the step's own timeline comes first
                 (true, _) => 96.0,
                 (false, true) => 34.0, // Present mode: the focused timeline needs the height
                 _ => 0.0,
             },
             self.settings.borrow().scale,
             at,
+            if strip.is_some() {
+                self.tutorial_axis()
+            } else {
+                0.0
+            },
         );
         *self.overview_rows.borrow_mut() = layout
             .hits
@@ -844,7 +938,7 @@ pub(super) fn caption(
                 String::new()
             };
             let verdict = match Verdict::of(predicted, m, f) {
-                Verdict::AsPredicted => "<span class=\"detail\"> · within the prediction's bounds</span>".to_string(),
+                Verdict::AsPredicted => "<span class=\"detail\"> · as predicted</span>".to_string(),
                 Verdict::GivenTheMachine { off_pct, why } => format!(
                     "<span class=\"detail\"> · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure</span><span class=\"plain\"> · {off_pct:+.0} %: {}</span>",
                     escape(&why),
@@ -852,12 +946,18 @@ pub(super) fn caption(
                 ),
                 Verdict::Outside => " · <b>outside the prediction's bounds</b> (each check that failed is below)".to_string(),
             };
+            let blocked = match m.loop_stalls.len() {
+                0 => "the loop never blocked".to_string(),
+                1 => format!("the loop blocked once, for {}", d(m.stats.loop_stall_max_ms)),
+                n => format!(
+                    "the loop blocked {n} times, the longest {}",
+                    d(m.stats.loop_stall_max_ms)
+                ),
+            };
             format!(
-                "measured: last answer at <b>{}</b> (predicted {}){verdict}<span class=\"detail\"> · {} stalls, longest {}{gil}</span>{warnings}{failures}{probe_note}",
+                "measured: last answer at <b>{}</b> (predicted {}){verdict}<span class=\"detail\"> · {blocked}{gil}</span>{warnings}{failures}{probe_note}",
                 d(m.stats.makespan_ms),
                 d(p.makespan_ms),
-                m.loop_stalls.len(),
-                d(m.stats.loop_stall_max_ms)
             )
         }
         None => {

@@ -53,36 +53,37 @@ impl App {
             app.reset_clock_keeping_moment();
             app.render_moment(true);
         })?;
-        // Space plays and pauses, `,` and `.` step, wherever the focus is but in a field
+        // Space plays and pauses, `,` and `.` step, `[` and `]` step the loop's iterations,
+        // wherever the focus is but in a field
         // (or on a control that space already presses).
         let app = self.clone();
         on(&self.doc, "keydown", move |e: web_sys::KeyboardEvent| {
             if e.ctrl_key() || e.meta_key() || e.alt_key() || app.live.borrow().is_some() {
                 return;
             }
+            // Typing in a field keeps its keys; a checkbox or the scrubber does not type.
             let typing = e
                 .target()
                 .and_then(|t| t.dyn_into::<Element>().ok())
-                .is_some_and(|el| {
-                    matches!(
-                        el.tag_name().as_str(),
-                        "INPUT" | "SELECT" | "TEXTAREA" | "BUTTON" | "SUMMARY" | "A"
-                    ) || el.has_attribute("contenteditable")
+                .is_some_and(|el| match el.dyn_ref::<HtmlInputElement>() {
+                    Some(input) => !matches!(input.type_().as_str(), "checkbox" | "radio" | "range"),
+                    None => {
+                        matches!(
+                            el.tag_name().as_str(),
+                            "SELECT" | "TEXTAREA" | "BUTTON" | "SUMMARY" | "A"
+                        ) || el.has_attribute("contenteditable")
+                    }
                 });
+            let on_button = e
+                .target()
+                .is_some_and(|t| t.dyn_ref::<HtmlButtonElement>().is_some());
             let act: Option<fn(&Rc<App>)> = match e.key().as_str() {
                 " " if !typing => Some(App::toggle_play),
-                "," if !typing
-                    || e.target()
-                        .is_some_and(|t| t.dyn_ref::<HtmlButtonElement>().is_some()) =>
-                {
-                    Some(|app| app.step(false))
-                }
-                "." if !typing
-                    || e.target()
-                        .is_some_and(|t| t.dyn_ref::<HtmlButtonElement>().is_some()) =>
-                {
-                    Some(|app| app.step(true))
-                }
+                "," if !typing || on_button => Some(|app| app.step(false)),
+                "." if !typing || on_button => Some(|app| app.step(true)),
+                // [ and ] step through the model's iterations of the loop.
+                "[" if !typing || on_button => Some(|app| app.step_iteration(false)),
+                "]" if !typing || on_button => Some(|app| app.step_iteration(true)),
                 _ => None,
             };
             if let Some(act) = act {
@@ -142,6 +143,27 @@ impl App {
         }
         self.clock.borrow_mut().seek(t_ms);
         self.render_moment(false);
+        self.say_replay();
+    }
+
+    /// The status line says where the replay stands: playing, paused at a moment, or
+    /// the whole run shown.
+    pub(super) fn say_replay(&self) {
+        let clock = *self.clock.borrow();
+        let t = |ms: f64| format::duration(ms / clock.scale);
+        let text = if clock.playing {
+            "Replaying: space pauses; the comma and period keys move event by event.".to_string()
+        } else if clock.t_ms < clock.span_ms {
+            format!(
+                "Paused at {} of {}: ▶ Replay (space) plays on from here; the comma and period keys move event by event.",
+                t(clock.t_ms),
+                t(clock.span_ms)
+            )
+        } else {
+            "The whole run shown: ▶ Replay (space) plays it from the start; drag the time to any moment."
+                .to_string()
+        };
+        self.status(&text, false);
     }
 
     pub(super) fn toggle_play(self: &Rc<Self>) {
@@ -150,6 +172,7 @@ impl App {
         }
         self.clock.borrow_mut().toggle();
         self.render_moment(false);
+        self.say_replay();
         if self.clock.borrow().playing {
             self.animate();
         }
@@ -163,6 +186,7 @@ impl App {
         let moments = Moments::of(&reports.iter().map(|r| &**r).collect::<Vec<_>>());
         self.clock.borrow_mut().step(&moments, forward);
         self.render_moment(false);
+        self.say_replay();
     }
 
     /// The transport shows the clock: the scrubber's place (ms on the runs' clock), the
