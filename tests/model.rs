@@ -1,4 +1,4 @@
-//! The virtual model against FASTAPI_SEMANTICS.md: closed forms where they exist,
+//! The virtual model against docs/fastapi-rules.md: closed forms where they exist,
 //! hand-worked timelines where they don't.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -27,7 +27,7 @@ fn ceil_div(a: u64, b: u64) -> f64 {
     a.div_ceil(b) as f64
 }
 
-/// The closed forms for N requests sent at once (FASTAPI_SEMANTICS.md, last table):
+/// The closed forms for N requests sent at once (docs/fastapi-rules.md, "What these rules give for N requests sent at once"):
 /// (makespan, loop blocked in total, longest stall).
 fn closed_form(c: &Config) -> (f64, f64, f64) {
     let (n, t, io, cpu) = (c.requests, c.tokens, c.io_ms, c.cpu_ms);

@@ -51,7 +51,7 @@ test('the panel says why the 41st request waits, and ] steps one iteration of th
     const pool = await page.locator('#inside-parts .part', { hasText: 'Threadpool' }).textContent();
     assert.match(pool, /all 40 tokens lent; 1 waiting for one/);
     assert.match(pool, /lent to req 0–39/);
-    assert.match(pool, /waiting, first in line first: req 40/);
+    assert.match(pool, /in line for a token, first come first served: req 40/);
     assert.match(await page.textContent('#inside-note'), /the model's loop at/);
     // An iteration at a time: what it polled, the timers it found due, what it ran.
     await page.evaluate(() => window.loopscope.seek(0));

@@ -72,6 +72,8 @@ test('every step runs for real, fits one 1920×1080 screen and says what it meas
       }
       const legend = await page.$$eval('#legend li', (lis) => lis.filter((l) => l.offsetParent).length);
       assert.ok(legend >= 1 && legend <= 8, `${step}: ${legend} legend items`);
+      // The lanes are fitted to what the step's words leave of the screen, once laid out.
+      await page.waitForFunction(() => document.documentElement.scrollHeight <= window.innerHeight, null, { timeout: 3000, polling: 100 }).catch(() => {});
       const overflow = await page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
       assert.ok(overflow <= 0, `${step}: ${overflow} px taller than the screen`);
       // Read from the back of a room: no visible words under 20 px.

@@ -197,7 +197,7 @@ pub mod limits {
     pub const MAX_COST_MS: f64 = 1000.0;
 }
 
-/// The tutorial's numbers (FASTAPI_SEMANTICS.md rule 9) and anyio's default limiter.
+/// The tutorial's numbers (docs/fastapi-rules.md rule 9) and anyio's default limiter.
 pub mod defaults {
     pub const IO_MS: f64 = 500.0;
     pub const CPU_MS: f64 = 1000.0;

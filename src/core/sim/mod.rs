@@ -206,9 +206,14 @@ fn run_traced(config: &Config) -> trace::Trace {
     sim.run_and_trace()
 }
 
-/// Every loop of `config`'s run as it stands at `t_ms` (all due by then done).
+/// Every loop of `config`'s run as it stands at `t_ms` (all due by then done); a loop
+/// held by a callback at `t_ms` is seen running it: the run again, kept at its start.
 fn states_at(config: &Config, t_ms: f64) -> Vec<trace::LoopState> {
-    traced_sim(config).run_until(t_ms)
+    let (states, spanning) = traced_sim(config).run_until_capturing(t_ms, None);
+    match spanning {
+        Some(at) => traced_sim(config).run_until_capturing(t_ms, Some(at)).0,
+        None => states,
+    }
 }
 
 /// [`simulate`], summed up as it goes: the stats and a latency histogram, in memory that
@@ -1174,6 +1179,16 @@ struct Sim {
     tracer: Option<trace::Trace>,
     /// Where a traced run's trace goes when the run ends.
     trace_out: Option<Rc<RefCell<Option<trace::Trace>>>>,
+    /// A run stopped at a moment: the moment, and the loops then if a callback was
+    /// running at it.
+    stop_at: Option<f64>,
+    mid: Option<Vec<trace::LoopState>>,
+    /// The callback to keep the loops at (a second pass), and the one found running
+    /// at the moment (a first pass): (server, its iteration, its place in it).
+    capture: Option<(usize, u64, usize)>,
+    spanning: Option<(usize, u64, usize)>,
+    /// Each loop's iterations so far.
+    iterations_run: Vec<u64>,
 }
 
 impl Sim {
@@ -1237,6 +1252,11 @@ impl Sim {
             handoffs: None,
             tracer: None,
             trace_out: None,
+            stop_at: None,
+            mid: None,
+            capture: None,
+            spanning: None,
+            iterations_run: Vec::new(),
         }
     }
 
@@ -1383,7 +1403,22 @@ impl Sim {
             }
             (start, polled, timers, ran)
         });
-        for callback in batch.drain(..) {
+        // A run stopped at a moment inside this iteration: which callback runs then (a
+        // first pass), and the loop as it stands then, running it, the rest of the
+        // batch still ready (a second pass, the same run again).
+        let nth = self.iterations_run.get(server).copied().unwrap_or(0);
+        if let Some(n) = self.iterations_run.get_mut(server) {
+            *n += 1;
+        }
+        for k in 0..batch.len() {
+            let callback = batch[k];
+            let started = self.world.borrow().servers[server].clock;
+            if let (Some(t), Some((s, n, at))) = (self.stop_at, self.capture) {
+                if (s, n, at) == (server, nth, k) && self.mid.is_none() {
+                    let rest: Vec<Callback> = batch.range(k..).copied().collect();
+                    self.mid = Some(self.snapshot_running(server, t, &rest));
+                }
+            }
             match callback {
                 Callback::Step(task) => self.poll_task(task),
                 Callback::Fire(signal) => self.world.borrow_mut().fire(signal),
@@ -1400,7 +1435,16 @@ impl Sim {
                     self.spawn(server, request);
                 }
             }
+            if let Some(t) = self
+                .stop_at
+                .filter(|_| self.capture.is_none() && self.spanning.is_none())
+            {
+                if started <= t && self.world.borrow().servers[server].clock > t {
+                    self.spanning = Some((server, nth, k));
+                }
+            }
         }
+        batch.clear();
         self.batch = batch;
         let end = {
             let mut w = self.world.borrow_mut();
@@ -1531,12 +1575,24 @@ impl Sim {
 
     /// Runs up to `t_ms` (everything due at or before it done) and gives every loop's
     /// state then.
-    fn run_until(mut self, t_ms: f64) -> Vec<trace::LoopState> {
+    /// Runs up to `t_ms` (everything due at or before it done) and gives every loop's
+    /// state then; `capture`: the callback (server, its iteration, its place) found
+    /// running at `t_ms` by a first pass, whose start is the moment kept. Returns the
+    /// states, and the callback running at `t_ms` if one was.
+    fn run_until_capturing(
+        mut self,
+        t_ms: f64,
+        capture: Option<(usize, u64, usize)>,
+    ) -> (Vec<trace::LoopState>, Option<(usize, u64, usize)>) {
+        self.stop_at = Some(t_ms);
+        self.capture = capture;
+        self.iterations_run = vec![0; self.limiters.len()];
         self.start_clients();
-        while self.world.borrow().next_time().is_some_and(|next| next <= t_ms) {
+        while self.mid.is_none() && self.world.borrow().next_time().is_some_and(|next| next <= t_ms) {
             self.step();
         }
-        self.snapshot(t_ms)
+        let spanning = self.spanning;
+        (self.mid.take().unwrap_or_else(|| self.snapshot(t_ms)), spanning)
     }
 
     fn run(mut self) -> (Out, u64) {

@@ -82,7 +82,11 @@ pub struct WorkersState {
 pub struct LoopState {
     pub t_ms: f64,
     pub worker: u64,
-    /// `loop._ready`: the callbacks the next iteration runs, in order.
+    /// The callback the loop is running at this moment, if one holds it (a step that
+    /// blocks: `time.sleep` in an `async def`).
+    pub running: Option<Item>,
+    /// `loop._ready`: the callbacks still to run, in order (those of the iteration
+    /// going on first).
     pub ready: Vec<Item>,
     /// `loop._scheduled`: the timers, earliest first.
     pub timers: Vec<TimerState>,
@@ -166,6 +170,20 @@ fn too_many(config: &Config) -> ConfigError {
 }
 
 impl Sim {
+    /// Every loop at `t_ms`, with `server`'s loop running `rest[0]` and the rest of its
+    /// iteration's batch ready before what is queued for the next.
+    pub(super) fn snapshot_running(&self, server: usize, t_ms: f64, rest: &[Callback]) -> Vec<LoopState> {
+        let mut states = self.snapshot(t_ms);
+        let w = self.world.borrow();
+        let described: Vec<Item> = rest.iter().map(|&c| self.describe_with(&w, c)).collect();
+        let s = &mut states[server];
+        let mut ready: Vec<Item> = described[1..].to_vec();
+        ready.append(&mut s.ready);
+        s.ready = ready;
+        s.running = described.into_iter().next();
+        states
+    }
+
     /// A timer of a traced run, in words.
     pub(super) fn timer_state(w: &super::World, signal: usize, due_ms: f64) -> TimerState {
         let (request, what) = w
@@ -251,6 +269,7 @@ impl Sim {
                 LoopState {
                     t_ms,
                     worker: server as u64,
+                    running: None,
                     ready: ready.into_iter().map(|c| self.describe_with(&w, c)).collect(),
                     timers,
                     sockets,
@@ -364,6 +383,27 @@ mod tests {
         assert_eq!(s.pool.borrowers, vec![0, 1, 2, 3]);
         assert_eq!(s.pool.waiting, vec![4, 5, 6, 7, 8, 9]);
         assert!(s.gil.is_none() && s.processes.is_none() && s.queue.is_none());
+    }
+
+    #[test]
+    fn inside_an_iteration_that_blocks_one_step_runs_and_the_rest_are_ready() {
+        // The blocking endpoint: at 2 s of the tutorial the loop runs req 1's step
+        // (its time.sleep), and req 2-9's first steps wait in the ready queue.
+        let config = Config {
+            variant: Variant::Blocking,
+            ..Config::default()
+        };
+        let s = loop_state(&config, 2000.0, 0).unwrap();
+        let running = s.running.as_ref().expect("a step holds the loop");
+        assert_eq!(running.request, Some(1), "{running:?}");
+        let ready: Vec<u64> = s.ready.iter().filter_map(|i| i.request).collect();
+        assert_eq!(ready, (2..10).collect::<Vec<_>>());
+        // Between steps of an awaiting endpoint nothing runs.
+        let full = Config {
+            variant: Variant::FullAsync,
+            ..Config::default()
+        };
+        assert!(loop_state(&full, 700.0, 0).unwrap().running.is_none());
     }
 
     #[test]

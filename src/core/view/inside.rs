@@ -60,14 +60,26 @@ fn listed(items: impl IntoIterator<Item = String>, limit: usize) -> (Vec<String>
 pub fn parts(state: &LoopState, scale: f64, limit: usize) -> Vec<Part> {
     let t = |ms: f64| format::duration(ms / scale);
     let mut out = Vec::new();
+    if let Some(running) = &state.running {
+        out.push(Part {
+            title: "Running now",
+            python: "the callback _run_once is in: until it returns, nothing else on this loop runs".into(),
+            summary: format!("{}, holding the loop", running.what),
+            busy: true,
+            items: Vec::new(),
+            more: 0,
+        });
+    }
     let (items, more) = listed(state.ready.iter().map(|i| i.what.clone()), limit);
     out.push(Part {
         title: "Ready to run",
         python: "loop._ready: the callbacks the next iteration of the loop (_run_once) runs, in order".into(),
-        summary: match state.ready.len() {
-            0 => "nothing: the loop waits in its poll".into(),
-            1 => "1 callback".into(),
-            n => format!("{n} callbacks, run one after another"),
+        summary: match (state.ready.len(), state.running.is_some()) {
+            (0, false) => "nothing: the loop waits in its poll".into(),
+            (0, true) => "nothing else".into(),
+            (1, _) => "1 callback".into(),
+            (n, false) => format!("{n} callbacks, run one after another"),
+            (n, true) => format!("{n} callbacks, waiting for the one running to return"),
         },
         busy: !state.ready.is_empty(),
         items,
@@ -109,7 +121,10 @@ pub fn parts(state: &LoopState, scale: f64, limit: usize) -> Vec<Part> {
         items.push(format!("lent to {}", requests(&p.borrowers)));
     }
     if !p.waiting.is_empty() {
-        items.push(format!("waiting, first in line first: {}", requests(&p.waiting)));
+        items.push(format!(
+            "in line for a token, first come first served: {}",
+            requests(&p.waiting)
+        ));
     }
     out.push(Part {
         title: "Threadpool",
@@ -248,9 +263,29 @@ mod tests {
         assert_eq!(pool.summary, "all 40 tokens lent; 1 waiting for one");
         assert_eq!(
             pool.items,
-            ["lent to req 0–39", "waiting, first in line first: req 40"]
+            [
+                "lent to req 0–39",
+                "in line for a token, first come first served: req 40"
+            ]
         );
         assert!(pool.python.contains("CapacityLimiter (40 tokens)"));
+    }
+
+    #[test]
+    fn a_step_holding_the_loop_is_running_now_and_the_others_wait_to_run() {
+        let config = Config {
+            variant: Variant::Blocking,
+            ..Config::default()
+        };
+        let s = loop_state(&config, 2000.0, 0).unwrap();
+        let parts = parts(&s, 1.0, 3);
+        assert_eq!(parts[0].title, "Running now");
+        assert!(parts[0].summary.starts_with("req 1: "), "{}", parts[0].summary);
+        assert_eq!(
+            parts[1].summary,
+            "8 callbacks, waiting for the one running to return"
+        );
+        assert_eq!(parts[1].more, 5);
     }
 
     #[test]

@@ -286,6 +286,22 @@ impl App {
                 }
             }
         }
+        // Present mode names the scenario on screen (the presets are hidden there).
+        if let Some(el) = self.doc.get_element_by_id("present-title") {
+            let c = &self.settings.borrow().config;
+            let title = match &preset {
+                Some(p) => format!(
+                    "{}: {} requests, {} at a time",
+                    p.title, c.requests, c.concurrency
+                ),
+                None => format!(
+                    "Your settings: {} requests, {} at a time",
+                    c.requests, c.concurrency
+                ),
+            };
+            el.set_text_content(Some(&title));
+            let _ = el.toggle_attribute_with_force("hidden", !self.present.get());
+        }
         if let Some(el) = self.doc.get_element_by_id("preset-explanation") {
             let cores = crate::runtime::hardware_concurrency();
             el.set_text_content(preset.as_ref().map(|p| p.explanation_here(cores)).as_deref());
@@ -541,6 +557,7 @@ impl App {
             let _ = body.class_list().toggle_with_force("present", on);
         }
         self.apply_shown();
+        self.show_preset();
         if let Ok(b) = by_id::<HtmlButtonElement>(&self.doc, "present") {
             let _ = b.set_attribute("aria-pressed", if on { "true" } else { "false" });
             b.set_text_content(Some(if on { "Leave Present mode" } else { "Present" }));

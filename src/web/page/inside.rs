@@ -112,8 +112,20 @@ impl App {
         };
         let t = loopscope::format::duration(moment / scale);
         let measured = !self.replay_model.get() && self.followed(v).is_some_and(|r| r.measurement.is_some());
+        // Past this endpoint's own run (the replay's clock spans every run shown).
+        let ended = self.followed(v).map(|r| {
+            r.requests
+                .iter()
+                .map(|q| q.background_done_ms.unwrap_or(q.responded_ms).max(q.responded_ms))
+                .fold(r.stats.makespan_ms, f64::max)
+        });
         let note = match (&state, measured) {
             (Err(e), _) => format!("Not shown: {e}."),
+            (Ok(_), _) if ended.is_some_and(|end| moment > end + 1e-6) => format!(
+                "{} at {t}: its run ended at {}, so its loop has nothing left.",
+                v.route(),
+                loopscope::format::duration(ended.unwrap_or(0.0) / scale)
+            ),
             (Ok(_), true) => format!(
                 "{} at {t}, as the model has it: this page measures when things happen, not the browser's own queues.",
                 v.route()
@@ -146,8 +158,9 @@ impl App {
             Ok(s) => {
                 // What holds something first, in the loop's order; the empty ones on a line.
                 let parts = inside::parts(s, scale, LISTED);
-                let (busy, empty): (Vec<_>, Vec<_>) =
-                    parts.iter().partition(|p| p.busy || p.title == "Ready to run");
+                let (busy, empty): (Vec<_>, Vec<_>) = parts
+                    .iter()
+                    .partition(|p| p.busy || p.title == "Ready to run" || p.title == "Running now");
                 let mut html: String = busy
                     .iter()
                     .map(|p| {

@@ -401,6 +401,10 @@ impl App {
                 None => p.set_hidden(true),
             }
         }
+        // The step's words may have changed its height: its lanes fitted again.
+        if self.live.borrow().is_none() {
+            self.fit_lesson_to_screen();
+        }
     }
 
     /// The legend: what the timelines shown can show, and nothing else; at most seven
