@@ -14,6 +14,19 @@ pub fn duration(ms: f64) -> String {
     }
 }
 
+/// A count rounded to a whole, its thousands apart: "4 000", "12 500".
+pub fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0).round());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The badge on a timeline: how fast the run was played against the tutorial's time,
 /// in words that cannot be read backwards ("the run went 5× faster", not "at 0.2×").
 pub fn played_at(scale: f64) -> String {

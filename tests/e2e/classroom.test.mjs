@@ -147,6 +147,8 @@ test('presets say which is on, the explainer opens once, every timeline is fitte
     const windows = await page.$$eval('figure[data-variant]:not([hidden])', (fs) => fs.map((f) => Number(f.dataset.window.split(' ')[1])));
     assert.ok(Math.max(...windows) > 5 * Math.min(...windows), `fitted: ${windows}`);
     assert.equal(await page.isVisible('#overview'), true);
+    // The details' toggle event (which keeps the choice) comes a task after the click.
+    await page.waitForFunction(() => Object.keys(localStorage).some((k) => /explainer/.test(k)));
     await page.reload();
     await page.waitForFunction(() => window.loopscope?.ready === true);
     assert.equal(await page.$eval('#explainer', (d) => d.open), false);

@@ -60,6 +60,8 @@ if (!only || only === 'lab') {
   await page.click('[data-run="all"]');
   await idle(page);
   await shot(page, 'lab-run-all-five', { fullPage: true });
+  await page.locator('#results').screenshot({ path: path.join(out, 'lab-results.png') });
+  shots.push(path.join(out, 'lab-results.png'));
   await page.close();
 }
 
@@ -92,14 +94,10 @@ await browser.close();
 await server.stop();
 
 if (docs) {
-  for (const [from, to] of [
-    ['lab-run-all-five.png', 'run-all-five.png'],
-    ['present-paused.png', 'present.png'],
-    ['lesson-1-def.png', 'lesson-def.png'],
-    ['lesson-2-blocking.png', 'lesson-blocking.png'],
-    ['lesson-6-compare.png', 'lesson-compare.png'],
-    ['lesson-7-threads.png', 'lesson-threads.png'],
-  ]) {
-    copyFileSync(path.join(out, from), path.join(root, 'docs', to));
+  // The final screenshots, kept in docs/ (the README shows some of them).
+  const names = shots.map((f) => path.basename(f));
+  const renamed = { 'lab-results.png': 'run-all-five.png', 'lab-run-all-five.png': 'lab.png', 'present-paused.png': 'present.png' };
+  for (const from of names) {
+    copyFileSync(path.join(out, from), path.join(root, 'docs', renamed[from] ?? from));
   }
 }

@@ -185,6 +185,9 @@ pub mod limits {
     pub const BROWSER_MAX_WORKERS: u64 = 64;
     /// Shortest step a browser run can time: timers have millisecond resolution.
     pub const BROWSER_MIN_DURATION_MS: f64 = 1.0;
+    /// The answers a second a browser run keeps to its prediction on a 2-core machine
+    /// (BENCHMARKS.md, "Throughput"); the page warns before a run that asks for more.
+    pub const BROWSER_FAITHFUL_RPS: f64 = 1_300.0;
     /// Most uvicorn workers (server processes).
     pub const MAX_SERVER_WORKERS: u64 = 64;
     /// Most server workers in a browser run (a Web Worker each, with its own pool).

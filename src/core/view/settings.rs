@@ -4,6 +4,7 @@
 //! Read by the core's field rules ([`crate::model::input`]) for a browser run, plus two
 //! of the page's own: the scale's range, and that the scaled durations can be timed.
 
+use crate::format;
 use crate::model::input::{read_config, Raw};
 use crate::model::{limits, Config, ConfigError, Target};
 
@@ -150,6 +151,29 @@ fn scaled_problems(settings: &Settings) -> Vec<ConfigError> {
     errors
 }
 
+/// A sentence for a run that asks the browser for more answers a second than it keeps
+/// to the prediction (`limits::BROWSER_FAITHFUL_RPS`): `predicted` is the model's
+/// report of the run. None for a run within it.
+pub fn throughput_warning(predicted: &crate::model::Report) -> Option<String> {
+    let faithful = limits::BROWSER_FAITHFUL_RPS;
+    let n = predicted.config.requests as f64;
+    let makespan = predicted.stats.makespan_ms;
+    if makespan <= 0.0 || n < 200.0 {
+        return None; // a short burst is not a rate
+    }
+    let asked = n / (makespan / 1000.0);
+    (asked > faithful * 1.05).then(|| {
+        // Two figures: "about 4 000", not "3 996".
+        let step = 10f64.powf((asked.log10().floor() - 1.0).max(0.0));
+        let asked = (asked / step).round() * step;
+        format!(
+            "This run asks for about {} answers a second; a browser run keeps to the prediction up to about {} a second on a 2-core machine (BENCHMARKS.md, \"Throughput\"), so expect its answers later than predicted.",
+            format::thousands(asked),
+            format::thousands(faithful)
+        )
+    })
+}
+
 /// A config from the JS API, whose fields are the command line's plus an optional
 /// `scale`, as the page's form has it: the durations as given, times the scale (1 when
 /// none is given), as the page runs them. Every problem, each naming its field.
@@ -228,6 +252,27 @@ pub fn read(base: &Settings, pairs: &[(String, Raw)]) -> Read {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_asking_for_more_than_the_browser_keeps_to_is_warned_about() {
+        let fast = crate::simulate(&Config {
+            variant: crate::model::Variant::FullAsync,
+            requests: 20_000,
+            concurrency: 1_000,
+            io_ms: 5.0,
+            cpu_ms: 10.0,
+            ..Config::default()
+        })
+        .unwrap();
+        let w = throughput_warning(&fast).expect("4 000 a second");
+        assert!(
+            w.starts_with("This run asks for about 4 000 answers a second"),
+            "{w}"
+        );
+        // The tutorial's ten requests: no rate to speak of.
+        let tutorial = crate::simulate(&Config::default()).unwrap();
+        assert_eq!(throughput_warning(&tutorial), None);
+    }
     use crate::model::input::typed;
     use crate::model::{Variant, Work};
 

@@ -358,9 +358,16 @@ impl App {
         self.render_moment(true);
         if self.valid.get() {
             let c = &config;
+            // A run asking for more answers a second than a browser keeps to: said now.
+            let warning = self
+                .shown_sections()
+                .iter()
+                .find_map(|s| loopscope::view::settings::throughput_warning(&s.predicted.borrow()))
+                .map(|w| format!(" {w}"))
+                .unwrap_or_default();
             self.status(
                 &format!(
-                    "Ready: {} requests, {} at a time; fetch {} ms, inference {} ms, log {} ms ({}× time); a threadpool of {} thread{}.",
+                    "Ready: {} requests, {} at a time; fetch {} ms, inference {} ms, log {} ms ({}× time); a threadpool of {} thread{}.{warning}",
                     c.requests,
                     c.concurrency,
                     c.io_ms,

@@ -545,7 +545,7 @@ impl App {
         let loops = self.settings.borrow().config.workers as f64;
         // Less what the step's text took, as measured after the last paint.
         let lesson_lanes = (screen_h - timelines_top - 345.0 - (loops - 1.0) * 30.0 + self.lesson_fit.get())
-            .clamp(150.0, 640.0);
+            .clamp(96.0, 640.0);
         if let Ok(out) = by_id::<Element>(&self.doc, "t-badge") {
             let badge = format::played_at(scale);
             if out.text_content().as_deref() != Some(badge.as_str()) {
