@@ -1,5 +1,6 @@
 # The two commands a newcomer needs. Both install what they need the first time.
 PORT ?= 8000
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: run test web dist bench calibrate clean
 
@@ -32,10 +33,14 @@ dist: web
 	@echo "make dist: building the loopscope command (release, about a minute the first time), then writing dist/loopscope.html"
 	cargo run --release --quiet -- dist
 
+# cargo, then wasm-bindgen (the version Cargo.lock pins) removing the name section: the
+# module keeps its target_features section, so wasm-bindgen sees which features are on
+# (wasm-pack with `strip` dropped it, and warned on every build).
 web:
 	bash scripts/setup.sh web
-	@echo "make web: compiling the simulator to WebAssembly into www/pkg (wasm-pack)"
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_STRIP=symbols wasm-pack build src/web --release --target no-modules --out-dir ../../www/pkg --out-name loopscope --no-typescript --no-pack
+	@echo "make web: compiling the simulator to WebAssembly into www/pkg (cargo, then wasm-bindgen)"
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_STRIP=debuginfo cargo build --quiet -p loopscope-web --release --target wasm32-unknown-unknown
+	wasm-bindgen --target no-modules --out-dir www/pkg --out-name loopscope --no-typescript --remove-name-section target/wasm32-unknown-unknown/release/loopscope_web.wasm
 
 clean:
 	cargo clean
