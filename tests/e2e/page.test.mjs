@@ -256,6 +256,12 @@ test('Run all five on the tutorial preset at 0.2× (screenshot saved)', async ()
       assert.equal(got[v].predicted, expected, v);
       assert.equal(got[v].ok, 'true', `${v}: ${got[v].says}`);
     }
+    // The Lab's one sentence, from these runs: every route, the loop's blocked time for
+    // the two that held it, and the rule.
+    const said = await page.textContent('#lab-takeaway');
+    assert.ok(await page.isVisible('#lab-takeaway'), 'the takeaway is shown');
+    assert.match(said, /^Measured, last answer: \/predict_sync [\d.]+ s; \/predict_blocking [\d.]+ s, loop blocked [\d.]+ s; \/predict_async_io [\d.]+ s, loop blocked/, said);
+    assert.match(said, /the Lesson's step 8\)\.$/, said);
     await page.screenshot({ path: `${artifacts}/run-all-five.png`, fullPage: true });
     // The part the README shows: the legend, the replay controls and the five timelines.
     await page.locator('#results').screenshot({ path: `${artifacts}/run-all-five-timelines.png` });

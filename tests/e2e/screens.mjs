@@ -81,10 +81,12 @@ if (!only || only === 'present') {
 if (!only || only === 'present' || only === 'inside') {
   // Inside the loop, projected: 41 requests on 40 threads, at the moment the 41st waits.
   const page = await open('#view=lab&preset=threadpool-exhausted', { width: 1920, height: 1080 }, '?present=1');
-  await page.click('[data-run="all"]');
+  // The teacher runs the one endpoint the question is about, and pauses while the
+  // 41st request is still in line (1 s in the tutorial's seconds).
+  await page.click('[data-run="sync_def"]');
   await idle(page);
   await page.selectOption('#code-variant', 'sync_def');
-  await page.evaluate(() => window.loopscope.seek(100));
+  await page.evaluate(() => window.loopscope.seek(500));
   await page.waitForTimeout(300);
   await shot(page, 'present-41st-waits');
   await page.close();

@@ -1278,7 +1278,9 @@ impl Sim {
                 .unwrap_or_else(|| self.world.borrow().config.durations()),
             request,
             fault: Cell::new(self.faults.of(request)),
-            waiting: Rc::new(Cell::new("first step (FastAPI reads and routes it)")),
+            waiting: Rc::new(Cell::new(
+                "first step (FastAPI reads it, then runs the endpoint to its first await)",
+            )),
             handoffs: RefCell::new(
                 self.handoffs
                     .as_mut()

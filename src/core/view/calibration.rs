@@ -31,7 +31,7 @@ pub fn real_fastapi_line() -> String {
 /// The Lesson's line on what it shows: what runs where, and what the faint bars are.
 pub fn how_it_runs_line() -> String {
     format!(
-        "How this works: each step really runs in this page, sped up: the endpoint's Python ported line for line to Rust (WebAssembly), on a real event loop with Web Workers as threads. Faint bars: the prediction from FastAPI's rules, within 3 % of real {} on all 299 requests timed; runs here vary a little",
+        "Each step really runs in this page, sped up: the endpoint's Python ported line for line to Rust (WebAssembly), on a real event loop with Web Workers as threads. Faint bars: the prediction from FastAPI's rules, within 3 % of real {} on all 299 requests timed; runs here vary a little",
         FASTAPI.measured_on
     )
 }

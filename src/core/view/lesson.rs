@@ -299,7 +299,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
                 .filter(|s| !s.pool.waiting.is_empty())
                 .map(|s| {
                     format!(
-                        " Inside the loop as they arrive: all {} of anyio's tokens lent ({}), {} first in line for one.",
+                        " As they arrive, all {} of the threadpool's tokens (one per thread) are lent, to {}, and {} is first in line for one.",
                         s.pool.total,
                         crate::view::inside::requests(&s.pool.borrowers),
                         crate::view::inside::requests(&s.pool.waiting)
@@ -340,13 +340,15 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
                 }
             }
             let most = per.iter().copied().max().unwrap_or(0);
+            // Which loop that was: its lane is named "loop N" on the chart.
+            let busiest = per.iter().position(|&n| n == most).unwrap_or(0);
             let took = if most == burst.len() {
                 format!("all {most} of the first connections")
             } else {
                 format!("{most} of the first {} connections", burst.len())
             };
             format!(
-                "{whose}: on four workers the blocking endpoint took {} (one worker alone: {}), not a quarter of it. The first worker to poll accepted {took} and ran them one after another, its loop blocked; each worker blocks its own loop for every request it takes. The endpoint that awaits took {}.",
+                "{whose}: on four workers the blocking endpoint took {} (predicted for one worker alone: {}), not a quarter of it. The first worker to poll (loop {busiest} here) accepted {took} and ran them one after another, its loop blocked; each worker blocks its own loop for every request it takes. The endpoint that awaits took {}.",
                 one.makespan(),
                 one.t(alone),
                 other.makespan()
@@ -448,16 +450,16 @@ mod tests {
         );
         assert!(
             say("threads").contains(
-                "Inside the loop as they arrive: all 40 of anyio's tokens lent (req 0–39), req 40 first in line for one."
+                "As they arrive, all 40 of the threadpool's tokens (one per thread) are lent, to req 0–39, and req 40 is first in line for one."
             ),
             "{}",
             say("threads")
         );
         assert!(say("gil").contains("in a pool of 4 processes"));
         let workers = say("workers");
-        assert!(workers.contains("(one worker alone: "), "{workers}");
+        assert!(workers.contains("(predicted for one worker alone: "), "{workers}");
         assert!(
-            workers.contains("accepted all 8 of the first connections"),
+            workers.contains("(loop 0 here) accepted all 8 of the first connections"),
             "{workers}"
         );
     }

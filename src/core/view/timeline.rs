@@ -505,6 +505,29 @@ fn round_count(k: f32, of: f32) -> String {
     }
 }
 
+/// Who waits at `now`, in words, and the lane to say it on (the last of them): "req 40:
+/// waiting for a threadpool token", or "6 requests waiting for the event loop" (the
+/// place most of them wait for). `None` when nobody waits.
+fn waiting_at(pictures: &[&Picture], now: f64) -> Option<(usize, String)> {
+    let waiting: Vec<&Bar> = pictures
+        .iter()
+        .flat_map(|p| p.bars.iter())
+        .filter(|b| b.kind == PhaseKind::Queued && b.start_ms <= now && now < b.end_ms)
+        .collect();
+    let places = [Place::Loop, Place::Pool, Place::Process, Place::Queue];
+    let place = places
+        .into_iter()
+        .max_by_key(|&on| waiting.iter().filter(|b| b.on == on).count())?;
+    let those: Vec<&&Bar> = waiting.iter().filter(|b| b.on == place).collect();
+    let last = those.iter().map(|b| b.lane).max()?;
+    let what = describe(PhaseKind::Queued, place, false);
+    Some(if those.len() == 1 {
+        (last, format!("req {last}: {what}"))
+    } else {
+        (last, format!("{} requests {what}", those.len()))
+    })
+}
+
 /// Lane height for `n` requests in `lanes_px`: readable for a few, still fitting for
 /// hundreds.
 pub fn lane_height(n: usize, lanes_px: f64) -> f64 {
@@ -583,8 +606,12 @@ pub fn labelled_lanes(lanes: usize, lane_h: f64, text_px: f64) -> Vec<usize> {
     if lanes == 0 {
         return Vec::new();
     }
+    // "req 12" needs less than the font's whole size: its tallest parts (the digits)
+    // and its descender (the q) stand in different columns, so labels this close still
+    // read, and a label on every lane is worth the squeeze.
+    // Labels spread out (every k-th lane) keep a whole line each.
     let need = text_px + 1.0;
-    let every = if lane_h >= need {
+    let every = if lane_h >= text_px * 0.75 + 1.0 {
         1
     } else {
         let k = (need / lane_h).ceil() as usize;
@@ -1226,6 +1253,22 @@ pub fn layout_cached(
             });
         }
         shapes.extend(lag_note.take());
+        if veil && now >= from && now < to {
+            // A paused moment says on the chart who is waiting there, and for what: a
+            // hairline lane among forty is easy to miss.
+            if let (Some(l), Some((lane, words))) = (lanes, waiting_at(top, now)) {
+                if l.row_of(lane).is_some() {
+                    let wide = x(now) + 6.0 + words.len() as f64 * text * 0.55 > gutter + plot_w;
+                    shapes.push(Shape::Text {
+                        x: if wide { x(now) - 6.0 } else { x(now) + 6.0 },
+                        y: label_y(lane_y(lane), lane_h).min(height - 2.0),
+                        text: words,
+                        style: Style::LabelOnDark,
+                        right: wide,
+                    });
+                }
+            }
+        }
         if now >= from && now <= to {
             shapes.push(Shape::Line {
                 points: vec![(x(now), axis_h - 4.0), (x(now), height)],
@@ -1631,6 +1674,39 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_moment_names_who_waits_on_the_chart() {
+        // 41 requests on 40 tokens (def endpoint): at 1 s the 41st is in line.
+        let config = Config {
+            requests: 41,
+            concurrency: 41,
+            ..Config::default().with_variant(Variant::SyncDef)
+        };
+        let r = crate::simulate(&config).unwrap();
+        let p = Picture::from_report(&r);
+        let said = |at: f64, veil: bool| {
+            let l = layout(&p, &[&p], geo(r.stats.makespan_ms), Some(at), veil);
+            texts(&l, Style::LabelOnDark)
+                .into_iter()
+                .filter(|t| t.contains("waiting"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(said(1_000.0, true), ["req 40: waiting for a threadpool token"]);
+        // Once its token comes, nobody waits; a live run's cursor says nothing.
+        assert!(said(r.stats.makespan_ms - 1.0, true).is_empty());
+        assert!(said(1_000.0, false).is_empty());
+        // On the blocking endpoint, nine wait for the loop while the first holds it.
+        let b = report(Variant::Blocking);
+        let pb = Picture::from_report(&b);
+        let l = layout(&pb, &[&pb], geo(b.stats.makespan_ms), Some(500.0), true);
+        assert!(
+            texts(&l, Style::LabelOnDark).contains(&"9 requests waiting for the event loop"),
+            "{:?}",
+            texts(&l, Style::LabelOnDark)
+        );
+    }
+
+    #[test]
     fn a_loop_nothing_held_says_so() {
         let free = |v| {
             let p = Picture::from_report(&report(v));
@@ -1858,6 +1934,8 @@ mod tests {
     #[test]
     fn every_lane_is_labelled_when_tall_enough_else_every_kth() {
         assert_eq!(labelled_lanes(10, 18.0, 12.0), (0..10).collect::<Vec<_>>());
+        // A lane each down to three quarters of a line ("req 12" is shorter than that).
+        assert_eq!(labelled_lanes(10, 10.0, 12.0), (0..10).collect::<Vec<_>>());
         // Every other lane, at a steady step.
         assert_eq!(labelled_lanes(10, 9.6, 12.0), [0, 2, 4, 6, 8]);
         assert_eq!(labelled_lanes(41, 5.0, 12.0), [0, 5, 10, 15, 20, 25, 30, 35, 40]);

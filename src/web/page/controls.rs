@@ -289,15 +289,16 @@ impl App {
         // Present mode names the scenario on screen (the presets are hidden there).
         if let Some(el) = self.doc.get_element_by_id("present-title") {
             let c = &self.settings.borrow().config;
+            let sent = if c.concurrency >= c.requests {
+                "all at once".to_string()
+            } else {
+                format!("{} at a time", c.concurrency)
+            };
             let title = match &preset {
-                Some(p) => format!(
-                    "{}: {} requests, {} at a time",
-                    p.title, c.requests, c.concurrency
-                ),
-                None => format!(
-                    "Your settings: {} requests, {} at a time",
-                    c.requests, c.concurrency
-                ),
+                // A title that counts the requests already is not said twice.
+                Some(p) if p.title.contains(" requests") => format!("{}, sent {sent}", p.title),
+                Some(p) => format!("{}: {} requests, sent {sent}", p.title, c.requests),
+                None => format!("Your settings: {} requests, sent {sent}", c.requests),
             };
             el.set_text_content(Some(&title));
             let _ = el.toggle_attribute_with_force("hidden", !self.present.get());

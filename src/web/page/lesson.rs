@@ -270,10 +270,17 @@ impl App {
             } else {
                 loopscope::view::calibration::real_fastapi_line()
             };
-            real.set_inner_html(&format!(
+            let text = format!(
                 "{} (<a href=\"BENCHMARKS.md\">BENCHMARKS.md</a>).",
                 super::escape(&line)
-            ));
+            );
+            // The Lesson keeps the evidence one click away, so a step opens on its
+            // picture; the Lab, a bench, shows it outright.
+            real.set_inner_html(&if lesson {
+                format!("<details><summary>Is this real? How each step runs, and how close it is to FastAPI</summary>{text}</details>")
+            } else {
+                text
+            });
         }
         if !lesson {
             if let Ok(p) = by_id::<HtmlElement>(&self.doc, "debug-line") {
@@ -289,6 +296,30 @@ impl App {
         } else if let Some(step) = self.current_step() {
             self.clone().start(step.variants.to_vec());
         }
+    }
+
+    /// The Lab's one sentence, once the tutorial's five have all run (and none runs):
+    /// the Lesson's comparison, written from these runs.
+    fn render_lab_takeaway(&self) {
+        let Ok(t) = by_id::<HtmlElement>(&self.doc, "lab-takeaway") else {
+            return;
+        };
+        let compare = lesson::step("compare");
+        let text = compare.filter(|_| self.live.borrow().is_none()).and_then(|step| {
+            let shown = self.view.borrow().shown();
+            let reports = self.step_reports(&step);
+            let all = reports.len() == step.variants.len()
+                && reports.iter().all(|(_, measured)| *measured)
+                && step.variants.iter().all(|v| shown.contains(v));
+            all.then(|| {
+                let runs = as_runs(&reports);
+                // The Lab has no steps: it names the Lesson's.
+                lesson::takeaway(&step, &runs, self.settings.borrow().scale)
+                    .replace(": step 8)", ": the Lesson's step 8)")
+            })
+        });
+        t.set_text_content(text.as_deref());
+        t.set_hidden(text.is_none());
     }
 
     /// The reports of the step's endpoints: measured where they ran, else predicted.
@@ -310,6 +341,7 @@ impl App {
     /// The Lesson's head and takeaway, for the step shown.
     pub(super) fn render_lesson(&self) {
         let Some(i) = self.lesson_at.get() else {
+            self.render_lab_takeaway();
             return;
         };
         let Some(step) = self.current_step() else { return };
@@ -367,13 +399,7 @@ impl App {
             }));
         }
         if let Ok(t) = by_id::<Element>(&self.doc, "takeaway") {
-            let runs: Vec<Run> = reports
-                .iter()
-                .map(|(r, m)| Run {
-                    report: r,
-                    measured: *m,
-                })
-                .collect();
+            let runs = as_runs(&reports);
             let scale = self.settings.borrow().scale;
             let text = if running {
                 "Running: the solid bars are measured as they happen, over the faint prediction.".to_string()
@@ -447,4 +473,15 @@ impl App {
             list.set_inner_html(&html);
         }
     }
+}
+
+/// A step's reports as the takeaway reads them.
+fn as_runs(reports: &[(Rc<Report>, bool)]) -> Vec<Run<'_>> {
+    reports
+        .iter()
+        .map(|(r, m)| Run {
+            report: r,
+            measured: *m,
+        })
+        .collect()
 }

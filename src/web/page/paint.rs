@@ -239,9 +239,15 @@ impl Painter {
                     ctx.set_text_align(if *right { "right" } else { "left" });
                     ctx.set_fill_style_str(colour(*style));
                     if *style == Style::LabelOnDark {
-                        // Readable on the stall's stripes.
-                        ctx.set_shadow_color("rgba(0,0,0,0.9)");
-                        ctx.set_shadow_blur(3.0);
+                        // A dark plate under the words, so the stall's stripes and the
+                        // answers' ticks drawn on the bar do not cross them.
+                        if let Ok(m) = ctx.measure_text(text) {
+                            let w = m.width() + 8.0;
+                            let left = if *right { *x - w + 4.0 } else { *x - 4.0 };
+                            ctx.set_fill_style_str("rgba(40,20,10,0.85)");
+                            ctx.fill_rect(left, *y - px * 0.95, w, px * 1.3);
+                            ctx.set_fill_style_str(colour(*style));
+                        }
                     }
                     let _ = ctx.fill_text(text, *x, *y);
                     ctx.set_shadow_blur(0.0);
