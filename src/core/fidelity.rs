@@ -481,7 +481,9 @@ pub fn reason(measured: &Report) -> String {
         .map(|h| h.to_ms + h.back_ms)
         .fold(0.0, f64::max);
     if slowest > 5.0 {
-        said.push(format!("a message between threads took up to {slowest:.0} ms"));
+        said.push(format!(
+            "handing a job to a thread and back (a message between Web Workers) took up to {slowest:.0} ms"
+        ));
     }
     said.join("; ")
 }

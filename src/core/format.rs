@@ -35,15 +35,15 @@ pub fn played_at(scale: f64) -> String {
         format!("{x}")
     };
     if scale == 1.0 {
-        "times in the tutorial's seconds (the run took them as they are)".to_string()
+        "all times in the tutorial's seconds, run as they are".to_string()
     } else if scale < 1.0 {
         format!(
-            "times in the tutorial's seconds (the run went {}× faster)",
+            "all times in the tutorial's seconds (this page ran it {}× faster, to save the wait)",
             ratio(1.0 / scale)
         )
     } else {
         format!(
-            "times in the tutorial's seconds (the run went {}× slower)",
+            "all times in the tutorial's seconds (this page ran it {}× slower)",
             ratio(scale)
         )
     }
@@ -104,19 +104,19 @@ mod tests {
         assert_eq!(round_duration(0.5), "0.5 ms");
         assert_eq!(
             played_at(0.2),
-            "times in the tutorial's seconds (the run went 5× faster)"
+            "all times in the tutorial's seconds (this page ran it 5× faster, to save the wait)"
         );
         assert_eq!(
             played_at(0.3),
-            "times in the tutorial's seconds (the run went 3.33× faster)"
+            "all times in the tutorial's seconds (this page ran it 3.33× faster, to save the wait)"
         );
         assert_eq!(
             played_at(2.0),
-            "times in the tutorial's seconds (the run went 2× slower)"
+            "all times in the tutorial's seconds (this page ran it 2× slower)"
         );
         assert_eq!(
             played_at(1.0),
-            "times in the tutorial's seconds (the run took them as they are)"
+            "all times in the tutorial's seconds, run as they are"
         );
     }
 }

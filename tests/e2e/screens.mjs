@@ -45,8 +45,12 @@ if (!only || only === 'lesson') {
   for (const [i, step] of steps.entries()) {
     await page.click(`#lesson-steps [data-step="${step}"]`);
     await page.waitForTimeout(200);
-    await page.click('#lesson-run');
-    await idle(page);
+    // As a teacher would: run a step whose endpoints have not run yet; a step whose
+    // runs are all measured already (step 6 compares steps 1 to 5's) shows them.
+    if ((await page.textContent('#lesson-run')).startsWith('▶')) {
+      await page.click('#lesson-run');
+      await idle(page);
+    }
     const overflow = await page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
     console.log(`# step ${step}: ${overflow > 0 ? `${overflow} px taller than the screen` : 'fits the screen'}`);
     await shot(page, `lesson-${i + 1}-${step}`);
@@ -81,9 +85,9 @@ if (!only || only === 'present') {
 if (!only || only === 'present' || only === 'inside') {
   // Inside the loop, projected: 41 requests on 40 threads, at the moment the 41st waits.
   const page = await open('#view=lab&preset=threadpool-exhausted', { width: 1920, height: 1080 }, '?present=1');
-  // The teacher runs the one endpoint the question is about, and pauses while the
-  // 41st request is still in line (1 s in the tutorial's seconds).
-  await page.click('[data-run="sync_def"]');
+  // The teacher runs the preset's two endpoints, shows the def one large, and pauses
+  // while its 41st request is still in line (1 s in the tutorial's seconds).
+  await page.click('[data-run="all"]');
   await idle(page);
   await page.selectOption('#code-variant', 'sync_def');
   await page.evaluate(() => window.loopscope.seek(500));

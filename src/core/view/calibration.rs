@@ -19,19 +19,11 @@ pub const FASTAPI: Calibration = Calibration {
     overhead_ms: 2.1,
 };
 
-/// The one line that answers "is this real FastAPI?": what the predictions were held
-/// against, and how close they came (BENCHMARKS.md has the runs).
+/// The one line that answers "is this real FastAPI?": what runs in the page, what the
+/// faint bars are, and how close they came to real FastAPI (BENCHMARKS.md has the runs).
 pub fn real_fastapi_line() -> String {
     format!(
-        "Is this real FastAPI? The predictions (the faint bars, from FastAPI's rules) came within 3 % of real {} for every one of the 299 requests timed; a run in this page also depends on this machine, and varies a little from run to run",
-        FASTAPI.measured_on
-    )
-}
-
-/// The Lesson's line on what it shows: what runs where, and what the faint bars are.
-pub fn how_it_runs_line() -> String {
-    format!(
-        "Each step really runs in this page, sped up: the endpoint's Python ported line for line to Rust (WebAssembly), on a real event loop with Web Workers as threads. Faint bars: the prediction from FastAPI's rules, within 3 % of real {} on all 299 requests timed; runs here vary a little",
+        "Is this real FastAPI? Not in the browser: the solid bars are this page's run, the endpoints ported line for line to Rust (WebAssembly) on a real event loop, with Web Workers as the threads, sped up; it varies a little from run to run and machine to machine. The faint bars are the prediction from FastAPI's rules, which came within 3 % of real {} on all 299 requests timed",
         FASTAPI.measured_on
     )
 }

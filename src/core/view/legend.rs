@@ -49,7 +49,7 @@ impl Swatch {
             Swatch::PredictLoop => "model inference on the event loop",
             Swatch::PredictPool => "model inference on a threadpool thread",
             Swatch::PredictProcess => "model inference in a process",
-            Swatch::GilWait => "waiting for the GIL",
+            Swatch::GilWait => "a thread ready to compute, waiting for the GIL",
             Swatch::Background => "background log task",
             Swatch::Waiting => "waiting (for the loop or a thread)",
             Swatch::Answered => "answered",

@@ -107,7 +107,7 @@ pub fn steps() -> Vec<Step> {
             variants: &[Variant::SyncDef, Variant::FullAsync],
             preset: "threadpool-exhausted",
             optional: true,
-            key_code: &["def predict_synchronously(...):  # a thread for the whole request", "prediction = await run_in_threadpool(  # a thread only for the inference"],
+            key_code: &["def predict_synchronously(...):  # a thread for the whole request", "prediction = await run_in_threadpool(run_model_prediction, x)  # a thread only for the inference"],
         },
         Step {
             id: "gil",

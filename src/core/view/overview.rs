@@ -188,6 +188,8 @@ pub fn overview(
             style: Style::Now,
         });
     }
+    // Words over everything, the replay's cursor included.
+    shapes.sort_by_key(|s| matches!(s, Shape::Text { .. }));
     Layout {
         width,
         height,

@@ -184,6 +184,9 @@ pub enum Style {
     Axis,
     Grid,
     Label,
+    /// A request lane's name ("req 12"): a little smaller than [`Style::Label`] where
+    /// the type is large, so every lane of the Lesson keeps its own ([`lane_label_px`]).
+    LaneLabel,
     /// Label drawn on a dark block.
     LabelOnDark,
     /// A note in small type (the probe lane's scale, the time badge).
@@ -443,7 +446,7 @@ fn cell_words(style: Style) -> &'static str {
         Style::Io { blocking: false } => "in awaited I/O",
         Style::Io { blocking: true } => "in I/O with time.sleep on a pool thread",
         Style::IoOnLoop => "in I/O with time.sleep on the event loop",
-        Style::GilWait => "waiting for the GIL",
+        Style::GilWait => "a thread ready to compute, waiting for the GIL",
         Style::CpuPool => "running the model's inference on a pool thread",
         Style::CpuProcess => "running the model's inference in another process",
         Style::Background => "running the background log",
@@ -526,6 +529,12 @@ fn waiting_at(pictures: &[&Picture], now: f64) -> Option<(usize, String)> {
     } else {
         (last, format!("{} requests {what}", those.len()))
     })
+}
+
+/// The type of a lane's name, for `text_px` type elsewhere: four fifths of it, never
+/// under 12 px (the Lab's own size).
+pub fn lane_label_px(text_px: f64) -> f64 {
+    (text_px * 0.8).max(12.0).min(text_px)
 }
 
 /// Lane height for `n` requests in `lanes_px`: readable for a few, still fitting for
@@ -791,7 +800,7 @@ pub fn layout_cached(
         });
     }
     if let Some(l) = lanes {
-        for row in labelled_lanes(l.rows, lane_h, text) {
+        for row in labelled_lanes(l.rows, lane_h, lane_label_px(text)) {
             let (a, b) = l.requests_of(row);
             shapes.push(Shape::Text {
                 x: gutter - 6.0,
@@ -801,7 +810,7 @@ pub fn layout_cached(
                 } else {
                     format!("req {a}–{b}")
                 },
-                style: Style::Label,
+                style: Style::LaneLabel,
                 right: true,
             });
         }
@@ -2072,7 +2081,7 @@ mod tests {
             "{cells} rects, runs of alike cells merged"
         );
         // A label every few rows, naming the requests in each.
-        assert!(texts(&l, Style::Label).contains(&"req 0–5"));
+        assert!(texts(&l, Style::LaneLabel).contains(&"req 0–5"));
         // At 75 ms the first 40 predict on the pool; the rest wait for a token.
         let col_x = |t: f64| m.left + t / m.col_ms * m.col_px + 0.5 * m.col_px;
         let (first, t) = point_at(&l, col_x(75.0), m.top + 1.0).unwrap();
@@ -2152,7 +2161,7 @@ mod tests {
         let l = layout(&p, &[], g, None, false);
         assert!(l.merged.is_none(), "few enough for a lane each");
         assert_eq!(l.window, (300.0, 400.0));
-        let labels = texts(&l, Style::Label);
+        let labels = texts(&l, Style::LaneLabel);
         assert!(labels.contains(&"req 20"), "{labels:?}");
         assert!(
             !labels.contains(&"req 0"),

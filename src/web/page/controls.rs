@@ -463,9 +463,12 @@ impl App {
         }
         let words = ["", "one", "two", "three", "four", "five", "six", "seven"];
         if let Ok(Some(all)) = self.doc.query_selector("[data-run=\"all\"]") {
+            let which = match shown.len() {
+                2 => "Run both".to_string(),
+                n => format!("Run all {}", words.get(n).copied().unwrap_or("shown")),
+            };
             all.set_inner_html(&format!(
-                "<b>Run all {}</b><span>one after another, drawn to one time scale (at once, they would fight over the CPU cores)</span>",
-                words.get(shown.len()).copied().unwrap_or("shown")
+                "<b>{which}</b><span>one after another, drawn to one time scale (at once, they would fight over the CPU cores)</span>"
             ));
         }
     }

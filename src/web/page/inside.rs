@@ -157,7 +157,9 @@ impl App {
         let html = match &state {
             Ok(s) => {
                 // What holds something first, in the loop's order; the empty ones on a line.
-                let parts = inside::parts(s, scale, LISTED);
+                // Projected, each list keeps to a few lines so the panel fits the screen.
+                let limit = if self.present.get() { LISTED / 2 } else { LISTED };
+                let parts = inside::parts(s, scale, limit);
                 let (busy, empty): (Vec<_>, Vec<_>) = parts
                     .iter()
                     .partition(|p| p.busy || p.title == "Ready to run" || p.title == "Running now");

@@ -263,23 +263,20 @@ impl App {
         if let Ok(t) = by_id::<HtmlElement>(&self.doc, "takeaway") {
             t.set_hidden(!lesson);
         }
-        // Is this real FastAPI? The Lesson says what runs where, the Lab how close.
+        // Is this real FastAPI? What runs in the page, and how close the prediction came.
         if let Some(real) = self.doc.get_element_by_id("real") {
-            let line = if lesson {
-                loopscope::view::calibration::how_it_runs_line()
-            } else {
-                loopscope::view::calibration::real_fastapi_line()
-            };
-            let text = format!(
-                "{} (<a href=\"BENCHMARKS.md\">BENCHMARKS.md</a>).",
-                super::escape(&line)
-            );
-            // The Lesson keeps the evidence one click away, so a step opens on its
+            let line = loopscope::view::calibration::real_fastapi_line();
+            let question = "Is this real FastAPI?";
+            let link = " (<a href=\"BENCHMARKS.md\">BENCHMARKS.md</a>).";
+            // The Lesson keeps the answer one click away, so a step opens on its
             // picture; the Lab, a bench, shows it outright.
             real.set_inner_html(&if lesson {
-                format!("<details><summary>Is this real? How each step runs, and how close it is to FastAPI</summary>{text}</details>")
+                format!(
+                    "<details><summary>{question}</summary>{}{link}</details>",
+                    super::escape(line.trim_start_matches(question).trim_start())
+                )
             } else {
-                text
+                format!("{}{link}", super::escape(&line))
             });
         }
         if !lesson {

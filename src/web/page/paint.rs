@@ -32,7 +32,7 @@ fn colour(style: Style) -> &'static str {
         Style::LagLine => "#e69f00",
         Style::Axis => "#444444",
         Style::Grid => "#e6e6e2",
-        Style::Label => "#333333",
+        Style::Label | Style::LaneLabel => "#333333",
         Style::LabelOnDark => "#ffffff",
         Style::Now => "#000000",
     }
@@ -233,6 +233,10 @@ impl Painter {
                     let px = layout.text_px;
                     ctx.set_font(&match style {
                         Style::LabelOnDark => format!("bold {px}px system-ui, sans-serif"),
+                        Style::LaneLabel => format!(
+                            "{}px system-ui, sans-serif",
+                            loopscope::view::timeline::lane_label_px(px)
+                        ),
                         Style::Axis | Style::Note => format!("{}px system-ui, sans-serif", px - 1.0),
                         _ => format!("{px}px system-ui, sans-serif"),
                     });
