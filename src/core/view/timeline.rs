@@ -531,6 +531,26 @@ fn waiting_at(pictures: &[&Picture], now: f64) -> Option<(usize, String)> {
     })
 }
 
+/// The name of a row of requests `a..=b`, short enough for the gutter's `gutter` px
+/// at `px` type: "req 12", "req 300–399", or past that the numbers alone
+/// ("37000–37999"), never cut off at the left.
+fn lane_name(a: usize, b: usize, px: f64, gutter: f64) -> String {
+    let fits = |s: &str| s.chars().count() as f64 * px * APPROX_CHAR_EM <= gutter - 6.0;
+    let long = if a == b {
+        format!("req {a}")
+    } else {
+        format!("req {a}–{b}")
+    };
+    if fits(&long) || a == b {
+        long
+    } else {
+        format!("{a}–{b}")
+    }
+}
+
+/// The width of a label's character, in ems: a digit's in system-ui (the widest of "req", the digits and "–").
+const APPROX_CHAR_EM: f64 = 0.55;
+
 /// The type of a lane's name, for `text_px` type elsewhere: four fifths of it, never
 /// under 12 px (the Lab's own size).
 pub fn lane_label_px(text_px: f64) -> f64 {
@@ -805,11 +825,7 @@ pub fn layout_cached(
             shapes.push(Shape::Text {
                 x: gutter - 6.0,
                 y: label_y(row_y(row), lane_h).min(height - 2.0),
-                text: if a == b {
-                    format!("req {a}")
-                } else {
-                    format!("req {a}–{b}")
-                },
+                text: lane_name(a, b, lane_label_px(text), gutter),
                 style: Style::LaneLabel,
                 right: true,
             });
@@ -1938,6 +1954,18 @@ mod tests {
         );
         assert_eq!(l.hits[i].t_ms, 500.0);
         assert_eq!(hit_at(&l, 1.0, 1.0), None);
+    }
+
+    #[test]
+    fn a_merged_rows_name_fits_its_gutter() {
+        let g = geo(1000.0).gutter();
+        assert_eq!(lane_name(7, 7, 12.0, g), "req 7");
+        assert_eq!(lane_name(30, 39, 12.0, g), "req 30–39");
+        assert_eq!(lane_name(3000, 3999, 12.0, g), "3000–3999");
+        // 100 000 requests: the numbers alone, within the gutter.
+        let name = lane_name(37_000, 99_999, 12.0, g);
+        assert_eq!(name, "37000–99999");
+        assert!(name.chars().count() as f64 * 12.0 * APPROX_CHAR_EM <= g - 6.0);
     }
 
     #[test]
