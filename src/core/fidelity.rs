@@ -482,7 +482,7 @@ pub fn reason(measured: &Report) -> String {
         .fold(0.0, f64::max);
     if slowest > 5.0 {
         said.push(format!(
-            "handing a job to a thread and back (a message between Web Workers) took up to {slowest:.0} ms"
+            "a job's trip to its thread and back took up to {slowest:.0} ms"
         ));
     }
     said.join("; ")

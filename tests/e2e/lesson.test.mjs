@@ -4,7 +4,7 @@
 // and the console of every endpoint saying exactly what its code shown prints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, suite } from './harness.mjs';
+import { artifacts, openPage, suite } from './harness.mjs';
 
 const s = suite();
 
@@ -75,7 +75,13 @@ test('every step runs for real, fits one 1920×1080 screen and says what it meas
       // The lanes are fitted to what the step's words leave of the screen, once laid out.
       await page.waitForFunction(() => document.documentElement.scrollHeight <= window.innerHeight, null, { timeout: 3000, polling: 100 }).catch(() => {});
       const overflow = await page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
-      assert.ok(overflow <= 0, `${step}: ${overflow} px taller than the screen`);
+      if (overflow > 0) {
+        // What reaches past the screen, for the failure's message, and a picture of it.
+        const bottoms = await page.evaluate(() => ['lesson', 'timelines', 'takeaway', 'code', 'debug-line', 'status']
+          .map((id) => [id, Math.round(document.getElementById(id)?.getBoundingClientRect().bottom ?? -1)]));
+        await page.screenshot({ path: `${artifacts}/lesson-overflow-${step}.png`, fullPage: true });
+        assert.fail(`${step}: ${overflow} px taller than the screen; bottoms: ${JSON.stringify(bottoms)}`);
+      }
       // Read from the back of a room: no visible words under 20 px.
       const small = await page.evaluate(() => [...document.querySelectorAll('body *')].flatMap((el) => {
         const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join('');

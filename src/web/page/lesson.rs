@@ -283,6 +283,10 @@ impl App {
             if let Ok(p) = by_id::<HtmlElement>(&self.doc, "debug-line") {
                 p.set_hidden(true);
             }
+            // The Lesson's fit of the code to the screen is the Lesson's alone.
+            if let Ok(lines) = by_id::<HtmlElement>(&self.doc, "code-lines") {
+                let _ = lines.style().remove_property("max-height");
+            }
         }
     }
 
@@ -464,7 +468,7 @@ impl App {
             })
             .collect();
         if !self.current_step().is_some_and(|s| s.id == "compare") {
-            html.push_str("<li class=\"ghost-note\"><i class=\"sw ghost\"></i>faint, in each bar's colour: the prediction, behind it; solid: this page's run</li>");
+            html.push_str("<li class=\"ghost-note\"><i class=\"sw ghost\"></i>faint: what FastAPI's rules predict; solid: this page's run</li>");
         }
         if list.inner_html() != html {
             list.set_inner_html(&html);

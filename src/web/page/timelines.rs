@@ -687,6 +687,23 @@ impl App {
             (r.height() > 0.0).then(|| r.bottom())
         });
         let scroll_y = web_sys::window().and_then(|w| w.scroll_y().ok()).unwrap_or(0.0);
+        // The code beside the timelines: its list gives up what its section (with the
+        // debug line under it, when a step held the loop) would take past the screen.
+        if let Some(lines) = self
+            .doc
+            .get_element_by_id("code-lines")
+            .and_then(|e| e.dyn_into::<HtmlElement>().ok())
+        {
+            let _ = lines.style().remove_property("max-height");
+            if let Some(section) = self.doc.get_element_by_id("code") {
+                let r = section.get_bounding_client_rect();
+                let over = r.bottom() + scroll_y - (screen_h - 8.0);
+                if r.height() > 0.0 && over > 0.0 {
+                    let h = (f64::from(lines.client_height()) - over).max(120.0);
+                    let _ = lines.style().set_property("max-height", &format!("{h:.0}px"));
+                }
+            }
+        }
         if let Some(bottom) = bottom {
             let gap = screen_h - (bottom + scroll_y) - 12.0;
             let fit = self.lesson_fit.get();
@@ -939,12 +956,21 @@ pub(super) fn caption(
             };
             let verdict = match Verdict::of(predicted, m, f) {
                 Verdict::AsPredicted => "<span class=\"detail\"> · as predicted</span>".to_string(),
-                Verdict::GivenTheMachine { off_pct, why } => format!(
-                    "<span class=\"detail\"> · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure</span><span class=\"plain\"> · {off_pct:+.0} %: {}</span>",
-                    escape(&why),
-                    escape(if f.reason.is_empty() { "this machine's timing" } else { &f.reason })
-                ),
-                Verdict::Outside => " · <b>outside the prediction's bounds</b> (each check that failed is below)".to_string(),
+                Verdict::GivenTheMachine { off_pct, why } => {
+                    let reason = escape(if f.reason.is_empty() {
+                        "this machine's timing"
+                    } else {
+                        &f.reason
+                    });
+                    // The Lesson keeps it to one line: the whole reason on hover.
+                    format!(
+                        "<span class=\"detail\"> · <b>{off_pct:+.0} % against the prediction</b>, all of it this machine's: {} agrees with every figure</span><span class=\"plain\" title=\"{reason}\"> · {off_pct:+.0} %: {reason}</span>",
+                        escape(&why),
+                    )
+                }
+                Verdict::Outside => {
+                    " · <b>outside the prediction's bounds</b> (each check that failed is below)".to_string()
+                }
             };
             let blocked = match m.loop_stalls.len() {
                 0 => "the loop never blocked".to_string(),
