@@ -1278,9 +1278,7 @@ impl Sim {
                 .unwrap_or_else(|| self.world.borrow().config.durations()),
             request,
             fault: Cell::new(self.faults.of(request)),
-            waiting: Rc::new(Cell::new(
-                "first step (FastAPI reads it, then runs the endpoint to its first await)",
-            )),
+            waiting: Rc::new(Cell::new("first step: the endpoint, up to its first await")),
             handoffs: RefCell::new(
                 self.handoffs
                     .as_mut()

@@ -248,7 +248,7 @@ pub fn takeaway(step: &Step, runs: &[Run], scale: f64) -> String {
             one.makespan()
         ),
         "threadpool" => format!(
-            "{}: all {} answered at {}, the loop never blocked: it waited for the fetches and the threads without holding anyone up. The same as the def endpoint here: with 40 threads both serve ten at once; step 7 shows where they part.",
+            "{}: all {} answered at {} and the loop never blocked: it only waited for the fetches and the threads. As fast as the def endpoint with ten requests; step 7 shows where the two part.",
             one.whose(),
             one.n(),
             one.makespan()
