@@ -127,10 +127,7 @@ pub struct Trace {
 
 /// The run `config` describes, traced. Refused past [`MAX_TRACE_REQUESTS`].
 pub fn trace(config: &Config) -> Result<Trace, ConfigError> {
-    config.validate()?;
-    if config.requests > MAX_TRACE_REQUESTS {
-        return Err(too_many(config));
-    }
+    traceable(config)?;
     Ok(super::run_traced(config))
 }
 
@@ -152,21 +149,23 @@ pub fn loop_state(config: &Config, t_ms: f64, worker: u64) -> Result<LoopState, 
             ),
         ));
     }
-    config.validate()?;
-    if config.requests > MAX_TRACE_REQUESTS {
-        return Err(too_many(config));
-    }
+    traceable(config)?;
     Ok(super::states_at(config, t_ms).swap_remove(worker as usize))
 }
 
-fn too_many(config: &Config) -> ConfigError {
-    ConfigError::new(
-        "requests",
-        format!(
-            "requests must be at most {MAX_TRACE_REQUESTS} to trace every iteration of the loop, got {}",
-            config.requests
-        ),
-    )
+/// A valid config of at most [`MAX_TRACE_REQUESTS`] requests, or what is wrong with it.
+fn traceable(config: &Config) -> Result<(), ConfigError> {
+    config.validate()?;
+    if config.requests > MAX_TRACE_REQUESTS {
+        return Err(ConfigError::new(
+            "requests",
+            format!(
+                "requests must be at most {MAX_TRACE_REQUESTS} to trace every iteration of the loop, got {}",
+                config.requests
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl Sim {
@@ -186,11 +185,7 @@ impl Sim {
 
     /// A timer of a traced run, in words.
     pub(super) fn timer_state(w: &super::World, signal: usize, due_ms: f64) -> TimerState {
-        let (request, what) = w
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(&signal).cloned())
-            .unwrap_or((None, "a timer".into()));
+        let (request, what) = label(w, signal, "a timer");
         TimerState {
             due_ms,
             request,
@@ -304,11 +299,7 @@ impl Sim {
                 },
             },
             Callback::Fire(signal) => {
-                let (request, what) = w
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(&signal).cloned())
-                    .unwrap_or((None, "a future's callback".into()));
+                let (request, what) = label(w, signal, "a future's callback");
                 Item {
                     request,
                     kind: Kind::Done,
@@ -322,6 +313,14 @@ impl Sim {
             },
         }
     }
+}
+
+/// What a traced run's future `signal` is about (its request, in words), else `unnamed`.
+fn label(w: &super::World, signal: usize, unnamed: &str) -> (Option<u64>, String) {
+    w.labels
+        .as_ref()
+        .and_then(|l| l.get(&signal).cloned())
+        .unwrap_or((None, unnamed.into()))
 }
 
 #[cfg(test)]

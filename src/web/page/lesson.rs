@@ -319,7 +319,7 @@ impl App {
                     .replace(": step 8)", ": the Lesson's step 8)")
             })
         });
-        t.set_text_content(text.as_deref());
+        super::set_text(&t, text.as_deref().unwrap_or(""));
         t.set_hidden(text.is_none());
     }
 
@@ -407,7 +407,7 @@ impl App {
             } else {
                 lesson::takeaway(&step, &runs, scale)
             };
-            t.set_text_content(Some(&text));
+            super::set_text(&t, &text);
             let _ = t.set_attribute("data-measured", if measured { "true" } else { "false" });
         }
         // How to find such a call in a service of one's own: what asyncio's debug mode

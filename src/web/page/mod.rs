@@ -184,6 +184,15 @@ pub(super) fn on<E: wasm_bindgen::convert::FromWasmAbi + 'static>(
     Ok(())
 }
 
+/// Writes `text` into `el` only when it differs: the panels are rendered ten times a
+/// second during a replay, and rewriting an unchanged live region would have a screen
+/// reader say it again (and the browser lay it out again).
+pub(super) fn set_text(el: &web_sys::Element, text: &str) {
+    if el.text_content().as_deref() != Some(text) {
+        el.set_text_content(Some(text));
+    }
+}
+
 pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

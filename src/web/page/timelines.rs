@@ -547,10 +547,7 @@ impl App {
         let lesson_lanes = (screen_h - timelines_top - 345.0 - (loops - 1.0) * 30.0 + self.lesson_fit.get())
             .clamp(96.0, 640.0);
         if let Ok(out) = by_id::<Element>(&self.doc, "t-badge") {
-            let badge = format::played_at(scale);
-            if out.text_content().as_deref() != Some(badge.as_str()) {
-                out.set_text_content(Some(&badge));
-            }
+            super::set_text(&out, &format::played_at(scale));
         }
         let shared_end = sections
             .iter()
@@ -694,14 +691,32 @@ impl App {
             .get_element_by_id("code-lines")
             .and_then(|e| e.dyn_into::<HtmlElement>().ok())
         {
-            let _ = lines.style().remove_property("max-height");
-            if let Some(section) = self.doc.get_element_by_id("code") {
-                let r = section.get_bounding_client_rect();
-                let over = r.bottom() + scroll_y - (screen_h - 8.0);
-                if r.height() > 0.0 && over > 0.0 {
-                    let h = (f64::from(lines.client_height()) - over).max(120.0);
-                    let _ = lines.style().set_property("max-height", &format!("{h:.0}px"));
-                }
+            // How far the section reaches past the screen (0 when it is not shown).
+            let over = || {
+                self.doc.get_element_by_id("code").map_or(0.0, |section| {
+                    let r = section.get_bounding_client_rect();
+                    if r.height() > 0.0 {
+                        r.bottom() + scroll_y - (screen_h - 8.0)
+                    } else {
+                        0.0
+                    }
+                })
+            };
+            // Written only when it changes: this runs at every frame of a replay.
+            let style = lines.style();
+            let mut past = over();
+            if past < -8.0
+                && !style
+                    .get_property_value("max-height")
+                    .unwrap_or_default()
+                    .is_empty()
+            {
+                let _ = style.remove_property("max-height"); // room again: the stylesheet's limit
+                past = over();
+            }
+            if past > 0.0 {
+                let h = (f64::from(lines.client_height()) - past).max(120.0);
+                let _ = style.set_property("max-height", &format!("{h:.0}px"));
             }
         }
         if let Some(bottom) = bottom {
@@ -782,9 +797,7 @@ impl App {
             } else {
                 "Every run on one time axis: when each last answered, and the event loop's blocked time, hatched"
             };
-            if caption.text_content().as_deref() != Some(text) {
-                caption.set_text_content(Some(text));
-            }
+            super::set_text(&caption, text);
         }
         figure.set_hidden(!wanted);
         if !wanted {
